@@ -1,0 +1,63 @@
+import Foundation
+import TollgateMoney
+
+/// Turns token counts into money with a ``PriceBook``: an estimate before routing, the actual
+/// cost after the response, and the list price for comparison.
+///
+/// Each meter is priced on its own (`tokens × rate`, rounded once to the nano-unit, half away
+/// from zero) and the three rounded amounts are summed; see docs/PRICING.md.
+public struct CostEstimator: Sendable {
+    public let book: PriceBook
+
+    public init(book: PriceBook) {
+        self.book = book
+    }
+
+    /// The expected cost of a request on `target` before it is sent, or nil when the book has no
+    /// price for `model` there (or no expected-output default is needed but missing).
+    ///
+    /// Prompt tokens count as cache misses except `predictedCacheHitTokens` (clamped to the
+    /// prompt); output is `maxTokens` when given, else the book's default for the model and mode.
+    /// Prices are those in force at `date`, the request's start.
+    public func estimate(
+        target: String, model: String, promptTokens: Int, maxTokens: Int?, thinking: Bool,
+        predictedCacheHitTokens: Int = 0, at date: Date
+    ) -> PricedCost? {
+        guard let output = expectedOutputTokens(model: model, maxTokens: maxTokens, thinking: thinking) else {
+            return nil
+        }
+        let prompt = max(promptTokens, 0)
+        let hits = min(max(predictedCacheHitTokens, 0), prompt)
+        return price(
+            target: target, model: model,
+            tokens: [.inputCacheHit: hits, .inputCacheMiss: prompt - hits, .output: max(output, 0)], at: date)
+    }
+
+    /// Output tokens an estimate assumes: `maxTokens` when given, else the per-model default.
+    public func expectedOutputTokens(model: String, maxTokens: Int?, thinking: Bool) -> Int? {
+        if let maxTokens { return maxTokens }
+        return book.expectedOutputTokens[model]?.tokens(thinking: thinking)
+    }
+
+    /// The cost of a finished request from its usage, priced at the request's start `date`.
+    public func actual(target: String, model: String, usage: MeteredUsage, at date: Date) -> PricedCost? {
+        price(target: target, model: model, tokens: usage.billedTokens, at: date)
+    }
+
+    /// What the same usage would have cost at the upstream API (the book's `list_price_target`).
+    public func listPrice(model: String, usage: MeteredUsage, at date: Date) -> PricedCost? {
+        price(target: book.listPriceTarget, model: model, tokens: usage.billedTokens, at: date)
+    }
+
+    /// Prices each meter separately (one rounding each) and sums the results.
+    func price(target: String, model: String, tokens: [Meter: Int], at date: Date) -> PricedCost? {
+        let version = book.version(at: date)
+        guard let applied = version.rates(target: target, model: model, at: date) else { return nil }
+        var total = Money.zero(book.currency)
+        for meter in Meter.allCases {
+            total = total + applied.rates[meter].cost(tokens: tokens[meter] ?? 0, currency: book.currency)
+        }
+        return PricedCost(
+            money: total, bookVersion: applied.bookVersion, window: applied.window, promotion: applied.promotion)
+    }
+}

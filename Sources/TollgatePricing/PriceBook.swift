@@ -1,0 +1,64 @@
+import Foundation
+import TollgateConfig
+
+/// A versioned price book in one currency (see docs/PRICING.md for the file format).
+///
+/// Loading validates everything that can be checked without the gateway's target list; the
+/// gateway then calls ``validate(targets:)`` with its targets. Every failure is a ``ConfigError``
+/// naming the file, the line and the reason.
+public struct PriceBook: Sendable {
+    /// ISO 4217-style code of the book's only currency, e.g. `USD`.
+    public let currency: String
+    /// The upstream target whose prices say what a request would have cost at the API.
+    public let listPriceTarget: String
+    /// Output tokens to expect per model when a request sets no `max_tokens`.
+    public let expectedOutputTokens: [String: ExpectedOutputTokens]
+    /// Versions in order of `effectiveFrom`, strictly increasing.
+    public let versions: [PriceBookVersion]
+    /// The file the book was read from, for error messages.
+    public let file: String
+    let expectedOutputLine: Int
+
+    /// Reads and validates a price book file.
+    public static func load(path: String) throws -> PriceBook {
+        try PriceBookParser.parse(root: ConfigNode.load(path: path))
+    }
+
+    /// Parses and validates price-book YAML; `file` names it in errors.
+    public static func parse(text: String, file: String) throws -> PriceBook {
+        try PriceBookParser.parse(root: ConfigNode.parse(text, file: file))
+    }
+
+    /// The version in effect at `date`: the last one whose `effectiveFrom` is not after `date`.
+    ///
+    /// A date before the first version (a skewed clock) gets the first version: the earliest
+    /// prices the book knows are a better guess than none, and the version id says which was used.
+    public func version(at date: Date) -> PriceBookVersion {
+        versions.last { $0.effectiveFrom <= date } ?? versions[0]
+    }
+
+    /// Checks that every version prices every model each target serves, that the list-price
+    /// target is an upstream target, and that every served model has expected-output defaults.
+    /// The gateway calls this with its configured targets after loading both files.
+    public func validate(targets: [(target: String, models: [String])]) throws {
+        for (target, models) in targets {
+            for version in versions {
+                guard let prices = version.targets[target] else {
+                    throw ConfigError(
+                        file: file, line: version.line,
+                        reason: "version '\(version.id)' has no prices for target '\(target)'")
+                }
+                for model in models where prices.models[model] == nil {
+                    throw ConfigError(
+                        file: file, line: prices.line,
+                        reason: "version '\(version.id)': target '\(target)' serves '\(model)' but has no price for it")
+                }
+            }
+            for model in models where expectedOutputTokens[model] == nil {
+                throw ConfigError(
+                    file: file, line: expectedOutputLine,
+                    reason: "expected_output_tokens has no default for model '\(model)' (served by '\(target)')")
+            }
+        }
+    }
+}

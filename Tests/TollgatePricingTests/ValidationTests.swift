@@ -1,0 +1,206 @@
+import Testing
+import TollgateConfig
+@testable import TollgatePricing
+
+@Suite("A bad price book is refused with file, line and reason")
+struct ValidationTests {
+    /// Applies `old → new` to the sample book and expects a refusal on the line holding `new`'s
+    /// first line (or `marker`), whose reason contains `reason`.
+    func expectRefusal(
+        _ old: String, _ new: String, reason: String, marker: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let text = try mutated(old, new)
+        let expectedLine = try line(of: marker ?? String(new.split(separator: "\n")[0]), in: text)
+        let error = try #require(refusal(text), "the book loaded", sourceLocation: sourceLocation)
+        #expect(error.file == "prices-test.yaml", sourceLocation: sourceLocation)
+        #expect(error.line == expectedLine, "\(error)", sourceLocation: sourceLocation)
+        #expect(error.reason.contains(reason), "\(error)", sourceLocation: sourceLocation)
+        #expect(error.description.hasPrefix("prices-test.yaml:\(expectedLine): "), sourceLocation: sourceLocation)
+    }
+
+    @Test func sampleLoads() throws {
+        #expect(refusal(sampleBook) == nil)
+    }
+
+    @Test func unknownMeter() throws {
+        try expectRefusal(
+            #"flash: {input_cache_hit: "0.0028""#, #"flash: {input_cache_hits: "0.0028""#,
+            reason: "unknown meter 'input_cache_hits'")
+        try expectRefusal(
+            #"pro: {output: "0.87"}"#, #"pro: {reasoning: "0.87"}"#,
+            reason: "reasoning tokens bill as output")
+    }
+
+    @Test func missingMeter() throws {
+        try expectRefusal(
+            #"flash: {input_cache_hit: "0.0028", "#, #"flash: {"#, reason: "missing meter 'input_cache_hit'",
+            marker: "flash: {input_cache_miss")
+    }
+
+    @Test func negativePrice() throws {
+        try expectRefusal(#"input_cache_miss: "0.14""#, #"input_cache_miss: "-0.14""#, reason: "negative price")
+        let poolTail = "\n            gpus: 8\n            tokens_per_second: {input: 50000, output: 1600}\n    time_windows"
+        try expectRefusal(
+            "gpu_cost_per_hour: \"2.00\"" + poolTail, "gpu_cost_per_hour: \"-2.00\"" + poolTail, reason: "negative price")
+    }
+
+    @Test func notADecimal() throws {
+        try expectRefusal(#"output: "0.28"}"#, #"output: 2.8e-1}"#, reason: "is not a decimal amount")
+        try expectRefusal(#"output: "0.28"}"#, #"output: "0.0000000001"}"#, reason: "is not a decimal amount")
+    }
+
+    @Test func currencyMismatch() throws {
+        try expectRefusal(#"output: "0.28"}"#, #"output: "0.28 EUR"}"#, reason: "currency mismatch")
+        try expectRefusal("currency: USD", "currency: usd", reason: "three-letter code")
+    }
+
+    @Test func priceWithMatchingCurrencyLoads() throws {
+        let text = try mutated(#"output: "0.28"}"#, #"output: "0.28 USD"}"#)
+        #expect(refusal(text) == nil)
+    }
+
+    @Test func overlappingVersions() throws {
+        try expectRefusal(
+            #"effective_from: "2026-06-01T12:00:00Z""#, #"effective_from: "2026-01-01T00:00:00Z" # v2"#,
+            reason: "overlaps version 'v1'", marker: "# v2")
+    }
+
+    @Test func versionsOutOfOrder() throws {
+        try expectRefusal(
+            #"effective_from: "2026-06-01T12:00:00Z""#, #"effective_from: "2025-06-01T12:00:00Z""#,
+            reason: "out of order")
+    }
+
+    @Test func duplicateVersionID() throws {
+        try expectRefusal("  - id: v2", "  - id: v1 # again", reason: "already used", marker: "# again")
+    }
+
+    @Test func badTimestamp() throws {
+        try expectRefusal(
+            #"effective_from: "2026-06-01T12:00:00Z""#, #"effective_from: "2026-06-01T12:00:00+02:00""#,
+            reason: "not an ISO 8601 UTC time")
+    }
+
+    @Test func badTimeWindows() throws {
+        try expectRefusal(#"from: "16:30""#, #"from: "25:30""#, reason: "bad time of day '25:30'")
+        try expectRefusal(#"from: "16:30""#, #"from: "24:00""#, reason: "bad time of day '24:00'")
+        try expectRefusal(#"until: "00:30""#, #"until: "16:30""#, reason: "is empty")
+        try expectRefusal(#"until: "00:30""#, #"until: "0:30""#, reason: "bad time of day")
+        try expectRefusal("discount_percent: 50", "discount_percent: 150", reason: "not in 1...100")
+        try expectRefusal("models: [flash]", "models: [llama]", reason: "model 'llama'")
+        try expectRefusal("targets: [api]", "targets: [apj]", reason: "target 'apj'")
+    }
+
+    @Test func overlappingWindows() throws {
+        try expectRefusal(
+            "        discount_percent: 50\n",
+            """
+                    discount_percent: 50
+                  - id: evening
+                    from: "22:00"
+                    until: "23:00"
+                    targets: [api]
+                    discount_percent: 10
+
+            """,
+            reason: "time window 'evening' overlaps 'off-peak'", marker: "- id: evening")
+    }
+
+    @Test func windowsForDifferentModelsMayOverlap() throws {
+        let text = try mutated(
+            "        discount_percent: 50\n",
+            """
+                    discount_percent: 50
+                  - id: pro-evening
+                    from: "22:00"
+                    until: "23:00"
+                    targets: [api]
+                    models: [pro]
+                    discount_percent: 10
+
+            """)
+        #expect(refusal(text) == nil)
+    }
+
+    @Test func promotionErrors() throws {
+        try expectRefusal(
+            #"until: "2026-03-01T00:00:00Z""#, #"until: "2026-01-01T00:00:00Z""#, reason: "ends before it starts")
+        try expectRefusal(
+            "    prices:\n          api:\n            pro:",
+            "    discount_percent: 10\n        prices:\n          api:\n            pro:",
+            reason: "has both discount_percent and prices", marker: "- id: pro-promo")
+        try expectRefusal(
+            #"pro: {output: "0.87"}"#, #"llama: {output: "0.87"}"#, reason: "names model 'llama'")
+    }
+
+    @Test func overlappingPromotions() throws {
+        try expectRefusal(
+            "    promotions:\n",
+            """
+                promotions:
+                  - id: early
+                    from: "2026-01-15T00:00:00Z"
+                    until: "2026-02-02T00:00:00Z"
+                    targets: [api]
+                    models: [pro]
+                    discount_percent: 75
+
+            """,
+            reason: "promotion 'pro-promo' overlaps 'early'", marker: "- id: pro-promo")
+    }
+
+    @Test func unknownKeys() throws {
+        try expectRefusal(
+            "    effective_from: \"2026-06-01T12:00:00Z\"",
+            "    effective_from: \"2026-06-01T12:00:00Z\"\n    effective_until: \"2027-01-01T00:00:00Z\"",
+            reason: "unknown key 'effective_until'", marker: "effective_until")
+        try expectRefusal("list_price_target: api", "list_price_targets: api", reason: "unknown key 'list_price_targets'")
+        try expectRefusal(
+            "gpus: 8\n            tokens_per_second: {input: 50000, output: 1600}\n    time_windows",
+            "gpu: 8\n            tokens_per_second: {input: 50000, output: 1600}\n    time_windows",
+            reason: "unknown key 'gpu'")
+    }
+
+    @Test func listPriceTargetMustBeUpstream() throws {
+        try expectRefusal("list_price_target: api", "list_price_target: pool", reason: "must be an upstream target")
+        try expectRefusal("list_price_target: api", "list_price_target: nowhere", reason: "has no prices in version 'v1'")
+    }
+
+    @Test func badYAMLNamesItsLine() throws {
+        let text = try mutated("  flash: {thinking: 4000, chat: 1000}", "  flash: {thinking: 4000, chat: 1000")
+        let error = try #require(refusal(text))
+        #expect(error.line > 0)
+        #expect(error.reason.contains("invalid YAML"))
+    }
+
+    @Test("validate(targets:) refuses a target serving a model without a price")
+    func targetWithoutPrice() throws {
+        let book = try parseBook()
+        try book.validate(targets: [(target: "api", models: ["flash", "pro"]), (target: "pool", models: ["flash"])])
+
+        let missingModel = try #require(throwsConfigError { try book.validate(targets: [(target: "pool", models: ["flash", "pro"])]) })
+        // The first version's pool block (its first key, `kind: local`).
+        let poolLine = try line(of: "kind: local", in: sampleBook)
+        #expect(missingModel.line == poolLine, "\(missingModel)")
+        #expect(missingModel.reason.contains("target 'pool' serves 'pro' but has no price for it"))
+
+        let missingTarget = try #require(throwsConfigError { try book.validate(targets: [(target: "pro-pool", models: ["pro"])]) })
+        #expect(missingTarget.line == (try line(of: "- id: v1", in: sampleBook)))
+        #expect(missingTarget.reason.contains("no prices for target 'pro-pool'"))
+
+        let noDefault = try mutated("  pro: {thinking: 8000, chat: 2000}\n", "")
+        let noDefaultBook = try parseBook(noDefault)
+        let missingDefault = try #require(throwsConfigError { try noDefaultBook.validate(targets: [(target: "api", models: ["pro"])]) })
+        #expect(missingDefault.reason.contains("expected_output_tokens has no default for model 'pro'"))
+        #expect(missingDefault.line == (try line(of: "flash: {thinking", in: noDefault)))
+    }
+
+    func throwsConfigError(_ body: () throws -> Void) -> ConfigError? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error as? ConfigError
+        }
+    }
+}
