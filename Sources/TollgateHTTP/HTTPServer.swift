@@ -1,0 +1,82 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Settings of an ``HTTPServer``.
+public struct HTTPServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Largest request body accepted; larger bodies get 413 before they are read.
+    public var maxBodyBytes: Int
+    /// TCP listen backlog.
+    public var backlog: Int32
+
+    public init(host: String = "127.0.0.1", port: Int, maxBodyBytes: Int = 64 << 20, backlog: Int32 = 1024) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.backlog = backlog
+    }
+}
+
+/// What a server does with one complete request. Called on the connection's event loop.
+///
+/// Handlers answer through the ``HTTPResponder``; they may answer later (after upstream I/O) as long
+/// as they do so on `responder.eventLoop`.
+public protocol HTTPRequestHandler: Sendable {
+    func handle(_ request: HTTPInboundRequest, responder: HTTPResponder)
+    /// The answer when the body is larger than the configured limit.
+    func bodyTooLarge(_ head: HTTPRequestHead, limit: Int, responder: HTTPResponder)
+}
+
+/// A request with its whole body.
+public struct HTTPInboundRequest {
+    public var head: HTTPRequestHead
+    public var body: ByteBuffer
+}
+
+/// A lean HTTP/1.1 server on SwiftNIO: keep-alive, pipelining, bodies collected up to a limit,
+/// responses written whole or streamed. No routing and no async hops: the handler is called on
+/// the event loop that owns the connection, so a proxy can keep the upstream call on that loop.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    private let channel: Channel
+
+    /// The port actually bound (useful with port 0).
+    public var port: Int { channel.localAddress?.port ?? configuration.port }
+
+    private init(configuration: HTTPServerConfiguration, channel: Channel) {
+        self.configuration = configuration
+        self.channel = channel
+    }
+
+    /// Binds and starts accepting connections.
+    public static func start(
+        configuration: HTTPServerConfiguration,
+        group: EventLoopGroup,
+        handler: any HTTPRequestHandler
+    ) async throws -> HTTPServer {
+        let maxBody = configuration.maxBodyBytes
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    .flatMap {
+                        channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody))
+                    }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        return HTTPServer(configuration: configuration, channel: channel)
+    }
+
+    /// Stops accepting; open connections finish their current exchange.
+    public func close() async throws {
+        try await channel.close()
+    }
+
+    /// Completes when the listening socket closes.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+}

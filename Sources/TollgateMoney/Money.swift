@@ -1,0 +1,108 @@
+/// An exact amount of money in nano-units (10⁻⁹) of one currency.
+///
+/// Money is never a floating-point number in Tollgate: prices, reservations, ledger rows and
+/// reports all carry nano-units as `Int64` (±9.2 billion currency units, plenty for a bill).
+/// Rounding happens in exactly one place, ``Money/fromRatio(_:_:_:)``; see docs/PRICING.md.
+public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Nano-units of the currency: 1 USD = 1_000_000_000.
+    public var nanos: Int64
+    public var currency: String
+
+    public static let nanosPerUnit: Int64 = 1_000_000_000
+
+    public init(nanos: Int64, currency: String) {
+        self.nanos = nanos
+        self.currency = currency
+    }
+
+    public static func zero(_ currency: String) -> Money { Money(nanos: 0, currency: currency) }
+
+    /// Parses a plain decimal such as `"50"`, `"0.0028"` or `"-1.5"` (at most 9 fractional digits,
+    /// no exponent, no grouping). Returns nil for anything else, so bad input is never guessed at.
+    public init?(decimal text: String, currency: String) {
+        guard let nanos = Money.parseNanos(text) else { return nil }
+        self.init(nanos: nanos, currency: currency)
+    }
+
+    /// The amount as a decimal string with trailing zeros trimmed: `"0.00014"`, `"12"`, `"-3.5"`.
+    public var decimalString: String { Money.format(nanos: nanos) }
+
+    public var description: String { "\(decimalString) \(currency)" }
+
+    public static func < (lhs: Money, rhs: Money) -> Bool {
+        precondition(lhs.currency == rhs.currency, "comparing \(lhs.currency) with \(rhs.currency)")
+        return lhs.nanos < rhs.nanos
+    }
+
+    public static func + (lhs: Money, rhs: Money) -> Money {
+        precondition(lhs.currency == rhs.currency, "adding \(lhs.currency) to \(rhs.currency)")
+        return Money(nanos: lhs.nanos + rhs.nanos, currency: lhs.currency)
+    }
+
+    public static func - (lhs: Money, rhs: Money) -> Money {
+        precondition(lhs.currency == rhs.currency, "subtracting \(rhs.currency) from \(lhs.currency)")
+        return Money(nanos: lhs.nanos - rhs.nanos, currency: lhs.currency)
+    }
+
+    /// `numerator × quantity / denominator` nano-units, rounded half away from zero.
+    ///
+    /// This is Tollgate's only rounding step: a meter's cost is `tokens × nanosPerMillion / 1_000_000`,
+    /// computed in 128-bit arithmetic and rounded once, to the nearest nano-unit, ties away from zero.
+    public static func fromRatio(_ quantity: Int64, _ numerator: Int64, _ denominator: Int64, currency: String) -> Money {
+        precondition(denominator > 0, "denominator must be positive")
+        let product = quantity.multipliedFullWidth(by: numerator)
+        let wide = (Int128(product.high) << 64) | Int128(product.low)
+        let den = Int128(denominator)
+        var quotient = wide / den
+        let remainder = wide % den
+        if remainder.magnitude * 2 >= den.magnitude {
+            quotient += wide < 0 ? -1 : 1
+        }
+        precondition(quotient <= Int128(Int64.max) && quotient >= Int128(Int64.min), "money overflow")
+        return Money(nanos: Int64(quotient), currency: currency)
+    }
+
+    static func parseNanos(_ text: String) -> Int64? {
+        var bytes = Substring(text).utf8[...]
+        var negative = false
+        if bytes.first == UInt8(ascii: "-") {
+            negative = true
+            bytes = bytes.dropFirst()
+        }
+        let parts = bytes.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy(isDigit) else { return nil }
+        let fraction = parts.count == 2 ? parts[1] : Substring.UTF8View.SubSequence()
+        if parts.count == 2 && fraction.isEmpty { return nil }
+        guard fraction.count <= 9, fraction.allSatisfy(isDigit) else { return nil }
+        var units: Int64 = 0
+        for digit in whole {
+            let (m, o1) = units.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int64(digit - 48))
+            if o1 || o2 { return nil }
+            units = s
+        }
+        var nanosPart: Int64 = 0
+        var scale: Int64 = 100_000_000
+        for digit in fraction {
+            nanosPart += Int64(digit - 48) * scale
+            scale /= 10
+        }
+        let (m, o1) = units.multipliedReportingOverflow(by: nanosPerUnit)
+        let (total, o2) = m.addingReportingOverflow(nanosPart)
+        if o1 || o2 { return nil }
+        return negative ? -total : total
+    }
+
+    static func format(nanos: Int64) -> String {
+        let sign = nanos < 0 ? "-" : ""
+        let magnitude = nanos.magnitude
+        let whole = magnitude / UInt64(nanosPerUnit)
+        var fraction = String(magnitude % UInt64(nanosPerUnit))
+        if fraction == "0" { return sign + String(whole) }
+        fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return "\(sign)\(whole).\(fraction)"
+    }
+}
+
+private func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }

@@ -1,0 +1,236 @@
+/// Which OpenAI endpoint a request came in on.
+public enum InferenceEndpoint: String, Sendable {
+    /// `POST /v1/chat/completions`
+    case chat = "/chat/completions"
+    /// `POST /v1/completions` (legacy and FIM)
+    case completions = "/completions"
+}
+
+/// The few fields of a chat or completions request that the gateway needs, read from the raw body
+/// in one validating pass, with the byte ranges needed to rewrite it without re-encoding.
+///
+/// Everything else a client sends (`thinking`, `tools`, `response_format`, unknown fields...) stays
+/// in the original bytes and reaches the engine unchanged.
+public struct InferenceRequest: Sendable {
+    public var endpoint: InferenceEndpoint
+    public var model: String
+    public var stream: Bool
+    /// The client asked for the usage chunk (`stream_options.include_usage: true`).
+    public var clientWantsUsage: Bool
+    /// `max_completion_tokens`, else `max_tokens`, when given.
+    public var maxTokens: Int?
+    /// Thinking mode as DeepSeek V4 defaults it: on unless `thinking.type` is `disabled` or
+    /// `reasoning_effort` is `none`.
+    public var thinking: Bool
+    /// Chat prefix completion (`prefix: true` on the last assistant message) or FIM (`suffix`):
+    /// the DeepSeek API takes these on its beta base URL only.
+    public var needsBeta: Bool
+
+    // Byte ranges in the original body, for ``rewrite(_:servedModel:forceUsage:)``.
+    var modelValueRange: Range<Int>
+    var streamOptionsRange: Range<Int>?
+    var includeUsageValueRange: Range<Int>?
+    var objectEnd: Int
+    var memberCount: Int
+
+    /// Reads and validates `body`. Throws ``GatewayError`` (400 `invalid_json` or `invalid_request`).
+    public static func parse(_ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint) throws(GatewayError) -> InferenceRequest {
+        do {
+            return try parseOrThrow(body, endpoint: endpoint)
+        } catch let error as GatewayError {
+            throw error
+        } catch let error as JSONSyntaxError {
+            throw GatewayError.invalidJSON(error)
+        } catch {
+            throw GatewayError.invalidRequest("The request body could not be read.")
+        }
+    }
+
+    private static func parseOrThrow(_ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint) throws -> InferenceRequest {
+        var scanner = JSONScanner(body)
+        guard body.count > 0 else { throw GatewayError.invalidRequest("The request body is empty; send a JSON object.") }
+        let rootKind = try scanner.peekKind()
+        guard rootKind == .object else {
+            try scanner.skipValue()
+            try scanner.expectEnd()
+            throw GatewayError.invalidRequest("The request body must be a JSON object.")
+        }
+        var model: String?
+        var modelRange: Range<Int>?
+        var stream = false
+        var wantsUsage = false
+        var maxTokens: Int?
+        var maxCompletionTokens: Int?
+        var thinking = true
+        var needsBeta = false
+        var sawMessages = false
+        var sawPrompt = false
+        var streamOptionsRange: Range<Int>?
+        var includeUsageRange: Range<Int>?
+        var members = 0
+
+        let objectRange = try scanner.walkObject { key, _, value in
+            members += 1
+            func kind() throws -> JSONKind { try value.peekKind() }
+            func typeError(_ expected: String) -> GatewayError {
+                .invalidRequest("'\(String(decoding: key, as: UTF8.self))' must be \(expected).", param: String(decoding: key, as: UTF8.self))
+            }
+            if JSONScanner.key(key, is: "model") {
+                guard try kind() == .string else { throw typeError("a string") }
+                let start = value.offset
+                model = try value.readString()
+                modelRange = start..<value.offset
+            } else if JSONScanner.key(key, is: "stream") {
+                switch try kind() {
+                case .bool: stream = try value.readBool()
+                case .null: try value.skipValue()
+                default: throw typeError("a boolean")
+                }
+            } else if JSONScanner.key(key, is: "stream_options") {
+                switch try kind() {
+                case .null: try value.skipValue()
+                case .object:
+                    streamOptionsRange = try value.walkObject { optionKey, _, option in
+                        if JSONScanner.key(optionKey, is: "include_usage") {
+                            let start = option.offset
+                            switch try option.peekKind() {
+                            case .bool: wantsUsage = try option.readBool()
+                            case .null: try option.skipValue()
+                            default:
+                                throw GatewayError.invalidRequest(
+                                    "'stream_options.include_usage' must be a boolean.", param: "stream_options")
+                            }
+                            includeUsageRange = start..<option.offset
+                        }
+                    }
+                default: throw typeError("an object")
+                }
+            } else if JSONScanner.key(key, is: "max_tokens") || JSONScanner.key(key, is: "max_completion_tokens") {
+                let isCompletion = JSONScanner.key(key, is: "max_completion_tokens")
+                switch try kind() {
+                case .null: try value.skipValue()
+                case .number:
+                    guard let number = try value.readInt(), number >= 0 else { throw typeError("a non-negative integer") }
+                    if isCompletion { maxCompletionTokens = number } else { maxTokens = number }
+                default: throw typeError("an integer")
+                }
+            } else if JSONScanner.key(key, is: "thinking") {
+                switch try kind() {
+                case .null: try value.skipValue()
+                case .object:
+                    try value.walkObject { thinkingKey, _, field in
+                        if JSONScanner.key(thinkingKey, is: "type"), try field.peekKind() == .string {
+                            thinking = try field.readString() != "disabled"
+                        }
+                    }
+                default: throw typeError("an object")
+                }
+            } else if JSONScanner.key(key, is: "reasoning_effort") {
+                if try kind() == .string, try value.readString() == "none" { thinking = false }
+            } else if JSONScanner.key(key, is: "messages") {
+                guard endpoint == .chat else { return }
+                guard try kind() == .array else { throw typeError("an array of messages") }
+                sawMessages = true
+                var lastIsPrefix = false
+                try value.walkArray { _, message in
+                    guard try message.peekKind() == .object else {
+                        throw GatewayError.invalidRequest("Each message must be an object.", param: "messages")
+                    }
+                    var role: String?
+                    var prefix = false
+                    try message.walkObject { messageKey, _, field in
+                        if JSONScanner.key(messageKey, is: "role") {
+                            guard try field.peekKind() == .string else {
+                                throw GatewayError.invalidRequest("'role' must be a string.", param: "messages")
+                            }
+                            role = try field.readString()
+                        } else if JSONScanner.key(messageKey, is: "prefix"), try field.peekKind() == .bool {
+                            prefix = try field.readBool()
+                        }
+                    }
+                    guard role != nil else {
+                        throw GatewayError.invalidRequest("Each message needs a 'role'.", param: "messages")
+                    }
+                    lastIsPrefix = prefix && role == "assistant"
+                }
+                needsBeta = needsBeta || lastIsPrefix
+            } else if JSONScanner.key(key, is: "prompt") {
+                guard endpoint == .completions else { return }
+                switch try kind() {
+                case .string, .array: sawPrompt = true
+                default: throw typeError("a string or an array")
+                }
+            } else if JSONScanner.key(key, is: "suffix") {
+                guard endpoint == .completions else { return }
+                switch try kind() {
+                case .string: needsBeta = true
+                case .null: break
+                default: throw typeError("a string")
+                }
+            }
+        }
+        try scanner.expectEnd()
+        guard let model, let modelRange else {
+            throw GatewayError.invalidRequest("You must provide a model parameter.", param: "model")
+        }
+        if endpoint == .chat && !sawMessages {
+            throw GatewayError.invalidRequest("'messages' is required.", param: "messages")
+        }
+        if endpoint == .completions && !sawPrompt {
+            throw GatewayError.invalidRequest("'prompt' is required.", param: "prompt")
+        }
+        return InferenceRequest(
+            endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
+            maxTokens: maxCompletionTokens ?? maxTokens, thinking: thinking, needsBeta: needsBeta,
+            modelValueRange: modelRange, streamOptionsRange: streamOptionsRange,
+            includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1, memberCount: members)
+    }
+
+    /// The splices that turn the client's body into the upstream body: the engine's model name, and
+    /// for streams `stream_options.include_usage: true` so the gateway always learns the usage.
+    /// Sorted by position, non-overlapping; apply with ``apply(_:to:)``.
+    public func rewrite(servedModel: String?, forceUsage: Bool) -> [Splice] {
+        var splices: [Splice] = []
+        if let servedModel, servedModel != model {
+            splices.append(Splice(range: modelValueRange, replacement: Array(JSONWriter.quoted(servedModel).utf8)))
+        }
+        if stream && forceUsage && !clientWantsUsage {
+            if let includeUsageValueRange {
+                splices.append(Splice(range: includeUsageValueRange, replacement: Array("true".utf8)))
+            } else if let streamOptionsRange {
+                let at = streamOptionsRange.lowerBound + 1
+                let empty = streamOptionsRange.count == 2
+                splices.append(Splice(range: at..<at, replacement: Array((empty ? #""include_usage":true"# : #""include_usage":true,"#).utf8)))
+            } else {
+                splices.append(
+                    Splice(range: objectEnd..<objectEnd, replacement: Array(#","stream_options":{"include_usage":true}"#.utf8)))
+            }
+        }
+        return splices.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
+}
+
+/// Replace `range` of a byte sequence with `replacement`.
+public struct Splice: Equatable, Sendable {
+    public var range: Range<Int>
+    public var replacement: [UInt8]
+
+    public init(range: Range<Int>, replacement: [UInt8]) {
+        self.range = range
+        self.replacement = replacement
+    }
+
+    /// Applies sorted, non-overlapping splices.
+    public static func apply(_ splices: [Splice], to bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + splices.reduce(0) { $0 + $1.replacement.count })
+        var cursor = 0
+        for splice in splices {
+            out.append(contentsOf: bytes[cursor..<splice.range.lowerBound])
+            out.append(contentsOf: splice.replacement)
+            cursor = splice.range.upperBound
+        }
+        out.append(contentsOf: bytes[cursor..<bytes.count])
+        return out
+    }
+}

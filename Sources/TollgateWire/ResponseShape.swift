@@ -1,0 +1,108 @@
+/// What the gateway needs to know about an upstream response body or stream chunk, found in one
+/// pass: where `usage` is, whether `choices` is empty (the usage-only chunk), where an engine used
+/// vLLM's `reasoning` key that clients expect as `reasoning_content`, and an `error` member.
+public struct ResponseShape: Sendable {
+    /// Range of the top-level `usage` value when it is an object.
+    public var usageRange: Range<Int>?
+    /// Number of `choices` entries; nil when absent.
+    public var choiceCount: Int?
+    /// Key ranges (quotes included) of `choices[*].message.reasoning` / `choices[*].delta.reasoning`
+    /// where the same object has no `reasoning_content`.
+    public var reasoningKeyRanges: [Range<Int>] = []
+    /// Range of a top-level `error` value (errors sent inside a stream).
+    public var errorRange: Range<Int>?
+
+    /// A chunk with `choices: []` and a usage object: the one `include_usage` adds.
+    public var isUsageOnlyChunk: Bool { choiceCount == 0 && usageRange != nil }
+
+    /// Inspects one JSON object. Returns nil when the bytes are not a JSON object.
+    public static func inspect(_ bytes: UnsafeRawBufferPointer) -> ResponseShape? {
+        var shape = ResponseShape()
+        var scanner = JSONScanner(bytes)
+        do {
+            guard try scanner.peekKind() == .object else { return nil }
+            try scanner.walkObject { key, _, value in
+                if JSONScanner.key(key, is: "usage") {
+                    let (kind, range) = try value.skipValue()
+                    if kind == .object { shape.usageRange = range }
+                } else if JSONScanner.key(key, is: "error") {
+                    shape.errorRange = try value.skipValue().range
+                } else if JSONScanner.key(key, is: "choices"), try value.peekKind() == .array {
+                    var count = 0
+                    try value.walkArray { _, choice in
+                        count += 1
+                        guard try choice.peekKind() == .object else { return }
+                        try choice.walkObject { choiceKey, _, inner in
+                            guard JSONScanner.key(choiceKey, is: "message") || JSONScanner.key(choiceKey, is: "delta"),
+                                try inner.peekKind() == .object
+                            else { return }
+                            var reasoningKey: Range<Int>?
+                            var hasReasoningContent = false
+                            try inner.walkObject { fieldKey, fieldKeyRange, _ in
+                                if JSONScanner.key(fieldKey, is: "reasoning") {
+                                    reasoningKey = fieldKeyRange
+                                } else if JSONScanner.key(fieldKey, is: "reasoning_content") {
+                                    hasReasoningContent = true
+                                }
+                            }
+                            if let reasoningKey, !hasReasoningContent { shape.reasoningKeyRanges.append(reasoningKey) }
+                        }
+                    }
+                    shape.choiceCount = count
+                }
+            }
+            try scanner.expectEnd()
+        } catch {
+            return nil
+        }
+        return shape
+    }
+
+    /// The splices that rename `reasoning` keys to `reasoning_content`.
+    public var reasoningRenames: [Splice] {
+        reasoningKeyRanges.map { Splice(range: $0, replacement: Array(#""reasoning_content""#.utf8)) }
+    }
+}
+
+/// Reads an upstream error body in either shape engines use, OpenAI's `{"error":{...}}` or the flat
+/// `{"object":"error","message":...}` of vLLM and SGLang, and normalises it.
+public enum UpstreamErrorBody {
+    public static func normalise(status: Int, body: UnsafeRawBufferPointer) -> GatewayError {
+        var message = ""
+        var type: String?
+        var code: String?
+        var param: String?
+        func readFields(_ scanner: inout JSONScanner) throws {
+            try scanner.walkObject { key, _, value in
+                let kind = try value.peekKind()
+                if JSONScanner.key(key, is: "error"), kind == .object {
+                    try readFields(&value)
+                } else if JSONScanner.key(key, is: "error"), kind == .string {
+                    message = try value.readString()
+                } else if JSONScanner.key(key, is: "message"), kind == .string {
+                    message = try value.readString()
+                } else if JSONScanner.key(key, is: "type"), kind == .string {
+                    type = try value.readString()
+                } else if JSONScanner.key(key, is: "param"), kind == .string {
+                    param = try value.readString()
+                } else if JSONScanner.key(key, is: "code") {
+                    // Engines send codes as strings or as the HTTP status number.
+                    if kind == .string { code = try value.readString() }
+                } else if JSONScanner.key(key, is: "detail"), kind == .string {
+                    message = try value.readString()
+                }
+            }
+        }
+        var scanner = JSONScanner(body)
+        if (try? readFields(&scanner)) == nil {
+            message = ""
+        }
+        if type == "BadRequestError" || type == "NotFoundError" { type = "invalid_request_error" }
+        if status == 400 && (message.contains("maximum context length") || message.contains("context length")
+            || message.contains("longer than the model's context length"))
+        {
+            return .contextLengthExceeded(message)
+        }
+        return .upstream(status: status, message: message, type: type, code: code, param: param)
+    }
+}

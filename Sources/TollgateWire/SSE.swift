@@ -1,0 +1,69 @@
+/// Server-sent events as OpenAI streams use them: `data: <json>\n\n`, ending with `data: [DONE]`.
+public enum SSE {
+    public static let done: [UInt8] = Array("data: [DONE]\n\n".utf8)
+
+    /// `data: <payload>\n\n`
+    public static func event(_ payload: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = Array("data: ".utf8)
+        out.reserveCapacity(payload.count + 8)
+        out.append(contentsOf: payload)
+        out.append(contentsOf: [0x0A, 0x0A])
+        return out
+    }
+
+    /// An error sent after the stream started: the envelope as one event, then `[DONE]`.
+    public static func errorEvents(_ error: GatewayError) -> [UInt8] {
+        event(error.envelope) + done
+    }
+
+    /// The end of the first complete event in `bytes[from...]`: the index just past its blank line
+    /// (`\n\n`, `\r\n\r\n` or `\r\r`), or nil when the event is not complete yet.
+    public static func eventEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
+        let count = bytes.count
+        while index < count {
+            guard let found = memchr(bytes.baseAddress! + index, 0x0A, count - index) else {
+                return crEventEnd(in: bytes, from: start)
+            }
+            let newline = bytes.baseAddress!.distance(to: UnsafeRawPointer(found))
+            if newline + 1 < count && bytes[newline + 1] == 0x0A { return newline + 2 }
+            if newline + 2 < count && bytes[newline + 1] == 0x0D && bytes[newline + 2] == 0x0A { return newline + 3 }
+            index = newline + 1
+        }
+        return nil
+    }
+
+    private static func crEventEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
+        while index + 1 < bytes.count {
+            if bytes[index] == 0x0D && bytes[index + 1] == 0x0D { return index + 2 }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The JSON payload of an event made of one `data:` line (what OpenAI-compatible engines send),
+    /// or nil for comments, `[DONE]` and multi-line events.
+    public static func dataPayload(of event: UnsafeRawBufferPointer) -> Range<Int>? {
+        guard event.count > 5, memcmp(event.baseAddress!, "data:", 5) == 0 else { return nil }
+        var start = 5
+        if start < event.count && event[start] == 0x20 { start += 1 }
+        var end = event.count
+        while end > start && (event[end - 1] == 0x0A || event[end - 1] == 0x0D) { end -= 1 }
+        guard end > start, event[start] == UInt8(ascii: "{") else { return nil }
+        // A second data line would need joining; engines never send one, so leave it untouched.
+        if memchr(event.baseAddress! + start, 0x0A, end - start) != nil { return nil }
+        return start..<end
+    }
+
+    /// True for `data: [DONE]`.
+    public static func isDone(_ event: UnsafeRawBufferPointer) -> Bool {
+        event.count >= 12 && memcmp(event.baseAddress!, "data: [DONE]", 12) == 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

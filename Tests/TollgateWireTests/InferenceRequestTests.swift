@@ -1,0 +1,140 @@
+import Testing
+
+@testable import TollgateWire
+
+@Suite struct InferenceRequestTests {
+    func parse(_ json: String, _ endpoint: InferenceEndpoint = .chat) throws(GatewayError) -> InferenceRequest {
+        let bytes = Array(json.utf8)
+        return try bytes.withUnsafeBytes { buffer throws(GatewayError) in try InferenceRequest.parse(buffer, endpoint: endpoint) }
+    }
+
+    func rewritten(_ json: String, served: String?) throws -> String {
+        let bytes = Array(json.utf8)
+        let request = try parse(json)
+        let out = bytes.withUnsafeBytes { Splice.apply(request.rewrite(servedModel: served, forceUsage: true), to: $0) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func readsRoutingFields() throws {
+        let request = try parse(
+            #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":64,"thinking":{"type":"disabled"}}"#)
+        #expect(request.model == "deepseek-v4-flash")
+        #expect(request.stream)
+        #expect(!request.clientWantsUsage)
+        #expect(request.maxTokens == 64)
+        #expect(!request.thinking)
+        #expect(!request.needsBeta)
+    }
+
+    @Test func prefixCompletionAndFIMNeedBeta() throws {
+        let prefix = try parse(
+            #"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"```py","prefix":true}]}"#)
+        #expect(prefix.needsBeta)
+        let fim = try parse(#"{"model":"m","prompt":"def f(","suffix":"return x"}"#, .completions)
+        #expect(fim.needsBeta)
+    }
+
+    @Test func malformedJSONIsInvalidJSON() {
+        for body in [#"{"model": "x""#, #"{"model":"x",}"#, "nope", #"{"model":"\x"}"#, "{\"model\":\"a\u{1}\"}"] {
+            #expect(throws: GatewayError.self) { try parse(body) }
+            do { _ = try parse(body) } catch { #expect(error.code == "invalid_json", "\(body)") }
+        }
+    }
+
+    @Test func wrongTypesAreInvalidRequest() {
+        let cases = [
+            #"{"model":1,"messages":[]}"#: "model",
+            #"{"model":"m","messages":"hi"}"#: "messages",
+            #"{"model":"m","messages":[],"stream":"yes"}"#: "stream",
+            #"{"model":"m","messages":[],"max_tokens":"10"}"#: "max_tokens",
+            #"{"messages":[]}"#: "model",
+            #"[1,2]"#: nil,
+        ] as [String: String?]
+        for (body, param) in cases {
+            do {
+                _ = try parse(body)
+                Issue.record("accepted \(body)")
+            } catch {
+                #expect(error.status == 400)
+                #expect(error.code == "invalid_request", "\(body)")
+                #expect(error.param == param, "\(body)")
+            }
+        }
+    }
+
+    @Test func rewriteKeepsEverythingElse() throws {
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hé \"q\""}],"stream":true,"tools":[{"type":"function"}],"x_unknown":{"a":[1,2]}}"#
+        let out = try rewritten(body, served: "DeepSeek-V4-Flash")
+        #expect(out == #"{"model":"DeepSeek-V4-Flash","messages":[{"role":"user","content":"hé \"q\""}],"stream":true,"tools":[{"type":"function"}],"x_unknown":{"a":[1,2]},"stream_options":{"include_usage":true}}"#)
+    }
+
+    @Test func rewriteForcesUsageInExistingStreamOptions() throws {
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":false}}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#)
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{}}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#)
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{"continuous_usage_stats":false}}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":false}}"#)
+        let nonStream = #"{"model":"m","messages":[]}"#
+        #expect(try rewritten(nonStream, served: nil) == nonStream)
+    }
+}
+
+@Suite struct ResponseShapeTests {
+    func shape(_ json: String) -> ResponseShape? {
+        Array(json.utf8).withUnsafeBytes { ResponseShape.inspect($0) }
+    }
+
+    @Test func findsUsageChunk() throws {
+        let chunk = try #require(shape(#"{"id":"x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"prompt_cache_hit_tokens":2}}"#))
+        #expect(chunk.isUsageOnlyChunk)
+        let bytes = Array(#"{"id":"x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"prompt_cache_hit_tokens":2}}"#.utf8)
+        let usage = bytes.withUnsafeBytes { TokenUsage.parse(UnsafeRawBufferPointer(rebasing: $0[chunk.usageRange!])) }
+        #expect(usage == TokenUsage(promptTokens: 5, completionTokens: 7, cacheHitTokens: 2))
+        let content = try #require(shape(#"{"choices":[{"index":0,"delta":{"content":"usage"}}],"usage":null}"#))
+        #expect(!content.isUsageOnlyChunk)
+    }
+
+    @Test func renamesOnlyReasoningKeysOfMessagesAndDeltas() throws {
+        let json = #"{"choices":[{"delta":{"reasoning":"think \"reasoning\":"}},{"message":{"reasoning":"a","reasoning_content":"a"}}],"reasoning":1}"#
+        let found = try #require(shape(json))
+        #expect(found.reasoningKeyRanges.count == 1)
+        let out = Array(json.utf8).withUnsafeBytes { Splice.apply(found.reasoningRenames, to: $0) }
+        #expect(String(decoding: out, as: UTF8.self)
+            == #"{"choices":[{"delta":{"reasoning_content":"think \"reasoning\":"}},{"message":{"reasoning":"a","reasoning_content":"a"}}],"reasoning":1}"#)
+    }
+
+    @Test func normalisesFlatEngineErrors() {
+        let flat = Array(#"{"object":"error","message":"This model's maximum context length is 1024 tokens.","type":"BadRequestError","param":null,"code":400}"#.utf8)
+        let error = flat.withUnsafeBytes { UpstreamErrorBody.normalise(status: 400, body: $0) }
+        #expect(error.code == "context_length_exceeded")
+        #expect(error.status == 400)
+        let nested = Array(#"{"error":{"message":"Authentication Fails","type":"authentication_error","code":"invalid_api_key"}}"#.utf8)
+        let auth = nested.withUnsafeBytes { UpstreamErrorBody.normalise(status: 401, body: $0) }
+        #expect(auth == GatewayError(status: 401, type: "authentication_error", code: "invalid_api_key", message: "Authentication Fails"))
+        let server = Array("oops".utf8).withUnsafeBytes { UpstreamErrorBody.normalise(status: 500, body: $0) }
+        #expect(server.status == 502)
+    }
+
+    @Test func errorEnvelopeEscapes() throws {
+        let error = GatewayError.invalidRequest("bad \"x\"\n", param: "p")
+        let json = String(decoding: error.envelope, as: UTF8.self)
+        #expect(json == #"{"error":{"message":"bad \"x\"\n","type":"invalid_request_error","param":"p","code":"invalid_request"}}"#)
+    }
+
+    @Test func sseEventBoundaries() {
+        let stream = Array("data: {\"a\":1}\n\ndata: [DONE]\n\n".utf8)
+        stream.withUnsafeBytes { bytes in
+            let first = SSE.eventEnd(in: bytes, from: 0)
+            #expect(first == 15)
+            #expect(SSE.eventEnd(in: bytes, from: first!) == stream.count)
+            let event = UnsafeRawBufferPointer(rebasing: bytes[0..<first!])
+            #expect(SSE.dataPayload(of: event) == 6..<13)
+            #expect(SSE.isDone(UnsafeRawBufferPointer(rebasing: bytes[first!...])))
+        }
+        Array("data: {\"a\"".utf8).withUnsafeBytes { #expect(SSE.eventEnd(in: $0, from: 0) == nil) }
+    }
+}
