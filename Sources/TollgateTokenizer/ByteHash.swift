@@ -1,0 +1,95 @@
+/// Hashing and comparison of short byte strings (vocabulary tokens are at most 128 bytes).
+enum ByteHash {
+    @inline(__always)
+    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let r = (a ^ 0x2D35_8DCC_AA6C_78A5).multipliedFullWidth(by: b ^ 0x8BB8_4B93_962E_ACC9)
+        return r.high ^ r.low
+    }
+
+    /// A fast 64-bit hash of `count` bytes at `p` (wyhash-style mixing, eight bytes at a time).
+    @inline(__always)
+    static func hash(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
+        var h = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
+        var i = 0
+        while i + 8 <= count {
+            h = mix(h, UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            i += 8
+        }
+        if i < count {
+            var w: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < count {
+                w |= UInt64(p[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = mix(h, w)
+        } else if count == 0 {
+            h = mix(h, 0)
+        }
+        return h
+    }
+
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        var i = 0
+        while i + 8 <= count {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self)
+                != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self)
+            {
+                return false
+            }
+            i += 8
+        }
+        while i < count {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+}
+
+/// The GPT-2 byte-level alphabet: each byte is shown as one printable character
+/// (`!`–`~`, U+00A1–U+00AC and U+00AE–U+00FF as themselves, the other 68 bytes as U+0100…U+0143).
+enum ByteLevelAlphabet {
+    /// Scalar value (< 0x144) to byte, or -1 when the scalar is not in the alphabet.
+    static let byteForScalar: [Int16] = {
+        var table = [Int16](repeating: -1, count: 0x144)
+        var next = 256
+        for b in 0..<256 {
+            let printable = (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)
+            if printable {
+                table[b] = Int16(b)
+            } else {
+                table[next] = Int16(b)
+                next += 1
+            }
+        }
+        return table
+    }()
+
+    /// Decodes a byte-level string (UTF-8 bytes of alphabet characters) to raw bytes.
+    /// Returns false if a character is outside the alphabet (such tokens are not reachable by BPE).
+    static func decode(_ utf8: [UInt8], into out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        let table = byteForScalar
+        var i = 0
+        let n = utf8.count
+        while i < n {
+            let b0 = utf8[i]
+            var scalar: Int
+            if b0 < 0x80 {
+                scalar = Int(b0)
+                i += 1
+            } else if b0 & 0xE0 == 0xC0 && i + 1 < n {
+                scalar = Int(b0 & 0x1F) << 6 | Int(utf8[i + 1] & 0x3F)
+                i += 2
+            } else {
+                return false
+            }
+            guard scalar < 0x144, table[scalar] >= 0 else { return false }
+            out.append(UInt8(table[scalar]))
+        }
+        return true
+    }
+}

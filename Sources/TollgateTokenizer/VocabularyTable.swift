@@ -1,0 +1,139 @@
+/// Token id ↔ raw bytes for the BPE vocabulary, with an open-addressing hash from bytes to id.
+/// Memory is allocated once at load and never mutated afterwards.
+final class VocabularyTable: @unchecked Sendable {
+    // @unchecked: all buffers are filled in init and read-only afterwards; freed in deinit.
+    /// Concatenated raw bytes of every token, indexed through `offsets`.
+    let bytes: UnsafeMutablePointer<UInt8>
+    /// `offsets[id]..<offsets[id + 1]` are the bytes of token `id`.
+    let offsets: UnsafeMutablePointer<UInt32>
+    /// Number of token ids (max id + 1).
+    let count: Int
+    /// Slots: high 32 bits = hash tag, low 32 bits = id + 1; 0 = empty.
+    private let slots: UnsafeMutablePointer<UInt64>
+    private let mask: Int
+    /// Longest byte-level token, in bytes.
+    let maxTokenLength: Int
+
+    /// - Parameter tokens: (raw bytes, id, reachable) per token; unreachable tokens (not written in
+    ///   the byte-level alphabet) are stored for decoding but not hashed.
+    init(tokens: [(bytes: [UInt8], id: Int, reachable: Bool)]) throws {
+        let maxID = tokens.map(\.id).max() ?? -1
+        count = maxID + 1
+        var byID = [[UInt8]?](repeating: nil, count: count)
+        var reachable = [Bool](repeating: false, count: count)
+        var total = 0
+        for t in tokens {
+            guard t.id >= 0, byID[t.id] == nil else {
+                throw TokenizerError.malformed("vocabulary id \(t.id) repeated or negative")
+            }
+            byID[t.id] = t.bytes
+            reachable[t.id] = t.reachable
+            total += t.bytes.count
+        }
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
+        let offsets = UnsafeMutablePointer<UInt32>.allocate(capacity: count + 1)
+        var offset = 0
+        var longest = 0
+        for id in 0..<count {
+            offsets[id] = UInt32(offset)
+            if let b = byID[id] {
+                b.withUnsafeBufferPointer { (bytes + offset).update(from: $0.baseAddress!, count: b.count) }
+                offset += b.count
+                if reachable[id] { longest = max(longest, b.count) }
+            }
+        }
+        offsets[count] = UInt32(offset)
+        self.bytes = bytes
+        self.offsets = offsets
+        maxTokenLength = longest
+        var capacity = 1024
+        while capacity < count * 2 { capacity <<= 1 }
+        mask = capacity - 1
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: 0, count: capacity)
+        for id in 0..<count where reachable[id] {
+            let start = Int(offsets[id])
+            let n = Int(offsets[id + 1]) - start
+            if lookup(bytes + start, n) >= 0 {
+                throw TokenizerError.malformed("vocabulary token \(id) duplicates another token")
+            }
+            let h = ByteHash.hash(bytes + start, n)
+            var i = Int(truncatingIfNeeded: h) & mask
+            while slots[i] != 0 { i = (i + 1) & mask }
+            slots[i] = (h >> 32) << 32 | UInt64(id + 1)
+        }
+    }
+
+    deinit {
+        bytes.deallocate()
+        offsets.deallocate()
+        slots.deallocate()
+    }
+
+    /// The id of the token whose raw bytes are exactly `p[0..<n]`, or -1.
+    @inline(__always)
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        let h = ByteHash.hash(p, n)
+        let tag = h >> 32
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let e = slots[i]
+            if e == 0 { return -1 }
+            if e >> 32 == tag {
+                let id = Int(e & 0xFFFF_FFFF) - 1
+                let start = Int(offsets[id])
+                if Int(offsets[id + 1]) - start == n && ByteHash.equal(bytes + start, p, n) { return id }
+            }
+            i = (i + 1) & mask
+        }
+    }
+}
+
+/// The BPE merge table: (left id, right id) → (rank, merged id), open addressing.
+final class MergeTable: @unchecked Sendable {
+    // @unchecked: filled in init, read-only afterwards; freed in deinit.
+    /// Interleaved (key, value) pairs; key = left << 32 | right, `empty` when unused;
+    /// value = rank << 32 | merged id.
+    private let slots: UnsafeMutablePointer<UInt64>
+    private let shift: UInt64
+    private let mask: Int
+    static let empty: UInt64 = .max
+    /// Returned by `lookup` when the pair has no merge; larger than every real value.
+    static let none: UInt64 = .max
+
+    init(merges: [(left: UInt32, right: UInt32, merged: UInt32)]) throws {
+        var bits: UInt64 = 10
+        while (1 << bits) < merges.count * 3 { bits += 1 }
+        let capacity = 1 << Int(bits)
+        shift = 64 - bits
+        mask = capacity - 1
+        slots = .allocate(capacity: capacity * 2)
+        slots.initialize(repeating: Self.empty, count: capacity * 2)
+        for (rank, m) in merges.enumerated() {
+            let key = UInt64(m.left) << 32 | UInt64(m.right)
+            var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            while slots[2 * i] != Self.empty {
+                // HF collects the merges into a map, so a repeated pair takes the later rank.
+                if slots[2 * i] == key { break }
+                i = (i + 1) & mask
+            }
+            slots[2 * i] = key
+            slots[2 * i + 1] = UInt64(rank) << 32 | UInt64(m.merged)
+        }
+    }
+
+    deinit { slots.deallocate() }
+
+    /// rank << 32 | merged id for the pair, or `none`.
+    @inline(__always)
+    func lookup(_ left: UInt32, _ right: UInt32) -> UInt64 {
+        let key = UInt64(left) << 32 | UInt64(right)
+        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        while true {
+            let k = slots[2 * i]
+            if k == key { return slots[2 * i + 1] }
+            if k == Self.empty { return Self.none }
+            i = (i + 1) & mask
+        }
+    }
+}

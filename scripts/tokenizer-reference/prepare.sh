@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Computes the reference token ids the Swift parity tests compare against, with Hugging Face
+# `tokenizers` 0.23.3 from PyPI in a git-ignored venv. Run from anywhere; run before `swift test`.
+#
+#   scripts/tokenizer-reference/prepare.sh            # writes .build-tokenizer-reference/reference.json
+#   TOLLGATE_TOKENIZER_SEED=123 scripts/...prepare.sh # reproduce a randomized run
+#   TOLLGATE_TOKENIZER_RANDOM=20000 ...               # more random cases (default 5000)
+#
+# The Swift tests read $TOLLGATE_TOKENIZER_REFERENCE, or .build-tokenizer-reference/reference.json.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+venv="${TOLLGATE_TOKENIZER_VENV:-$root/.venv-tokenizer-reference}"
+out="${TOLLGATE_TOKENIZER_REFERENCE:-$root/.build-tokenizer-reference/reference.json}"
+tokenizer="$root/Sources/TollgateTokenizer/Resources/tokenizer.json"
+expected_sha=8f9f37ca37fdc4f5fd36d5cf4d3b0e8392edb4e894fd10cc0d70b4957c8633cf
+
+actual_sha="$(sha256sum "$tokenizer" | cut -d' ' -f1)"
+if [ "$actual_sha" != "$expected_sha" ]; then
+    echo "prepare.sh: $tokenizer has sha256 $actual_sha, expected $expected_sha" >&2
+    exit 1
+fi
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/scripts/tokenizer-reference/requirements.txt"
+seed_args=()
+if [ -n "${TOLLGATE_TOKENIZER_SEED:-}" ]; then seed_args=(--seed "$TOLLGATE_TOKENIZER_SEED"); fi
+"$venv/bin/python" "$root/scripts/tokenizer-reference/reference.py" \
+    --tokenizer "$tokenizer" \
+    --fixtures "$root/Tests/TollgateTokenizerTests/Fixtures/parity-cases.json" \
+    --random "${TOLLGATE_TOKENIZER_RANDOM:-5000}" \
+    "${seed_args[@]}" \
+    --out "$out"
