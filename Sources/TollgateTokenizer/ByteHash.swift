@@ -70,12 +70,16 @@ enum ByteLevelAlphabet {
 
     /// Decodes a byte-level string (UTF-8 bytes of alphabet characters) to raw bytes.
     /// Returns false if a character is outside the alphabet (such tokens are not reachable by BPE).
-    static func decode(_ utf8: [UInt8], into out: inout [UInt8]) -> Bool {
+    static func decode(_ utf8: [UInt8], into out: inout [UInt8], skipping skip: Int = -1) -> Bool {
         out.removeAll(keepingCapacity: true)
         let table = byteForScalar
         var i = 0
         let n = utf8.count
         while i < n {
+            if i == skip {
+                i += 1
+                continue
+            }
             let b0 = utf8[i]
             var scalar: Int
             if b0 < 0x80 {
@@ -91,5 +95,12 @@ enum ByteLevelAlphabet {
             out.append(UInt8(table[scalar]))
         }
         return true
+    }
+
+    /// Number of raw bytes encoded by `utf8[0..<end]` (one per alphabet character).
+    static func decodedLength(_ utf8: [UInt8], upTo end: Int) -> Int {
+        var n = 0
+        for i in 0..<end where utf8[i] & 0xC0 != 0x80 { n += 1 }
+        return n
     }
 }

@@ -15,8 +15,8 @@ struct TokenizerFileLoader {
     static func load(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Loaded {
         var s = JSONScanner(bytes)
         var added: [(bytes: [UInt8], id: Int, special: Bool, normalized: Bool)] = []
-        var vocab: [(bytes: [UInt8], id: Int, reachable: Bool)]?
-        var mergeStrings: [(left: [UInt8], right: [UInt8])]?
+        var vocab: VocabularyTable?
+        var mergeList: [(left: UInt32, right: UInt32, merged: UInt32)]?
         var sawPreTokenizer = false
         guard try s.open(UInt8(ascii: "{"), close: UInt8(ascii: "}")) else {
             throw TokenizerError.malformed("empty tokenizer.json")
@@ -37,33 +37,21 @@ struct TokenizerFileLoader {
             case "truncation", "padding":
                 guard try s.parseValue() == .null else { throw TokenizerError.unsupported("\(key) is set") }
             case "model":
-                try parseModel(&s, vocab: &vocab, merges: &mergeStrings)
+                try parseModel(&s, vocab: &vocab, merges: &mergeList)
             default:
                 try s.skipValue()
             }
         } while try s.nextElement(close: UInt8(ascii: "}"))
         guard sawPreTokenizer else { throw TokenizerError.unsupported("no pre_tokenizer") }
-        guard let vocab, let mergeStrings else { throw TokenizerError.malformed("model.vocab or model.merges missing") }
-
-        let vocabulary = try VocabularyTable(tokens: vocab)
+        guard let vocabulary = vocab, let merges = mergeList else {
+            throw TokenizerError.malformed("model.vocab or model.merges missing")
+        }
         var byteIDs = [UInt32](repeating: 0, count: 256)
         for b in 0..<256 {
             var one = UInt8(b)
             let id = vocabulary.lookup(&one, 1)
             guard id >= 0 else { throw TokenizerError.unsupported("byte 0x\(String(b, radix: 16)) has no token") }
             byteIDs[b] = UInt32(id)
-        }
-        var merges: [(left: UInt32, right: UInt32, merged: UInt32)] = []
-        merges.reserveCapacity(mergeStrings.count)
-        for (i, m) in mergeStrings.enumerated() {
-            let left = m.left.withUnsafeBufferPointer { vocabulary.lookup($0.baseAddress!, $0.count) }
-            let right = m.right.withUnsafeBufferPointer { vocabulary.lookup($0.baseAddress!, $0.count) }
-            let joined = m.left + m.right
-            let merged = joined.withUnsafeBufferPointer { vocabulary.lookup($0.baseAddress!, $0.count) }
-            guard left >= 0, right >= 0, merged >= 0 else {
-                throw TokenizerError.malformed("merge \(i) uses a token that is not in the vocabulary")
-            }
-            merges.append((UInt32(left), UInt32(right), UInt32(merged)))
         }
         let mergeTable = try MergeTable(merges: merges)
         return Loaded(
@@ -130,8 +118,8 @@ struct TokenizerFileLoader {
 
     private static func parseModel(
         _ s: inout JSONScanner,
-        vocab: inout [(bytes: [UInt8], id: Int, reachable: Bool)]?,
-        merges: inout [(left: [UInt8], right: [UInt8])]?
+        vocab: inout VocabularyTable?,
+        merges: inout [(left: UInt32, right: UInt32, merged: UInt32)]?
     ) throws {
         guard try s.open(UInt8(ascii: "{"), close: UInt8(ascii: "}")) else { throw TokenizerError.malformed("empty model") }
         var raw: [UInt8] = []
@@ -149,23 +137,33 @@ struct TokenizerFileLoader {
             case "byte_fallback":
                 guard try s.parseValue() == .bool(false) else { throw TokenizerError.unsupported("byte_fallback") }
             case "vocab":
-                var list: [(bytes: [UInt8], id: Int, reachable: Bool)] = []
-                list.reserveCapacity(130_000)
+                var flat: [UInt8] = []
+                flat.reserveCapacity(1 << 20)
+                var entries: [VocabularyTable.Entry] = []
+                entries.reserveCapacity(130_000)
                 if try s.open(UInt8(ascii: "{"), close: UInt8(ascii: "}")) {
                     repeat {
                         try s.scanString()
                         let reachable = ByteLevelAlphabet.decode(s.stringBuffer, into: &raw)
-                        let bytes = reachable ? raw : s.stringBuffer
+                        let offset = flat.count
+                        flat.append(contentsOf: reachable ? raw : s.stringBuffer)
                         try s.expect(UInt8(ascii: ":"))
-                        list.append((bytes, try s.parseInt(), reachable))
+                        entries.append(.init(offset: offset, length: flat.count - offset, id: try s.parseInt(), reachable: reachable))
                     } while try s.nextElement(close: UInt8(ascii: "}"))
                 }
-                vocab = list
+                vocab = try VocabularyTable(flat: flat, entries: entries)
             case "merges":
-                var list: [(left: [UInt8], right: [UInt8])] = []
+                guard let vocabulary = vocab else {
+                    throw TokenizerError.unsupported("model.merges before model.vocab")
+                }
+                var list: [(left: UInt32, right: UInt32, merged: UInt32)] = []
                 list.reserveCapacity(130_000)
+                var pair: [UInt8] = []
+                pair.reserveCapacity(512)
                 if try s.open(UInt8(ascii: "["), close: UInt8(ascii: "]")) {
-                    repeat { list.append(try parseMerge(&s, &raw)) } while try s.nextElement(close: UInt8(ascii: "]"))
+                    repeat {
+                        list.append(try parseMerge(&s, &raw, &pair, vocabulary, index: list.count))
+                    } while try s.nextElement(close: UInt8(ascii: "]"))
                 }
                 merges = list
             default:
@@ -174,28 +172,41 @@ struct TokenizerFileLoader {
         } while try s.nextElement(close: UInt8(ascii: "}"))
     }
 
-    /// One merge, either `"a b"` (older format) or `["a", "b"]`.
-    private static func parseMerge(_ s: inout JSONScanner, _ raw: inout [UInt8]) throws -> (left: [UInt8], right: [UInt8]) {
+    /// One merge, either `"a b"` (older format) or `["a", "b"]`, resolved to (left, right, merged) ids.
+    private static func parseMerge(
+        _ s: inout JSONScanner, _ raw: inout [UInt8], _ pair: inout [UInt8], _ vocabulary: VocabularyTable, index: Int
+    ) throws -> (left: UInt32, right: UInt32, merged: UInt32) {
         let at = s.position
+        pair.removeAll(keepingCapacity: true)
+        var split = 0
         if s.peek() == UInt8(ascii: "[") {
             s.position += 1
             try s.scanString()
             guard ByteLevelAlphabet.decode(s.stringBuffer, into: &raw) else { throw TokenizerError.malformed("merge side not byte-level", at: at) }
-            let left = raw
+            pair.append(contentsOf: raw)
+            split = pair.count
             try s.expect(UInt8(ascii: ","))
             try s.scanString()
             guard ByteLevelAlphabet.decode(s.stringBuffer, into: &raw) else { throw TokenizerError.malformed("merge side not byte-level", at: at) }
+            pair.append(contentsOf: raw)
             try s.expect(UInt8(ascii: "]"))
-            return (left, raw)
+        } else {
+            try s.scanString()
+            // Byte-level text never contains a raw space, so the one space separates the two sides.
+            guard let space = s.stringBuffer.firstIndex(of: 0x20),
+                s.stringBuffer[(space + 1)...].firstIndex(of: 0x20) == nil,
+                ByteLevelAlphabet.decode(s.stringBuffer, into: &raw, skipping: space)
+            else { throw TokenizerError.malformed("merge is not two byte-level tokens", at: at) }
+            pair = raw
+            split = ByteLevelAlphabet.decodedLength(s.stringBuffer, upTo: space)
         }
-        try s.scanString()
-        let text = s.stringBuffer
-        guard let space = text.firstIndex(of: 0x20), text[(space + 1)...].firstIndex(of: 0x20) == nil else {
-            throw TokenizerError.malformed("merge is not two tokens", at: at)
+        let (left, right, merged) = pair.withUnsafeBufferPointer { p in
+            (vocabulary.lookup(p.baseAddress!, split), vocabulary.lookup(p.baseAddress! + split, p.count - split),
+             vocabulary.lookup(p.baseAddress!, p.count))
         }
-        guard ByteLevelAlphabet.decode(Array(text[..<space]), into: &raw) else { throw TokenizerError.malformed("merge side not byte-level", at: at) }
-        let left = raw
-        guard ByteLevelAlphabet.decode(Array(text[(space + 1)...]), into: &raw) else { throw TokenizerError.malformed("merge side not byte-level", at: at) }
-        return (left, raw)
+        guard left >= 0, right >= 0, merged >= 0 else {
+            throw TokenizerError.malformed("merge \(index) uses a token that is not in the vocabulary", at: at)
+        }
+        return (UInt32(left), UInt32(right), UInt32(merged))
     }
 }

@@ -14,32 +14,44 @@ final class VocabularyTable: @unchecked Sendable {
     /// Longest byte-level token, in bytes.
     let maxTokenLength: Int
 
-    /// - Parameter tokens: (raw bytes, id, reachable) per token; unreachable tokens (not written in
-    ///   the byte-level alphabet) are stored for decoding but not hashed.
-    init(tokens: [(bytes: [UInt8], id: Int, reachable: Bool)]) throws {
-        let maxID = tokens.map(\.id).max() ?? -1
-        count = maxID + 1
-        var byID = [[UInt8]?](repeating: nil, count: count)
-        var reachable = [Bool](repeating: false, count: count)
+    /// One vocabulary entry: its raw bytes are `flat[offset..<offset + length]`. Unreachable
+    /// tokens (not written in the byte-level alphabet) are stored for decoding but not hashed.
+    struct Entry {
+        var offset: Int
+        var length: Int
+        var id: Int
+        var reachable: Bool
+    }
+
+    init(flat: [UInt8], entries: [Entry]) throws {
+        let maxID = entries.reduce(-1) { max($0, $1.id) }
+        let count = maxID + 1
+        self.count = count
+        var slotOf = [Int32](repeating: -1, count: count)
         var total = 0
-        for t in tokens {
-            guard t.id >= 0, byID[t.id] == nil else {
-                throw TokenizerError.malformed("vocabulary id \(t.id) repeated or negative")
+        for (i, e) in entries.enumerated() {
+            guard e.id >= 0, slotOf[e.id] < 0 else {
+                throw TokenizerError.malformed("vocabulary id \(e.id) repeated or negative")
             }
-            byID[t.id] = t.bytes
-            reachable[t.id] = t.reachable
-            total += t.bytes.count
+            slotOf[e.id] = Int32(i)
+            total += e.length
         }
         let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
         let offsets = UnsafeMutablePointer<UInt32>.allocate(capacity: count + 1)
+        var reachable = [Bool](repeating: false, count: count)
         var offset = 0
         var longest = 0
-        for id in 0..<count {
-            offsets[id] = UInt32(offset)
-            if let b = byID[id] {
-                b.withUnsafeBufferPointer { (bytes + offset).update(from: $0.baseAddress!, count: b.count) }
-                offset += b.count
-                if reachable[id] { longest = max(longest, b.count) }
+        flat.withUnsafeBufferPointer { src in
+            for id in 0..<count {
+                offsets[id] = UInt32(offset)
+                let i = Int(slotOf[id])
+                if i >= 0 {
+                    let e = entries[i]
+                    (bytes + offset).update(from: src.baseAddress! + e.offset, count: e.length)
+                    offset += e.length
+                    reachable[id] = e.reachable
+                    if e.reachable { longest = max(longest, e.length) }
+                }
             }
         }
         offsets[count] = UInt32(offset)
