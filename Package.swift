@@ -102,7 +102,8 @@ let package = Package(
         // MARK: test targets are added below this line.
         .testTarget(
             name: "TollgateTokenizerTests",
-            dependencies: ["TollgateTokenizer"]
+            dependencies: ["TollgateTokenizer"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TollgatePricingTests",
