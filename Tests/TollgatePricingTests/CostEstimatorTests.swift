@@ -138,4 +138,22 @@ struct CostEstimatorTests {
         #expect(peak.window == nil)
         #expect(peak.money.nanos == out)
     }
+
+    @Test("estimateAll: one row per model per target, in order, each equal to estimate()")
+    func estimateAll() throws {
+        let estimator = CostEstimator(book: try parseBook())
+        let at = try utc("2026-01-10T10:00:00Z")
+        let rows = estimator.estimateAll(promptTokens: 2_000, maxTokens: nil, thinking: false, at: at)
+        #expect(rows.map { "\($0.target)/\($0.model)" } == ["api/flash", "api/pro", "pool/flash"])
+        for row in rows {
+            #expect(row.promptTokens == 2_000)
+            #expect(row.outputTokens == (row.model == "pro" ? 2_000 : 1_000))
+            #expect(row.kind == (row.target == "pool" ? .local : .upstream))
+            #expect(
+                row.cost
+                    == estimator.estimate(
+                        target: row.target, model: row.model, promptTokens: 2_000, maxTokens: nil, thinking: false,
+                        at: at))
+        }
+    }
 }
