@@ -1,0 +1,105 @@
+import Foundation
+import PostgresNIO
+import Testing
+import TollgateMoney
+
+@testable import TollgateLedger
+
+@Suite("Reports")
+struct ReportTests {
+    @Test func totalsReconcileExactlyWithTheLedger() async throws {
+        try await TestDatabase.with("reports") { client, _ in
+            let store = KeyStore(client: client, logger: TestDatabase.logger)
+            let alpha = try await store.ensureTeam(name: "alpha")
+            let beta = try await store.ensureTeam(name: "beta")
+            let day1 = LedgerDay("2026-03-01")!
+            let start = Date(timeIntervalSince1970: 1_772_323_200)  // 2026-03-01T00:00:00Z
+            #expect(LedgerDay(start) == day1)
+            var events: [UsageEvent] = []
+            for index in 0..<3_000 {
+                let team = index % 3 == 0 ? beta.id : alpha.id
+                let day = start.addingTimeInterval(Double(index % 4) * 86_400)
+                let model = index % 2 == 0 ? "deepseek-v4-flash" : "deepseek-v4-pro"
+                let target = index % 5 == 0 ? "deepseek-api" : "local"
+                events.append(UsageFixtures.event(index, team: team, day: day, model: model, target: target))
+            }
+            try await TestDatabase.withTemporaryDirectory { spool in
+                let writer = try UsageWriter(client: client, configuration: .init(spoolDirectory: spool), logger: TestDatabase.logger)
+                for event in events { writer.record(event) }
+                await writer.flush()
+            }
+            let reports = Reports(client: client, logger: TestDatabase.logger)
+            let query = ReportQuery(from: day1, to: LedgerDay("2026-03-03")!, groupBy: [.team, .model, .target, .day])
+            let report = try await reports.report(query)
+            let inRange = events.filter { $0.startedAt < start.addingTimeInterval(3 * 86_400) }
+            #expect(report.total.requests == Int64(inRange.count))
+            #expect(report.total.costNanos == inRange.reduce(0) { $0 + $1.costNanos })
+            #expect(report.total.listCostNanos == inRange.reduce(0) { $0 + $1.listCostNanos })
+            #expect(report.total.completionTokens == Int64(inRange.reduce(0) { $0 + $1.completionTokens }))
+            #expect(report.total.errors == Int64(inRange.filter { $0.statusCode >= 400 }.count))
+            #expect(report.total == (try await reports.ledgerTotals(query)))
+            let groups = Set(inRange.map { "\($0.teamID)|\($0.requestedModel)|\($0.target)|\(LedgerDay($0.startedAt))" })
+            #expect(report.rows.count == groups.count)
+            #expect(report.rows.count > 8)
+            #expect(report.rows.reduce(0) { $0 + $1.totals.requests } == report.total.requests)
+
+            // Team filter and grouping by team only.
+            let betaOnly = try await reports.report(ReportQuery(from: day1, to: LedgerDay("2026-03-31")!, team: "beta"))
+            let betaEvents = events.filter { $0.teamID == beta.id }
+            #expect(betaOnly.rows.map(\.team) == ["beta"])
+            #expect(betaOnly.total.costNanos == betaEvents.reduce(0) { $0 + $1.costNanos })
+            #expect(betaOnly.total == (try await reports.ledgerTotals(ReportQuery(from: day1, to: LedgerDay("2026-03-31")!, team: "beta"))))
+
+            // JSON shape: rows and total with decimal strings.
+            let json = try JSONSerialization.jsonObject(with: Data(betaOnly.jsonString().utf8)) as! [String: Any]
+            let total = json["total"] as! [String: Any]
+            #expect(total["requests"] as? Int == betaEvents.count)
+            #expect(total["cost"] as? String == Money(nanos: betaOnly.total.costNanos, currency: "USD").decimalString)
+            #expect(total["currency"] as? String == "USD")
+            #expect(total["savings"] as? String == Money(nanos: betaOnly.total.listCostNanos - betaOnly.total.costNanos, currency: "USD").decimalString)
+            #expect((json["rows"] as? [[String: Any]])?.count == 1)
+            let csv = betaOnly.rendered(as: .csv).split(separator: "\n")
+            #expect(csv.count == 2)
+            #expect(csv[0].hasPrefix("team,requests,"))
+            #expect(betaOnly.rendered(as: .table).contains("TOTAL"))
+        }
+    }
+
+    @Test func mixedCurrenciesAreRefusedAndEmptyReportsAreZero() async throws {
+        try await TestDatabase.with("currency") { client, _ in
+            let team = try await KeyStore(client: client, logger: TestDatabase.logger).ensureTeam(name: "fx")
+            let reports = Reports(client: client, logger: TestDatabase.logger)
+            let query = ReportQuery(from: LedgerDay("2026-01-01")!, to: LedgerDay("2026-12-31")!)
+            let empty = try await reports.report(query)
+            #expect(empty.rows.isEmpty)
+            #expect(empty.total.requests == 0)
+            #expect(empty.currency == "USD")
+            let day = Date(timeIntervalSince1970: 1_772_323_200)
+            try await TestDatabase.withTemporaryDirectory { spool in
+                let writer = try UsageWriter(client: client, configuration: .init(spoolDirectory: spool), logger: TestDatabase.logger)
+                writer.record(UsageFixtures.event(1, team: team.id, day: day, currency: "USD"))
+                writer.record(UsageFixtures.event(2, team: team.id, day: day, currency: "CNY"))
+                await writer.flush()
+            }
+            do {
+                _ = try await reports.report(query)
+                Issue.record("mixed currencies were summed")
+            } catch let error as LedgerError {
+                #expect(error.code == .mixedCurrencies)
+            }
+        }
+    }
+
+    @Test func savingsPercentIsExact() {
+        var totals = UsageTotals()
+        totals.costNanos = 625
+        totals.listCostNanos = 1_000
+        #expect(totals.savingsPercent == "37.50")
+        totals.costNanos = 1_001
+        #expect(totals.savingsPercent == "-0.10")
+        totals.listCostNanos = 0
+        #expect(totals.savingsPercent == nil)
+        #expect(LedgerDay("2026-02-30") == nil)
+        #expect(LedgerDay("2026-02-28")?.description == "2026-02-28")
+    }
+}
