@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "tollgate",
             dependencies: [
-                "TollgateServer", "TollgateRouting", "TollgateConfig", "TollgateTokenizer",
+                "TollgateServer", "TollgateRouting", "TollgateConfig", "TollgateTokenizer", "TollgatePricing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

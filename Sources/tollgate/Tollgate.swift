@@ -10,6 +10,7 @@ struct Tollgate: AsyncParsableCommand {
             ServeCommand.self,
             DemoCommand.self,
             EngineSimCommand.self,
+            PriceCommand.self,
         ]
     )
 }

@@ -1,0 +1,217 @@
+import ArgumentParser
+import Foundation
+import TollgatePricing
+import TollgateTokenizer
+
+/// `tollgate price --chat`: what a chat request would cost on every target in the price book.
+///
+/// Counts the prompt as DeepSeek V4 lays it out, takes the output from `--max-tokens`, the
+/// request's `max_completion_tokens`/`max_tokens`, or the book's default for the model and mode, and
+/// prints one estimate per model per target (docs/PRICING.md).
+struct PriceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "price",
+        abstract: "Estimate what a chat request costs on every target in the price book.")
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case table
+        case json
+    }
+
+    @Flag(help: "The input is an OpenAI chat completion request (JSON).")
+    var chat = false
+
+    @Option(help: "Read the request from this file instead of standard input.")
+    var file: String?
+
+    @Option(help: "The price book.")
+    var prices = "policies/prices.yaml"
+
+    @Option(name: .customLong("max-tokens"), help: "Expected output tokens (overrides the request's max_tokens).")
+    var maxTokens: Int?
+
+    @Option(name: .customLong("cache-hit-tokens"), help: "Prompt tokens predicted to be cache hits.")
+    var cacheHitTokens = 0
+
+    @Option(help: "Price as of this time (ISO 8601 UTC, e.g. 2026-11-01T17:00:00Z) instead of now.")
+    var at: String?
+
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
+
+    func validate() throws {
+        guard chat else { throw ValidationError("pass --chat: the input is a chat completion request") }
+        if let maxTokens, maxTokens < 0 { throw ValidationError("--max-tokens must not be negative") }
+        guard cacheHitTokens >= 0 else { throw ValidationError("--cache-hit-tokens must not be negative") }
+    }
+
+    func run() async throws {
+        let book = try PriceBook.load(path: prices)
+        let date = try at.map(Self.parseDate) ?? Date()
+        let body = try readInput()
+        let request: JSONValue
+        do {
+            request = try JSONValue.parse(body)
+        } catch {
+            throw InputError(message: "the request is not valid JSON: \(error)")
+        }
+        let count = try ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared).countChat(request: request)
+        let thinking = Self.thinkingMode(of: request)
+        let requested = maxTokens ?? Self.requestedMaxTokens(of: request)
+        let estimator = CostEstimator(book: book)
+        let rows = estimator.estimateAll(
+            promptTokens: count.tokens, maxTokens: requested, thinking: thinking,
+            predictedCacheHitTokens: cacheHitTokens, at: date)
+        let version = book.version(at: date)
+        switch format {
+        case .table:
+            print(
+                Self.table(
+                    rows: rows, book: book, version: version.id, file: prices, date: date, count: count,
+                    thinking: thinking, requestedMaxTokens: requested, requestModel: request["model"]?.stringValue))
+        case .json:
+            print(
+                try Self.json(
+                    rows: rows, book: book, version: version.id, date: date, count: count, thinking: thinking,
+                    requestModel: request["model"]?.stringValue))
+        }
+    }
+
+    func readInput() throws -> [UInt8] {
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw InputError(message: "cannot read \(file)")
+            }
+            return Array(data)
+        }
+        return Array(FileHandle.standardInput.readDataToEndOfFile())
+    }
+
+    /// A problem with the input, reported without the usage text (the arguments were fine).
+    struct InputError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    // MARK: - Request fields
+
+    /// Thinking is on unless the request turns it off, as vLLM's DeepSeek V4 glue decides.
+    static func thinkingMode(of request: JSONValue) -> Bool {
+        var thinking = true
+        if request["thinking"]?["type"]?.stringValue == "disabled" { thinking = false }
+        if let kwargs = request["chat_template_kwargs"] {
+            let t = kwargs["thinking"]
+            let e = kwargs["enable_thinking"]
+            if t != nil || e != nil { thinking = (t?.isTruthy ?? false) || (e?.isTruthy ?? false) }
+        }
+        if request["reasoning_effort"]?.stringValue == "none" { thinking = false }
+        return thinking
+    }
+
+    /// `max_completion_tokens` (the newer OpenAI name) or `max_tokens`, when a whole number.
+    static func requestedMaxTokens(of request: JSONValue) -> Int? {
+        for key in ["max_completion_tokens", "max_tokens"] {
+            if case .number(let text)? = request[key], let value = Int(text), value >= 0 { return value }
+        }
+        return nil
+    }
+
+    static func parseDate(_ text: String) throws -> Date {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        guard text.hasSuffix("Z"), let date = formatter.date(from: text) else {
+            throw InputError(message: "--at must be an ISO 8601 UTC time such as 2026-11-01T17:00:00Z")
+        }
+        return date
+    }
+
+    static func isoString(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    // MARK: - Output
+
+    static func table(
+        rows: [TargetEstimate], book: PriceBook, version: String, file: String, date: Date, count: PromptCount,
+        thinking: Bool, requestedMaxTokens: Int?, requestModel: String?
+    ) -> String {
+        var lines: [String] = []
+        lines.append("prices   \(file), version \(version), \(book.currency), at \(isoString(date))")
+        let exactness = count.exact ? "exact" : "estimated: " + count.estimateReasons.joined(separator: "; ")
+        lines.append("prompt   \(count.tokens) tokens (\(exactness)), \(thinking ? "thinking" : "chat") mode")
+        lines.append(
+            "output   "
+                + (requestedMaxTokens.map { "\($0) tokens (max_tokens)" }
+                    ?? "book default per model (\(thinking ? "thinking" : "chat"))"))
+        lines.append("")
+        let header = ["target", "kind", "model", "prompt", "cache hit", "output", "estimate (\(book.currency))", "note"]
+        var cells: [[String]] = [header]
+        for row in rows {
+            var notes: [String] = []
+            if row.model == requestModel { notes.append("requested model") }
+            if let window = row.cost.window { notes.append("window \(window)") }
+            if let promotion = row.cost.promotion { notes.append("promotion \(promotion)") }
+            cells.append([
+                row.target, row.kind.rawValue, row.model, String(row.promptTokens), String(row.cacheHitTokens),
+                String(row.outputTokens), row.cost.money.decimalString, notes.joined(separator: ", "),
+            ])
+        }
+        let numeric: Set<Int> = [3, 4, 5, 6]
+        let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
+        for row in cells {
+            let padded = row.enumerated().map { column, cell in
+                let pad = String(repeating: " ", count: widths[column] - cell.count)
+                return numeric.contains(column) ? pad + cell : cell + pad
+            }
+            lines.append(padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+        if rows.isEmpty { lines.append("(the book prices no target at this time)") }
+        return lines.joined(separator: "\n")
+    }
+
+    struct JSONReport: Encodable {
+        struct Row: Encodable {
+            var target: String
+            var kind: String
+            var model: String
+            var prompt_tokens: Int
+            var cache_hit_tokens: Int
+            var output_tokens: Int
+            var cost: String
+            var book_version: String
+            var window: String?
+            var promotion: String?
+        }
+        var currency: String
+        var book_version: String
+        var at: String
+        var request_model: String?
+        var prompt_tokens: Int
+        var prompt_exact: Bool
+        var prompt_estimate_reasons: [String]
+        var thinking: Bool
+        var estimates: [Row]
+    }
+
+    static func json(
+        rows: [TargetEstimate], book: PriceBook, version: String, date: Date, count: PromptCount, thinking: Bool,
+        requestModel: String?
+    ) throws -> String {
+        let report = JSONReport(
+            currency: book.currency, book_version: version, at: isoString(date), request_model: requestModel,
+            prompt_tokens: count.tokens, prompt_exact: count.exact, prompt_estimate_reasons: count.estimateReasons,
+            thinking: thinking,
+            estimates: rows.map {
+                JSONReport.Row(
+                    target: $0.target, kind: $0.kind.rawValue, model: $0.model, prompt_tokens: $0.promptTokens,
+                    cache_hit_tokens: $0.cacheHitTokens, output_tokens: $0.outputTokens,
+                    cost: $0.cost.money.decimalString, book_version: $0.cost.bookVersion, window: $0.cost.window,
+                    promotion: $0.cost.promotion)
+            })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    }
+}
