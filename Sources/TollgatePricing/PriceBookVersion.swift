@@ -1,36 +1,5 @@
 import Foundation
 
-/// Prices of one model on one target, as written in one version of the book.
-public struct ModelPrice: Sendable {
-    /// The rates outside any window or promotion.
-    public let base: ModelRates
-    /// Set for a local pool: the cost figures the rates were derived from.
-    public let localPool: LocalPoolCost?
-}
-
-/// How a target is priced: by list prices (an upstream API) or from GPU cost (a local pool).
-public enum TargetKind: String, Sendable {
-    case upstream
-    case local
-}
-
-/// The prices of one target's models in one version.
-public struct TargetPrices: Sendable {
-    public let kind: TargetKind
-    public let models: [String: ModelPrice]
-    let line: Int
-}
-
-/// Rates in force for one model on one target at one moment, with what made them so.
-public struct AppliedRates: Hashable, Sendable {
-    public let rates: ModelRates
-    public let bookVersion: String
-    /// The time window whose prices applied, if any.
-    public let window: String?
-    /// The promotion that applied, if any.
-    public let promotion: String?
-}
-
 /// One version of the price book: complete prices for every target from `effectiveFrom` until
 /// the next version takes effect.
 public struct PriceBookVersion: Sendable {
