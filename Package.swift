@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "TollgateRouting",
             dependencies: [
-                "TollgateWire", "TollgateConfig",
+                "TollgateWire", "TollgateConfig", "TollgateHTTP",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -61,7 +61,30 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The one-command demo stack: simulated engines and a gateway in one process.
+        .target(
+            name: "TollgateDemo",
+            dependencies: [
+                "TollgateServer", "TollgateRouting", "TollgateEngineSim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // MARK: helper-owned targets are added below this line.
+        // A simulated vLLM engine serving DeepSeek V4: OpenAI endpoints, vLLM metrics, a queue and
+        // latency model, fault injection. Used by `tollgate engine-sim`, the demo and the tests.
+        .target(
+            name: "TollgateEngineSim",
+            dependencies: [
+                "TollgateHTTP", "TollgateWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         // The DeepSeek V4 tokenizer (exact HF parity) and prompt-token counting; no dependencies.
         .target(
             name: "TollgateTokenizer",
@@ -93,13 +116,34 @@ let package = Package(
         .executableTarget(
             name: "tollgate",
             dependencies: [
-                "TollgateServer", "TollgateRouting", "TollgateConfig", "TollgateTokenizer", "TollgatePricing",
+                "TollgateServer", "TollgateRouting", "TollgateConfig", "TollgateDemo", "TollgateTokenizer", "TollgateEngineSim",
+                "TollgateLedger", "TollgateMoney", "TollgatePricing",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // MARK: test targets are added below this line.
+        .testTarget(
+            name: "TollgateServerTests",
+            dependencies: [
+                "TollgateServer", "TollgateRouting", "TollgateHTTP", "TollgateEngineSim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TollgateEngineSimTests",
+            dependencies: [
+                "TollgateEngineSim", "TollgateHTTP", "TollgateWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "TollgateTokenizerTests",
             dependencies: ["TollgateTokenizer"],

@@ -6,7 +6,9 @@ import Yams
 ///
 /// Every config file in Tollgate (targets, price book, policies) is read through this type rather
 /// than `Decodable`, because `DecodingError` has no line numbers and operators need them.
-public struct ConfigNode: Sendable {
+// @unchecked: Yams.Node is an immutable value tree (enums and structs of strings) that only lacks
+// a Sendable annotation.
+public struct ConfigNode: @unchecked Sendable {
     public let file: String
     /// Dotted path from the document root, e.g. `pools[1].endpoints[0]`, for messages.
     public let path: String
@@ -125,7 +127,7 @@ public struct ConfigNode: Sendable {
 
 /// A YAML mapping whose keys are checked: unknown keys are errors (a typo must not silently
 /// fall back to a default).
-public struct ConfigMapping: Sendable {
+public struct ConfigMapping: @unchecked Sendable {  // holds ConfigNodes, see above
     public let owner: ConfigNode
     let entries: [(key: String, line: Int, value: ConfigNode)]
 

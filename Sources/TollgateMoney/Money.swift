@@ -63,7 +63,7 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     static func parseNanos(_ text: String) -> Int64? {
-        var bytes = Substring(text).utf8[...]
+        var bytes = Array(text.utf8)[...]
         var negative = false
         if bytes.first == UInt8(ascii: "-") {
             negative = true
@@ -71,7 +71,7 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
         let parts = bytes.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
         guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy(isDigit) else { return nil }
-        let fraction = parts.count == 2 ? parts[1] : Substring.UTF8View.SubSequence()
+        let fraction = parts.count == 2 ? parts[1] : []
         if parts.count == 2 && fraction.isEmpty { return nil }
         guard fraction.count <= 9, fraction.allSatisfy(isDigit) else { return nil }
         var units: Int64 = 0

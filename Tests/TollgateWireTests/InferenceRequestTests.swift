@@ -4,8 +4,11 @@ import Testing
 
 @Suite struct InferenceRequestTests {
     func parse(_ json: String, _ endpoint: InferenceEndpoint = .chat) throws(GatewayError) -> InferenceRequest {
-        let bytes = Array(json.utf8)
-        return try bytes.withUnsafeBytes { buffer throws(GatewayError) in try InferenceRequest.parse(buffer, endpoint: endpoint) }
+        var bytes = Array(json.utf8)
+        let count = bytes.count
+        return try bytes.withUnsafeMutableBufferPointer { buffer throws(GatewayError) in
+            try InferenceRequest.parse(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count), endpoint: endpoint)
+        }
     }
 
     func rewritten(_ json: String, served: String?) throws -> String {

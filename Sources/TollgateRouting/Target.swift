@@ -1,0 +1,81 @@
+import TollgateHTTP
+
+/// What speaks at the other end of a target; decides small protocol differences.
+public enum EngineKind: String, Sendable, CaseIterable {
+    /// vLLM: names reasoning `reasoning` (renamed to `reasoning_content` for clients).
+    case vllm
+    /// SGLang: `reasoning_content`, flat error bodies.
+    case sglang
+    /// llama.cpp's server (`llama-cpp-python[server]`): no usage chunk in streams.
+    case llamacpp
+    /// The DeepSeek API (or anything speaking exactly like it).
+    case deepseek
+}
+
+/// A place a request can be sent: a local pool of engines or the upstream API.
+public struct Target: Sendable {
+    public enum Kind: String, Sendable { case pool, upstream }
+
+    public var name: String
+    public var kind: Kind
+    public var engine: EngineKind
+    /// Client-facing model name → the name the engine serves.
+    public var models: [String: String]
+    /// Client-facing model names in file order (for `/v1/models`).
+    public var modelOrder: [String]
+    public var maxModelLen: Int?
+    public var endpoints: [Endpoint]
+    /// Base URL for beta-only features (prefix completion, FIM) on the DeepSeek API.
+    public var betaEndpoint: Endpoint?
+    /// `Authorization: Bearer` sent upstream (the API key), if any. Never logged.
+    public var upstreamAPIKey: String?
+    /// Most requests in flight to this target at once (the API's account concurrency).
+    public var maxConcurrency: Int?
+
+    public init(
+        name: String, kind: Kind, engine: EngineKind, models: [String: String], modelOrder: [String],
+        maxModelLen: Int?, endpoints: [Endpoint], betaEndpoint: Endpoint? = nil, upstreamAPIKey: String? = nil,
+        maxConcurrency: Int? = nil
+    ) {
+        self.name = name
+        self.kind = kind
+        self.engine = engine
+        self.models = models
+        self.modelOrder = modelOrder
+        self.maxModelLen = maxModelLen
+        self.endpoints = endpoints
+        self.betaEndpoint = betaEndpoint
+        self.upstreamAPIKey = upstreamAPIKey
+        self.maxConcurrency = maxConcurrency
+    }
+
+    /// Requests in flight across the target's endpoints.
+    public var outstanding: Int { endpoints.reduce(0) { $0 + $1.outstanding } + (betaEndpoint?.outstanding ?? 0) }
+
+    public var isHealthy: Bool { endpoints.contains { $0.isHealthy } }
+
+    /// True when the target is at its concurrency cap.
+    public var isSaturated: Bool {
+        guard let maxConcurrency else { return false }
+        return outstanding >= maxConcurrency
+    }
+
+    /// The healthy endpoint with the fewest requests in flight, skipping those already tried.
+    /// The scan starts at `spin` so endpoints with equal load take turns. No allocation: this runs
+    /// on every request.
+    public func leastLoadedEndpoint(spin: Int, excluding tried: [Endpoint] = []) -> Endpoint? {
+        let count = endpoints.count
+        var best: Endpoint?
+        var bestLoad = Int.max
+        for step in 0..<count {
+            let endpoint = endpoints[(spin &+ step) % count]
+            guard endpoint.isHealthy, !tried.contains(where: { $0 === endpoint }) else { continue }
+            let load = endpoint.outstanding
+            if load < bestLoad {
+                best = endpoint
+                bestLoad = load
+            }
+        }
+        return best
+    }
+}

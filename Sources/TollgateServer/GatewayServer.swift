@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TollgateHTTP
+import TollgateRouting
+
+/// A running gateway: the HTTP listener, the upstream client and the health prober.
+///
+/// `tollgate serve` runs it as a ``GatewayService`` in a ServiceGroup; tests and the demo start it
+/// directly with ``start(configuration:group:logger:)`` and stop it with ``shutdown()``.
+public final class GatewayServer: Sendable {
+    public let configuration: GatewayConfiguration
+    private let server: HTTPServer
+    private let client: UpstreamClient
+    private let prober: HealthProber
+    private let probeTask: Task<Void, Never>
+
+    /// The port actually bound (configuration port 0 picks a free one).
+    public var port: Int { server.port }
+
+    private init(configuration: GatewayConfiguration, server: HTTPServer, client: UpstreamClient, prober: HealthProber, probeTask: Task<Void, Never>) {
+        self.configuration = configuration
+        self.server = server
+        self.client = client
+        self.prober = prober
+        self.probeTask = probeTask
+    }
+
+    public static func start(
+        configuration: GatewayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "tollgate")
+    ) async throws -> GatewayServer {
+        let client = UpstreamClient(
+            configuration: UpstreamClientConfiguration(connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs))))
+        let state = GatewayState(configuration: configuration, client: client, createdAt: Int(Date().timeIntervalSince1970))
+        let prober = HealthProber(
+            targets: configuration.targets, client: client, eventLoop: group.next(),
+            timeout: .milliseconds(Int64(max(configuration.connectTimeoutMs, 1000))), logger: logger)
+        // Know the engines' health before the first request.
+        await prober.probeAll()
+        let interval = UInt64(configuration.healthIntervalMs) * 1_000_000
+        let probeTask = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: interval)
+                if Task.isCancelled { break }
+                await prober.probeAll()
+            }
+        }
+        let server: HTTPServer
+        do {
+            server = try await HTTPServer.start(
+                configuration: HTTPServerConfiguration(
+                    host: configuration.host, port: configuration.port, maxBodyBytes: configuration.maxBodyBytes),
+                group: group, handler: GatewayHandler(state: state, logger: logger))
+        } catch {
+            probeTask.cancel()
+            throw error
+        }
+        logger.info("tollgate listening", metadata: ["tollgate.address": "\(configuration.host):\(server.port)"])
+        return GatewayServer(configuration: configuration, server: server, client: client, prober: prober, probeTask: probeTask)
+    }
+
+    public func shutdown() async throws {
+        probeTask.cancel()
+        try await server.close()
+        client.shutdown()
+    }
+}
+
+/// Runs a gateway until graceful shutdown (SIGTERM/SIGINT in a ServiceGroup).
+public struct GatewayService: Service {
+    let configuration: GatewayConfiguration
+    let logger: Logger
+    let onStart: @Sendable (GatewayServer) -> Void
+
+    public init(configuration: GatewayConfiguration, logger: Logger, onStart: @escaping @Sendable (GatewayServer) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onStart = onStart
+    }
+
+    public func run() async throws {
+        let gateway = try await GatewayServer.start(configuration: configuration, logger: logger)
+        onStart(gateway)
+        try? await gracefulShutdown()
+        try await gateway.shutdown()
+    }
+}

@@ -1,0 +1,56 @@
+import Atomics
+import NIOCore
+import TollgateHTTP
+import TollgateRouting
+import TollgateWire
+
+/// What the request handler reads on every request, built once from the configuration.
+final class GatewayState: Sendable {
+    let configuration: GatewayConfiguration
+    let keys: KeyTable
+    let targets: [Target]
+    /// Client model name → the targets serving it, in configuration order.
+    let targetsByModel: [String: [Target]]
+    /// The `/v1/models` body.
+    let modelsBody: [UInt8]
+    let client: UpstreamClient
+
+    init(configuration: GatewayConfiguration, client: UpstreamClient, createdAt: Int) {
+        self.configuration = configuration
+        self.keys = KeyTable(configuration.teams)
+        self.targets = configuration.targets
+        self.client = client
+        var byModel: [String: [Target]] = [:]
+        var order: [String] = []
+        for target in configuration.targets {
+            for model in target.modelOrder {
+                if byModel[model] == nil { order.append(model) }
+                byModel[model, default: []].append(target)
+            }
+        }
+        self.targetsByModel = byModel
+        var body: [UInt8] = Array(#"{"object":"list","data":["#.utf8)
+        for (index, model) in order.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: #"{"id":"#.utf8)
+            JSONWriter.appendString(model, to: &body)
+            body.append(contentsOf: #","object":"model","created":"#.utf8)
+            JSONWriter.appendInt(createdAt, to: &body)
+            body.append(contentsOf: #","owned_by":"tollgate""#.utf8)
+            if let maxLen = byModel[model]!.compactMap(\.maxModelLen).max() {
+                body.append(contentsOf: #","max_model_len":"#.utf8)
+                JSONWriter.appendInt(maxLen, to: &body)
+            }
+            body.append(UInt8(ascii: "}"))
+        }
+        body.append(contentsOf: "]}".utf8)
+        self.modelsBody = body
+    }
+
+    private let spin = ManagedAtomic<Int>(0)
+
+    /// A rotating start for the least-loaded scan, so endpoints with equal load take turns.
+    func nextSpin() -> Int { spin.loadThenWrappingIncrement(ordering: .relaxed) & 0x3FFF_FFFF }
+
+    var isReady: Bool { targets.contains { $0.isHealthy } }
+}

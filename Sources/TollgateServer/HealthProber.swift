@@ -1,0 +1,93 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import TollgateHTTP
+import TollgateRouting
+
+/// Probes every endpoint on an interval and marks it up or down.
+///
+/// Pool engines answer `GET /health` (vLLM, SGLang, llama.cpp); the upstream API is probed with
+/// `GET {base}/models`, where any HTTP answer (even 401) proves it is reachable. Between probes
+/// the proxy marks an endpoint down on its own when a connection is refused.
+final class HealthProber: Sendable {
+    private let targets: [Target]
+    private let client: UpstreamClient
+    private let eventLoop: EventLoop
+    private let logger: Logger
+    private let timeout: TimeAmount
+
+    init(targets: [Target], client: UpstreamClient, eventLoop: EventLoop, timeout: TimeAmount, logger: Logger) {
+        self.targets = targets
+        self.client = client
+        self.eventLoop = eventLoop
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Probes every endpoint once, concurrently, and waits for all answers.
+    func probeAll() async {
+        await withTaskGroup(of: Void.self) { group in
+            for target in targets {
+                var probes: [(Endpoint, String)] = target.endpoints.map {
+                    (endpoint: $0, path: target.kind == .pool ? "/health" : "/models")
+                }
+                if let beta = target.betaEndpoint { probes.append((beta, "/models")) }
+                for (endpoint, path) in probes {
+                    group.addTask { await self.probe(endpoint, path: path, target: target) }
+                }
+            }
+        }
+    }
+
+    private func probe(_ endpoint: Endpoint, path: String, target: Target) async {
+        let origin = endpoint.origin
+        // /health lives at the engine's root, not under its OpenAI base path.
+        let probeOrigin = path == "/health" ? UpstreamOrigin(tls: origin.tls, host: origin.host, port: origin.port, basePath: "") : origin
+        var headers = HTTPHeaders()
+        if let key = target.upstreamAPIKey { headers.add(name: "authorization", value: "Bearer \(key)") }
+        let request = UpstreamRequest(
+            origin: probeOrigin, path: path, method: .GET, headers: headers, body: nil,
+            firstByteTimeout: timeout, idleTimeout: timeout)
+        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
+            eventLoop.execute {
+                self.client.execute(request, on: self.eventLoop, delegate: StatusProbe(continuation))
+            }
+        }
+        let healthy: Bool
+        if path == "/health" {
+            healthy = status == 200
+        } else {
+            healthy = status != nil && status! < 500
+        }
+        if endpoint.setHealthy(healthy) {
+            logger.notice(
+                healthy ? "endpoint up" : "endpoint down",
+                metadata: ["tollgate.target": "\(target.name)", "tollgate.endpoint": "\(endpoint)", "tollgate.status": "\(status.map(String.init) ?? "unreachable")"])
+        }
+    }
+}
+
+/// Collects the status of a probe; the body is read and dropped.
+private final class StatusProbe: UpstreamResponseDelegate {
+    private var continuation: CheckedContinuation<Int?, Never>?
+    private var status: Int?
+    // The call holds its delegate weakly; the probe keeps itself alive until it resumes.
+    private var keepAlive: StatusProbe?
+
+    init(_ continuation: CheckedContinuation<Int?, Never>) {
+        self.continuation = continuation
+        self.keepAlive = self
+    }
+
+    func upstreamDidReceiveHead(_ head: HTTPResponseHead) { status = Int(head.status.code) }
+    func upstreamDidReceiveBody(_ buffer: ByteBuffer) {}
+    func upstreamDidFinishRead() {}
+    func upstreamDidEnd() { resume(status) }
+    func upstreamDidFail(_ error: UpstreamError) { resume(nil) }
+
+    private func resume(_ value: Int?) {
+        continuation?.resume(returning: value)
+        continuation = nil
+        keepAlive = nil
+    }
+}

@@ -1,0 +1,355 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import TollgateHTTP
+import TollgateRouting
+import TollgateWire
+
+/// One proxied request, from the first upstream attempt to the last byte to the client.
+///
+/// Lives on the client connection's event loop (the upstream call runs on the same loop), so its
+/// state needs no lock. Fails over to the next endpoint or target while nothing has been sent to
+/// the client; after that, upstream failures become a final SSE error event.
+final class ProxyExchange: UpstreamResponseDelegate {
+    private enum Mode {
+        /// Waiting for the upstream's response head.
+        case waiting
+        /// Forwarding an SSE stream event by event.
+        case streaming
+        /// Collecting a whole JSON body (non-streaming answer, or an upstream error).
+        case buffering(status: Int)
+        case done
+    }
+
+    private let request: InferenceRequest
+    private let body: ByteBuffer
+    private let candidates: [Target]
+    private let requestID: String
+    private let responder: HTTPResponder
+    private let state: GatewayState
+    private let logger: Logger
+
+    private var mode = Mode.waiting
+    private var candidateIndex = 0
+    private var tried: [Endpoint] = []
+    private var connectFailures = 0
+    private var target: Target?
+    private var endpoint: Endpoint?
+    private var call: UpstreamCall?
+    private var collected: ByteBuffer?
+    /// Bytes of an SSE event split across reads.
+    private var partialEvent: ByteBuffer?
+    private var outgoing: ByteBuffer?
+    private var sawDone = false
+    /// Usage the engine reported, captured from the body or the usage chunk.
+    private(set) var usage: TokenUsage?
+
+    init(
+        request: InferenceRequest, body: ByteBuffer, candidates: [Target], requestID: String,
+        responder: HTTPResponder, state: GatewayState, logger: Logger
+    ) {
+        self.request = request
+        self.body = body
+        self.candidates = candidates
+        self.requestID = requestID
+        self.responder = responder
+        self.state = state
+        self.logger = logger
+    }
+
+    func start() {
+        responder.onClose { [self] in clientDisconnected() }
+        responder.onWritabilityChanged { [self] writable in
+            if writable { call?.resumeReading() } else { call?.pauseReading() }
+        }
+        attemptNext()
+    }
+
+    // MARK: choosing where to send
+
+    /// Sends to the least-loaded healthy endpoint of the first candidate target that has one.
+    private func attemptNext() {
+        while candidateIndex < candidates.count {
+            let candidate = candidates[candidateIndex]
+            if !candidate.isSaturated, let chosen = pickEndpoint(of: candidate) {
+                send(to: chosen, of: candidate)
+                return
+            }
+            candidateIndex += 1
+        }
+        let error: GatewayError = connectFailures > 0 ? .upstreamUnreachable() : .noHealthyTarget(request.model)
+        finishWithError(error)
+    }
+
+    private func pickEndpoint(of candidate: Target) -> Endpoint? {
+        if request.needsBeta, let beta = candidate.betaEndpoint {
+            return tried.contains { $0 === beta } ? nil : beta
+        }
+        return candidate.leastLoadedEndpoint(spin: state.nextSpin(), excluding: tried)
+    }
+
+    private func send(to chosen: Endpoint, of candidate: Target) {
+        target = candidate
+        endpoint = chosen
+        tried.append(chosen)
+        chosen.begin()
+
+        let served = candidate.models[request.model]
+        let splices = request.rewrite(servedModel: served, forceUsage: true)
+        let upstreamBody: ByteBuffer
+        if splices.isEmpty {
+            upstreamBody = body
+        } else {
+            let rewritten = body.withUnsafeReadableBytes { Splice.apply(splices, to: $0) }
+            var buffer = responder.allocator.buffer(capacity: rewritten.count)
+            buffer.writeBytes(rewritten)
+            upstreamBody = buffer
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
+        headers.add(name: "x-request-id", value: requestID)
+        if let key = candidate.upstreamAPIKey { headers.add(name: "authorization", value: "Bearer \(key)") }
+        let configuration = state.configuration
+        let upstreamRequest = UpstreamRequest(
+            origin: chosen.origin, path: request.endpoint.rawValue, method: .POST, headers: headers, body: upstreamBody,
+            firstByteTimeout: .milliseconds(Int64(configuration.firstByteTimeoutMs)),
+            idleTimeout: .milliseconds(Int64(configuration.idleTimeoutMs)))
+        mode = .waiting
+        call = state.client.execute(upstreamRequest, on: responder.eventLoop, delegate: self)
+    }
+
+    /// Releases the endpoint's load slot once per attempt.
+    private func releaseEndpoint() {
+        endpoint?.end()
+        endpoint = nil
+    }
+
+    // MARK: UpstreamResponseDelegate
+
+    func upstreamDidReceiveHead(_ head: HTTPResponseHead) {
+        let status = Int(head.status.code)
+        let contentType = head.headers.first(name: "content-type") ?? ""
+        if (200..<300).contains(status) && request.stream && contentType.hasPrefix("text/event-stream") {
+            mode = .streaming
+            var headers = baseHeaders()
+            headers.add(name: "content-type", value: "text/event-stream")
+            headers.add(name: "cache-control", value: "no-cache")
+            responder.sendHead(status: .ok, headers: headers)
+        } else {
+            mode = .buffering(status: status)
+            collected = responder.allocator.buffer(capacity: 1024)
+        }
+    }
+
+    func upstreamDidReceiveBody(_ buffer: ByteBuffer) {
+        switch mode {
+        case .streaming:
+            forwardEvents(buffer)
+        case .buffering:
+            var buffer = buffer
+            collected?.writeBuffer(&buffer)
+        case .waiting, .done:
+            break
+        }
+    }
+
+    func upstreamDidFinishRead() {
+        if case .streaming = mode { flushOutgoing() }
+    }
+
+    func upstreamDidEnd() {
+        call = nil
+        releaseEndpoint()
+        switch mode {
+        case .streaming:
+            if let partialEvent, partialEvent.readableBytes > 0 {
+                appendOutgoing(partialEvent.readableBytesView)
+                self.partialEvent = nil
+            }
+            if !sawDone { appendOutgoing(SSE.done) }
+            flushOutgoing()
+            mode = .done
+            responder.end()
+            finished(outcome: "ok")
+        case .buffering(let status):
+            let body = collected ?? responder.allocator.buffer(capacity: 0)
+            collected = nil
+            if (200..<300).contains(status) {
+                sendSuccessBody(body)
+            } else {
+                let error = body.withUnsafeReadableBytes { UpstreamErrorBody.normalise(status: status, body: $0) }
+                finishWithError(error)
+            }
+        case .waiting, .done:
+            break
+        }
+    }
+
+    func upstreamDidFail(_ error: UpstreamError) {
+        call = nil
+        let failedEndpoint = endpoint
+        releaseEndpoint()
+        switch mode {
+        case .waiting:
+            // Nothing reached the client: a refused or dropped connection fails over.
+            if error.beforeResponse && (error.kind == .connectFailed || error.kind == .connectionClosed) {
+                if error.kind == .connectFailed {
+                    connectFailures += 1
+                    if let failedEndpoint, failedEndpoint.setHealthy(false) {
+                        logger.warning("endpoint marked down", metadata: ["tollgate.endpoint": "\(failedEndpoint)", "tollgate.error": "\(error)"])
+                    }
+                }
+                attemptNext()
+            } else {
+                finishWithError(error.kind == .firstByteTimeout ? .upstreamTimeout() : .upstreamDisconnected())
+            }
+        case .buffering:
+            finishWithError(error.kind == .idleTimeout ? .upstreamTimeout() : .upstreamDisconnected())
+        case .streaming:
+            // The client already has a 200: end the stream with an error event, then [DONE].
+            let gatewayError: GatewayError = error.kind == .idleTimeout ? .upstreamTimeout() : .upstreamDisconnected()
+            partialEvent = nil
+            appendOutgoing(SSE.event(gatewayError.envelope))
+            appendOutgoing(SSE.done)
+            flushOutgoing()
+            mode = .done
+            responder.end()
+            finished(outcome: gatewayError.code ?? "error")
+        case .done:
+            break
+        }
+    }
+
+    private func clientDisconnected() {
+        // Cancelling closes the upstream connection, which is how the engine learns to abort.
+        call?.cancel()
+        call = nil
+        releaseEndpoint()
+        mode = .done
+        finished(outcome: "client_disconnected")
+    }
+
+    // MARK: non-streaming
+
+    private func sendSuccessBody(_ body: ByteBuffer) {
+        var out = body
+        body.withUnsafeReadableBytes { bytes in
+            guard let shape = ResponseShape.inspect(bytes) else { return }
+            if let range = shape.usageRange {
+                usage = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: bytes[range]))
+            }
+            let renames = shape.reasoningRenames
+            if !renames.isEmpty {
+                let rewritten = Splice.apply(renames, to: bytes)
+                out = responder.allocator.buffer(capacity: rewritten.count)
+                out.writeBytes(rewritten)
+            }
+        }
+        var headers = baseHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        mode = .done
+        responder.send(status: .ok, headers: headers, body: out)
+        finished(outcome: "ok")
+    }
+
+    // MARK: streaming
+
+    /// Splits the upstream bytes into SSE events and forwards them, capturing the usage chunk
+    /// (hidden when the client did not ask for it) and renaming vLLM's `reasoning` key. Events
+    /// that need neither are copied through untouched.
+    private func forwardEvents(_ buffer: ByteBuffer) {
+        var data = buffer
+        if var partial = partialEvent {
+            partial.writeBuffer(&data)
+            data = partial
+            partialEvent = nil
+        }
+        let consumed = data.withUnsafeReadableBytes { bytes -> Int in
+            var start = 0
+            while let end = SSE.eventEnd(in: bytes, from: start) {
+                forwardEvent(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                start = end
+            }
+            return start
+        }
+        data.moveReaderIndex(forwardBy: consumed)
+        if data.readableBytes > 0 { partialEvent = data }
+    }
+
+    private func forwardEvent(_ event: UnsafeRawBufferPointer) {
+        if SSE.isDone(event) { sawDone = true }
+        guard let payloadRange = SSE.dataPayload(of: event) else { return appendOutgoing(event) }
+        let payload = UnsafeRawBufferPointer(rebasing: event[payloadRange])
+        guard mayCarryUsage(payload) || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
+        guard let shape = ResponseShape.inspect(payload) else { return appendOutgoing(event) }
+        if let range = shape.usageRange {
+            usage = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: payload[range])) ?? usage
+        }
+        if shape.isUsageOnlyChunk && !request.clientWantsUsage { return }
+        let renames = shape.reasoningRenames
+        guard !renames.isEmpty else { return appendOutgoing(event) }
+        appendOutgoing(SSE.event(Splice.apply(renames, to: payload)))
+    }
+
+    /// A `"usage"` key followed by an object (not `null`).
+    private func mayCarryUsage(_ payload: UnsafeRawBufferPointer) -> Bool {
+        var from = 0
+        while let at = find(payload, #""usage""#, from: from) {
+            var index = at + 7
+            while index < payload.count, payload[index] == 0x20 || payload[index] == UInt8(ascii: ":") { index += 1 }
+            if index < payload.count && payload[index] == UInt8(ascii: "{") { return true }
+            from = at + 7
+        }
+        return false
+    }
+
+    private func appendOutgoing<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        if outgoing == nil { outgoing = responder.allocator.buffer(capacity: 512) }
+        outgoing!.writeBytes(bytes)
+    }
+
+    private func appendOutgoing(_ bytes: UnsafeRawBufferPointer) {
+        if outgoing == nil { outgoing = responder.allocator.buffer(capacity: max(512, bytes.count)) }
+        outgoing!.writeBytes(bytes)
+    }
+
+    private func flushOutgoing() {
+        guard let pending = outgoing, pending.readableBytes > 0 else { return }
+        outgoing = nil
+        responder.sendBody(pending, flush: true)
+    }
+
+    // MARK: ending
+
+    private func baseHeaders() -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "x-request-id", value: requestID)
+        headers.add(name: "x-tollgate-target", value: target?.name ?? "none")
+        return headers
+    }
+
+    private func finishWithError(_ error: GatewayError) {
+        mode = .done
+        GatewayHandler.sendError(error, requestID: requestID, target: target?.name, responder: responder)
+        finished(outcome: error.code ?? "error")
+    }
+
+    private func finished(outcome: String) {
+        logger.debug(
+            "request finished",
+            metadata: [
+                "tollgate.target": "\(target?.name ?? "none")", "tollgate.outcome": "\(outcome)",
+                "tollgate.prompt_tokens": "\(usage?.promptTokens ?? -1)",
+                "tollgate.completion_tokens": "\(usage?.completionTokens ?? -1)",
+            ])
+    }
+}
+
+private func find(_ haystack: UnsafeRawBufferPointer, _ needle: StaticString, from start: Int = 0) -> Int? {
+    ByteSearch.find(needle, in: haystack, from: start)
+}
+
+private func contains(_ haystack: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
+    ByteSearch.find(needle, in: haystack) != nil
+}

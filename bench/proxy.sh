@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Proxy overhead: the same wrk load (a) straight to an --instant engine simulator and (b) through
+# Tollgate to that simulator, in one run, at several connection counts, streaming and not.
+# Prints a Markdown table of medians over REPEATS runs and the gateway/direct ratios.
+#
+#   bench/proxy.sh                                  # defaults below
+#   CONNECTIONS="1 64" DURATION=5 REPEATS=3 bench/proxy.sh
+#
+# Loopback only; every run is bounded by DURATION; every process started here is stopped here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONNECTIONS=${CONNECTIONS:-"1 16 64 256"}
+DURATION=${DURATION:-5}
+REPEATS=${REPEATS:-3}
+SIM_PORT=${SIM_PORT:-19001}
+GW_PORT=${GW_PORT:-19080}
+OUT=${OUT:-/tmp/tollgate-proxy-bench}
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }; }
+swift build -c release --product tollgate >&2
+BIN="$(swift build -c release --show-bin-path)/tollgate"
+
+KEY="sk-bench-$(date +%s)"
+cat >"$OUT/tollgate.yaml" <<YAML
+listen: {host: 127.0.0.1, port: $GW_PORT}
+teams:
+  - name: bench
+    key_sha256: $(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+targets:
+  - name: flash-pool
+    kind: pool
+    engine: vllm
+    models: [deepseek-v4-flash]
+    endpoints: [http://127.0.0.1:$SIM_PORT/v1]
+YAML
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+"$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" >"$OUT/sim.log" 2>&1 &
+pids+=($!)
+"$BIN" serve --config "$OUT/tollgate.yaml" --log-level warning >"$OUT/gateway.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf -o /dev/null -H "Authorization: Bearer $KEY" "http://127.0.0.1:$GW_PORT/v1/models" && break
+  sleep 0.1
+done
+
+run() {  # run URL KEY STREAM CONN -> one JSON line
+  BENCH_API_KEY=$2 BENCH_STREAM=$3 wrk -t1 -c"$4" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua "$1/v1/chat/completions" \
+    | grep '^WRKJSON' | cut -d' ' -f2-
+}
+# warm up both paths
+run "http://127.0.0.1:$SIM_PORT" "" 0 16 >/dev/null
+run "http://127.0.0.1:$GW_PORT" "$KEY" 0 16 >/dev/null
+
+: >"$OUT/results.jsonl"
+for stream in 0 1; do
+  for c in $CONNECTIONS; do
+    for rep in $(seq 1 "$REPEATS"); do
+      for path in direct tollgate; do
+        if [ $path = direct ]; then url="http://127.0.0.1:$SIM_PORT"; key=""; else url="http://127.0.0.1:$GW_PORT"; key=$KEY; fi
+        line=$(run "$url" "$key" "$stream" "$c")
+        echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
+        echo "$path stream=$stream c=$c rep=$rep $line" >&2
+      done
+    done
+  done
+done
+
+python3 - "$OUT/results.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def med(path, stream, c, key):
+    return statistics.median(r["r"][key] for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c)
+print("| mode | conns | direct req/s | tollgate req/s | ratio | direct p50 ms | tollgate p50 ms | added p50 ms | direct p99 ms | tollgate p99 ms | errors |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for stream in (0, 1):
+    for c in sorted({r["conn"] for r in rows}):
+        d, t = med("direct", stream, c, "rps"), med("tollgate", stream, c, "rps")
+        dp, tp = med("direct", stream, c, "p50_ms"), med("tollgate", stream, c, "p50_ms")
+        errors = sum(r["r"]["errors"] for r in rows if r["stream"] == stream and r["conn"] == c)
+        print(f"| {'stream' if stream else 'json'} | {c} | {d:,.0f} | {t:,.0f} | {t/d:.0%} | {dp:.3f} | {tp:.3f} | {tp-dp:+.3f} | "
+              f"{med('direct', stream, c, 'p99_ms'):.3f} | {med('tollgate', stream, c, 'p99_ms'):.3f} | {errors} |")
+PY
