@@ -102,8 +102,20 @@ public final class BudgetGuard: Service, Sendable {
         var limit = Money(nanos: 0, currency: "USD")
         var lastUsed = ContinuousClock.now
         var warned = false
+        /// A sync whose outcome is unknown (timed out or cancelled, maybe after COMMIT).
+        var uncertain: UncertainSync?
 
         var available: Int64 { lease - reserved - consumed }
+    }
+
+    /// What an unfinished sync took out of the local window, to put back or keep once we know
+    /// whether its transaction committed.
+    struct UncertainSync {
+        var id: String
+        var reported: Int64
+        var used: Int64
+        var returned: Int64
+        var keptLease: Int64
     }
 
     struct State {
@@ -262,6 +274,8 @@ public final class BudgetGuard: Service, Sendable {
 
     /// One transaction on the window's row. Must be called with `syncing` set by the caller.
     func sync(_ key: BudgetWindowKey, mode: SyncMode) async throws {
+        try await resolveUncertain(key)
+        let syncID = "\(configuration.replicaID)-\(UInt64.random(in: 0...UInt64.max))"
         // Take what this sync reports and returns out of the local window first, so requests
         // admitted meanwhile can only use what stays.
         let (reported, used, returned, lease) = state.withLock { state -> (Int64, Int64, Int64, Int64) in
@@ -281,7 +295,8 @@ public final class BudgetGuard: Service, Sendable {
         }
         do {
             let outcome = try await withDeadline(configuration.queryTimeout, "budget lease") { [self] in
-                try await self.leaseTransaction(key, mode: mode, reported: reported, used: used, returned: returned, keptLease: lease)
+                try await self.leaseTransaction(
+                    key, mode: mode, syncID: syncID, reported: reported, used: used, returned: returned, keptLease: lease)
             }
             state.withLock { state in
                 var window = state.windows[key, default: Window()]
@@ -312,12 +327,45 @@ public final class BudgetGuard: Service, Sendable {
                 }
             }
         } catch {
-            // Nothing was committed: put back what this sync took out.
+            // The transaction may or may not have committed (a timeout can fire after COMMIT):
+            // the next sync reads our lease row's last_sync_id to find out.
             state.withLock { state in
-                state.windows[key, default: Window()].consumed += reported
-                state.windows[key, default: Window()].lease += used + returned
+                state.windows[key, default: Window()].uncertain = UncertainSync(
+                    id: syncID, reported: reported, used: used, returned: returned, keptLease: lease)
             }
             throw error
+        }
+    }
+
+    /// Settles a previous sync of unknown outcome: keeps its effects if it committed, puts back
+    /// what it took out if it did not. Throws (leaving it unresolved) if PostgreSQL cannot say.
+    private func resolveUncertain(_ key: BudgetWindowKey) async throws {
+        guard let pending = state.withLock({ $0.windows[key]?.uncertain }) else { return }
+        let replica = configuration.replicaID
+        let (scope, scopeID, period) = (key.scope.kind.rawValue, key.scope.id, key.periodStart)
+        let recorded = try await withDeadline(configuration.queryTimeout, "budget lease check") { [client, logger] in
+            let rows = try await client.query(
+                """
+                SELECT last_sync_id, amount_nanos FROM budget_leases
+                WHERE replica_id = \(replica) AND scope = \(scope) AND scope_id = \(scopeID) AND period_start = \(period)
+                """, logger: logger)
+            var result: (String?, Int64)? = nil
+            for try await (id, amount) in rows.decode((String?, Int64).self) { result = (id, amount) }
+            return result
+        }
+        state.withLock { state in
+            var window = state.windows[key, default: Window()]
+            defer { state.windows[key] = window }
+            window.uncertain = nil
+            if let recorded, recorded.0 == pending.id {
+                // It committed: keep its effects and take the grant it recorded.
+                window.lease += max(0, recorded.1 - pending.keptLease)
+            } else {
+                // It did not (or our row was swept, which already counted the lease as spent):
+                // report again. Reporting consumption twice can only make the budget stricter.
+                window.consumed += pending.reported
+                window.lease += pending.used + pending.returned
+            }
         }
     }
 
@@ -332,7 +380,8 @@ public final class BudgetGuard: Service, Sendable {
     }
 
     private func leaseTransaction(
-        _ key: BudgetWindowKey, mode: SyncMode, reported: Int64, used: Int64, returned: Int64, keptLease: Int64
+        _ key: BudgetWindowKey, mode: SyncMode, syncID: String, reported: Int64, used: Int64, returned: Int64,
+        keptLease: Int64
     ) async throws -> LeaseOutcome {
         let scope = key.scope.kind.rawValue
         let scopeID = key.scope.id
@@ -393,21 +442,16 @@ public final class BudgetGuard: Service, Sendable {
                     WHERE scope = \(scope) AND scope_id = \(scopeID) AND period_start = \(period)
                     """, logger: logger)
                 let amount = ourLease + granted
-                if amount > 0 {
-                    try await connection.query(
-                        """
-                        INSERT INTO budget_leases (replica_id, scope, scope_id, period_start, amount_nanos, expires_at)
-                        VALUES (\(replica), \(scope), \(scopeID), \(period), \(amount), now() + make_interval(secs => \(ttl)))
-                        ON CONFLICT (replica_id, scope, scope_id, period_start) DO UPDATE
-                        SET amount_nanos = excluded.amount_nanos, expires_at = excluded.expires_at
-                        """, logger: logger)
-                } else {
-                    try await connection.query(
-                        """
-                        DELETE FROM budget_leases WHERE replica_id = \(replica) AND scope = \(scope)
-                          AND scope_id = \(scopeID) AND period_start = \(period)
-                        """, logger: logger)
-                }
+                // The row stays even at zero so its last_sync_id can answer an uncertain sync.
+                try await connection.query(
+                    """
+                    INSERT INTO budget_leases (replica_id, scope, scope_id, period_start, amount_nanos, expires_at, last_sync_id)
+                    VALUES (\(replica), \(scope), \(scopeID), \(period), \(amount),
+                            now() + make_interval(secs => \(ttl)), \(syncID))
+                    ON CONFLICT (replica_id, scope, scope_id, period_start) DO UPDATE
+                    SET amount_nanos = excluded.amount_nanos, expires_at = excluded.expires_at,
+                        last_sync_id = excluded.last_sync_id
+                    """, logger: logger)
                 return LeaseOutcome(
                     granted: granted, pool: pool - granted, limit: limit ?? 0, committed: spent + max(0, leased),
                     leaseWasReclaimed: reclaimed)
@@ -442,7 +486,7 @@ public final class BudgetGuard: Service, Sendable {
             for (key, window) in state.windows where !window.syncing {
                 let idle = window.lastUsed.duration(to: .now) >= configuration.idleReturn
                 let mode: SyncMode = returningUnused || idle ? .returnUnused : .report
-                if window.consumed == 0 && window.lease == 0 { continue }
+                if window.consumed == 0 && window.lease == 0 && window.uncertain == nil { continue }
                 if mode == .report && window.consumed == 0 && !renewDue(window) { continue }
                 state.windows[key]!.syncing = true
                 result.append((key, mode))
@@ -470,20 +514,30 @@ public final class BudgetGuard: Service, Sendable {
     /// Reports and renews every ``Configuration/syncInterval``, sweeps expired leases; on graceful
     /// shutdown reports everything and returns the unused allowance.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
+        // Graceful shutdown raises a flag; a sync in flight finishes rather than being cancelled.
+        let stopping = Mutex(false)
+        await withGracefulShutdownHandler {
             var rounds = 0
-            while !Task.isCancelled {
+            while !stopping.withLock({ $0 }) && !Task.isCancelled {
                 try? await Task.sleep(for: self.configuration.syncInterval)
                 await self.syncAll()
                 rounds += 1
                 if rounds % 5 == 0 { try? await self.sweepExpiredLeases() }
             }
+        } onGracefulShutdown: {
+            stopping.withLock { $0 = true }
         }
         await shutdown()
     }
 
     /// Reports all consumption and returns all unused allowance (call when the replica stops).
+    /// Runs even when the calling task was cancelled: the final syncs happen in a task of their
+    /// own, which cancellation does not reach.
     public func shutdown() async {
-        await syncAll(returningUnused: true)
+        if Task.isCancelled {
+            await Task { await self.syncAll(returningUnused: true) }.value
+        } else {
+            await syncAll(returningUnused: true)
+        }
     }
 }

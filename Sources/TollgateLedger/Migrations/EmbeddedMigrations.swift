@@ -152,5 +152,10 @@ CREATE TABLE moderation_events (
 );
 CREATE INDEX moderation_events_request_idx ON moderation_events (request_id);
 """####),
+        Migration(version: 2, name: "budget_sync_id", sql: ####"""
+-- Each lease sync writes its own id, so a replica whose sync timed out can tell afterwards
+-- whether that transaction committed (and must not report the same spend twice).
+ALTER TABLE budget_leases ADD COLUMN last_sync_id text;
+"""####),
     ]
 }
