@@ -7,7 +7,8 @@
 # Folder and port come from TOLLGATE_PG_DIR (default /tmp/tollgate-pg) and TOLLGATE_PG_PORT
 # (default 55433). Idempotent: `start` on a running cluster only prints the URL; `stop` on a
 # stopped one does nothing. As root the server runs as the `postgres` user (PostgreSQL refuses
-# root). Prints nothing but the URL and errors; exports nothing.
+# root). Prints nothing but the URL and errors; exports nothing. TOLLGATE_PG_OPTIONS adds server
+# options (e.g. "-c fsync=on" for benchmarks; tests run with fsync off).
 set -euo pipefail
 
 dir="${TOLLGATE_PG_DIR:-/tmp/tollgate-pg}"
@@ -53,7 +54,7 @@ start)
     fi
     if ! running; then
         as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-            -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" \
+            -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 ${TOLLGATE_PG_OPTIONS:-}" \
             start >/dev/null || {
             tail -n 20 "$dir/server.log" >&2
             exit 1

@@ -3,6 +3,7 @@
 //
 //   LedgerBench writer DATABASE_URL [ROWS]      records ROWS events as fast as possible
 //   LedgerBench report DATABASE_URL FROM TO     times a report grouped by team
+//   LedgerBench partitions DATABASE_URL FROM N  creates N daily partitions from FROM
 import Foundation
 import Logging
 import PostgresNIO
@@ -72,6 +73,13 @@ try await withThrowingTaskGroup(of: Void.self) { group in
                 "report: \(report.rows.count) teams, \(report.total.requests) requests, cost "
                     + "\(Money(nanos: report.total.costNanos, currency: report.currency)) in \(elapsed)")
         }
+    case "partitions":
+        guard arguments.count >= 5, let from = LedgerDay(arguments[3]), let days = Int(arguments[4]) else {
+            FileHandle.standardError.write(Data("usage: LedgerBench partitions DATABASE_URL FROM DAYS\n".utf8))
+            exit(2)
+        }
+        let start = ISO8601DateFormatter().date(from: "\(from)T00:00:00Z")!
+        try await UsagePartitions.ensure(client: client, from: start, days: days, logger: logger)
     default:
         FileHandle.standardError.write(Data("unknown mode \(mode)\n".utf8))
         exit(2)

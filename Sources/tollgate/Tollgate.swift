@@ -10,6 +10,10 @@ struct Tollgate: AsyncParsableCommand {
             ServeCommand.self,
             DemoCommand.self,
             EngineSimCommand.self,
+            MigrateCommand.self,
+            KeysCommand.self,
+            TeamsCommand.self,
+            ReportCommand.self,
             PriceCommand.self,
         ]
     )
