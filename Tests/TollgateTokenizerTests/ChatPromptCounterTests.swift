@@ -1,0 +1,117 @@
+import Testing
+@testable import TollgateTokenizer
+
+/// The chat layout of vLLM's DeepSeek V4 encoder, case by case (docs/TOKENIZER.md).
+@Suite struct ChatPromptCounterTests {
+    static let counter = ChatPromptCounter(tokenizer: try! DeepSeekTokenizer.shared)
+
+    private func render(_ json: String) throws -> (text: String, reasons: [String]) {
+        try Self.counter.render(chatRequest: JSONValue.parse(json))
+    }
+
+    @Test func thinkingModeIsTheDefault() throws {
+        let r = try render(#"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]}"#)
+        #expect(r.text == "<｜begin▁of▁sentence｜>Be brief.<｜User｜>Hi<｜Assistant｜><think>")
+        #expect(r.reasons.isEmpty)
+        let count = try Self.counter.countChat(requestJSON: Array(#"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]}"#.utf8))
+        #expect(count == PromptCount(tokens: Self.counter.tokenizer.count(r.text), exact: true))
+        // BOS, "Be brief." pieces, User, "Hi", Assistant, <think>: the special tokens are single ids.
+        #expect(Self.counter.tokenizer.encode(r.text).first == 0)
+    }
+
+    @Test(arguments: [
+        #"{"thinking":{"type":"disabled"},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"reasoning_effort":"none","messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"thinking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
+    ])
+    func chatModeClosesThinking(_ json: String) throws {
+        #expect(try render(json).text == "<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜></think>")
+    }
+
+    @Test func maxEffortAddsThePreambleAfterBOS() throws {
+        let r = try render(#"{"reasoning_effort":"max","messages":[{"role":"user","content":"Hi"}]}"#)
+        #expect(r.text == "<｜begin▁of▁sentence｜>" + ChatRenderer.effortMax + "<｜User｜>Hi<｜Assistant｜><think>")
+        let high = try render(#"{"reasoning_effort":"high","messages":[{"role":"user","content":"Hi"}]}"#)
+        #expect(high.text == "<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜><think>")
+    }
+
+    @Test func earlierReasoningIsDroppedWithoutTools() throws {
+        let json = #"""
+            {"messages":[{"role":"user","content":"1+1?"},
+             {"role":"assistant","content":"2","reasoning_content":"easy"},
+             {"role":"user","content":"2+2?"}]}
+            """#
+        #expect(try render(json).text
+            == "<｜begin▁of▁sentence｜><｜User｜>1+1?<｜Assistant｜></think>2<｜end▁of▁sentence｜><｜User｜>2+2?<｜Assistant｜><think>")
+    }
+
+    @Test func toolsKeepReasoningAndRenderSchemasAndCalls() throws {
+        let json = #"""
+            {"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}],
+             "messages":[{"role":"system","content":"Sys"},{"role":"user","content":"Paris?"},
+              {"role":"assistant","content":"","reasoning_content":"need tool","tool_calls":[
+                {"id":"b","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\", \"days\": 2, \"x\": [1.0, null]}"}},
+                {"id":"a","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Lyon\"}"}}]},
+              {"role":"tool","tool_call_id":"a","content":"sunny"},
+              {"role":"tool","tool_call_id":"b","content":"rain"},
+              {"role":"user","content":"Thanks"}]}
+            """#
+        let r = try render(json)
+        let schema = #"{"name": "get_weather", "description": "Weather now", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}"#
+        let d = "｜DSML｜"
+        let expected = "<｜begin▁of▁sentence｜>Sys\n\n" + ChatRenderer.toolsBlock(schema)
+            + "<｜User｜>Paris?<｜Assistant｜><think>"
+            + "need tool</think>\n\n<\(d)tool_calls>\n"
+            + "<\(d)invoke name=\"get_weather\">\n"
+            + "<\(d)parameter name=\"city\" string=\"true\">Paris</\(d)parameter>\n"
+            + "<\(d)parameter name=\"days\" string=\"false\">2</\(d)parameter>\n"
+            + "<\(d)parameter name=\"x\" string=\"false\">[1.0, null]</\(d)parameter>\n</\(d)invoke>\n"
+            + "<\(d)invoke name=\"get_weather\">\n<\(d)parameter name=\"city\" string=\"true\">Lyon</\(d)parameter>\n</\(d)invoke>\n"
+            + "</\(d)tool_calls><｜end▁of▁sentence｜>"
+            + "<｜User｜><tool_result>rain</tool_result>\n\n<tool_result>sunny</tool_result>\n\nThanks<｜Assistant｜><think>"
+        #expect(r.text == expected)
+        #expect(r.reasons.isEmpty)
+    }
+
+    @Test func toolsWithoutSystemMessageGetALeadingSystemBlock() throws {
+        let r = try render(#"{"tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"x"}]}"#)
+        #expect(r.text.hasPrefix("<｜begin▁of▁sentence｜>\n\n## Tools\n"))
+        #expect(r.text.contains(#"{"name": "f", "description": null, "parameters": null}"#))
+    }
+
+    @Test func contentPartsAndEstimates() throws {
+        let parts = try render(#"{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}"#)
+        #expect(parts.text == "<｜begin▁of▁sentence｜><｜User｜>a\nb<｜Assistant｜><think>")
+        #expect(parts.reasons.isEmpty)
+        let image = try Self.counter.countChat(request: JSONValue.parse(
+            #"{"messages":[{"role":"user","content":[{"type":"text","text":"see"},{"type":"image_url","image_url":{"url":"x"}}]}]}"#))
+        #expect(!image.exact)
+        #expect(image.estimateReasons == ["non-text content parts not counted"])
+        #expect(throws: ChatPromptCounter.RequestError.self) { try Self.counter.countChat(request: JSONValue.parse("{}")) }
+    }
+
+    @Test func completionsCountThePromptAsIs() throws {
+        let t = Self.counter.tokenizer
+        let plain = try Self.counter.countCompletion(request: JSONValue.parse(#"{"prompt":"def f(x):"}"#))
+        #expect(plain == PromptCount(tokens: t.count("def f(x):"), exact: true))
+        let batch = try Self.counter.countCompletion(request: JSONValue.parse(#"{"prompt":["a b", [1, 2, 3]]}"#))
+        #expect(batch.tokens == t.count("a b") + 3)
+        let fim = try Self.counter.countCompletion(request: JSONValue.parse(#"{"prompt":"def f(x):","suffix":"return y"}"#))
+        #expect(fim.tokens == t.count("<｜fim▁begin｜>def f(x):<｜fim▁hole｜>return y<｜fim▁end｜>"))
+        #expect(!fim.exact)
+    }
+
+    @Test(arguments: [
+        ("1", "1"), ("-0", "0"), ("1.0", "1.0"), ("0.1", "0.1"), ("1e16", "1e+16"), ("1e15", "1000000000000000.0"),
+        ("0.0001", "0.0001"), ("0.00001", "1e-05"), ("-2.5E-7", "-2.5e-07"), ("123.456", "123.456"), ("1E2", "100.0"),
+        ("12345678901234567890", "12345678901234567890"), ("1.5e300", "1.5e+300"), ("0.0", "0.0"),
+    ])
+    func pythonFloatRepr(_ input: String, _ python: String) {
+        #expect(PythonJSON.number(input) == python)
+    }
+
+    @Test func pythonStringEscapes() {
+        #expect(PythonJSON.dumps(.string("a\"b\\c\n\t\u{01}é中\u{7F}")) == "\"a\\\"b\\\\c\\n\\t\\u0001é中\u{7F}\"")
+        #expect(PythonJSON.dumps(.object([JSONMember(key: "k", value: .array([]))])) == "{\"k\": []}")
+    }
+}
