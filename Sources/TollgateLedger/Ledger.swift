@@ -18,14 +18,19 @@ public final class Ledger: Sendable {
     public struct Configuration: Sendable {
         /// This process's identity for leases and the replica count (default: host name and PID).
         public var replicaID: String
-        /// This replica's usage spool folder (must not be shared with another replica).
-        public var spoolDirectory: String
         public var maximumConnections = 20
         public var keys = KeyDirectory.Configuration()
+        /// The usage writer's settings, including this replica's spool folder (never shared).
+        public var usage: UsageWriter.Configuration
+        public var budgets: BudgetGuard.Configuration
+        public var rateLimits: RateLimiter.Configuration
 
         public init(spoolDirectory: String, replicaID: String? = nil) {
-            self.spoolDirectory = spoolDirectory
-            self.replicaID = replicaID ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+            let replica = replicaID ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+            self.replicaID = replica
+            self.usage = UsageWriter.Configuration(spoolDirectory: spoolDirectory)
+            self.budgets = BudgetGuard.Configuration(replicaID: replica)
+            self.rateLimits = RateLimiter.Configuration(replicaID: replica)
         }
     }
 
@@ -54,12 +59,9 @@ public final class Ledger: Sendable {
             backgroundLogger: logger)
         self.keys = KeyDirectory(client: client, configuration: configuration.keys, logger: logger)
         self.keyStore = KeyStore(client: client, logger: logger)
-        self.budgets = BudgetGuard(
-            client: client, configuration: .init(replicaID: configuration.replicaID), logger: logger)
-        self.rateLimiter = RateLimiter(
-            client: client, configuration: .init(replicaID: configuration.replicaID), logger: logger)
-        self.usage = try UsageWriter(
-            client: client, configuration: .init(spoolDirectory: configuration.spoolDirectory), logger: logger)
+        self.budgets = BudgetGuard(client: client, configuration: configuration.budgets, logger: logger)
+        self.rateLimiter = RateLimiter(client: client, configuration: configuration.rateLimits, logger: logger)
+        self.usage = try UsageWriter(client: client, configuration: configuration.usage, logger: logger)
         self.reports = Reports(client: client, logger: logger)
     }
 
