@@ -74,6 +74,16 @@ public final class HTTPResponder {
         connection.finish(self, keepAlive: keepAlive)
     }
 
+    /// Closes the connection at once, whatever was sent so far: a client sees a reset or a
+    /// truncated response. For fault injection (the engine simulator) and for giving up on a
+    /// client. ``onClose`` does not fire: the caller already knows.
+    public func abortConnection() {
+        finished = true
+        closeCallback = nil
+        writabilityCallback = nil
+        connection.channel.close(promise: nil)
+    }
+
     func connectionClosed() {
         guard !finished else { return }
         finished = true
