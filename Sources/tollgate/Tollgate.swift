@@ -10,6 +10,7 @@ struct Tollgate: AsyncParsableCommand {
             ServeCommand.self,
             DemoCommand.self,
             EngineSimCommand.self,
+            TokensCommand.self,
             MigrateCommand.self,
             KeysCommand.self,
             TeamsCommand.self,

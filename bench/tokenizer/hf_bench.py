@@ -21,7 +21,7 @@ def main():
     t0 = time.perf_counter()
     tok = Tokenizer.from_file(path)
     load = time.perf_counter() - t0
-    with open(file, encoding="utf-8") as f:
+    with open(file, encoding="utf-8", newline="") as f:
         text = f.read()
     data_len = len(text.encode())
     times, n = [], 0

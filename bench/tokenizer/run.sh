@@ -22,8 +22,12 @@ TOLLGATE_TOKENIZER_RANDOM=0 "$root/scripts/tokenizer-reference/prepare.sh" >/dev
 py="${TOLLGATE_TOKENIZER_VENV:-$root/.venv-tokenizer-reference}/bin/python"
 [ -x "$py" ] || { echo "no reference venv; run scripts/tokenizer-reference/prepare.sh" >&2; exit 1; }
 
-swift build -c release --scratch-path "$scratch" --product tollgate >/dev/null
-bin="$scratch/release/tollgate"
+if [ -n "${TOLLGATE_BENCH_BIN:-}" ]; then
+    bin="$TOLLGATE_BENCH_BIN"  # an already built binary with the `tokens` command
+else
+    swift build -c release --scratch-path "$scratch" --product tollgate >/dev/null
+    bin="$scratch/release/tollgate"
+fi
 corpus="$work/corpus-${size}mb.txt"
 [ -f "$corpus" ] || python3 "$root/bench/tokenizer/make_corpus.py" "$corpus" "$size"
 tokjson="$root/Sources/TollgateTokenizer/Resources/tokenizer.json"
@@ -32,14 +36,14 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 now() { date +%s.%N; }
 
 swift_count="$("$bin" tokens count --file "$corpus")"
-hf_count="$("$py" -c 'import sys; from tokenizers import Tokenizer; print(len(Tokenizer.from_file(sys.argv[1]).encode(open(sys.argv[2], encoding="utf-8").read()).ids))' "$tokjson" "$corpus")"
+hf_count="$("$py" -c 'import sys; from tokenizers import Tokenizer; print(len(Tokenizer.from_file(sys.argv[1]).encode(open(sys.argv[2], encoding="utf-8", newline="").read()).ids))' "$tokjson" "$corpus")"
 if [ "$swift_count" != "$hf_count" ]; then echo "token counts differ: swift $swift_count, hf $hf_count" >&2; exit 1; fi
 
 swift_times=(); hf_times=()
 for _ in $(seq "$repeat"); do
     t0=$(now); "$bin" tokens count --file "$corpus" >/dev/null; t1=$(now)
     swift_times+=("$(echo "$t1 - $t0" | bc -l)")
-    t0=$(now); "$py" -c 'import sys; from tokenizers import Tokenizer; Tokenizer.from_file(sys.argv[1]).encode(open(sys.argv[2], encoding="utf-8").read())' "$tokjson" "$corpus"; t1=$(now)
+    t0=$(now); "$py" -c 'import sys; from tokenizers import Tokenizer; Tokenizer.from_file(sys.argv[1]).encode(open(sys.argv[2], encoding="utf-8", newline="").read())' "$tokjson" "$corpus"; t1=$(now)
     hf_times+=("$(echo "$t1 - $t0" | bc -l)")
 done
 bytes=$(stat -c %s "$corpus")
