@@ -53,7 +53,8 @@ let package = Package(
         .target(
             name: "TollgateServer",
             dependencies: [
-                "TollgateWire", "TollgateConfig", "TollgateHTTP", "TollgateRouting",
+                "TollgateWire", "TollgateConfig", "TollgateHTTP", "TollgateRouting", "TollgatePricing",
+                "TollgateTokenizer", "TollgateMoney",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,6 +120,7 @@ let package = Package(
                 "TollgateServer", "TollgateRouting", "TollgateConfig", "TollgateDemo", "TollgateTokenizer", "TollgateEngineSim",
                 "TollgateLedger", "TollgateMoney", "TollgatePricing",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -128,7 +130,8 @@ let package = Package(
         .testTarget(
             name: "TollgateServerTests",
             dependencies: [
-                "TollgateServer", "TollgateRouting", "TollgateHTTP", "TollgateEngineSim",
+                "TollgateServer", "TollgateRouting", "TollgateHTTP", "TollgateEngineSim", "TollgateConfig",
+                "TollgateMoney", "TollgateTokenizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable {
     /// Longest silence inside a streamed response.
     public var idleTimeoutMs: Int = 300_000
     public var healthIntervalMs: Int = 2000
+    /// The price book (`pricing.price_book`), resolved against the configuration file's folder.
+    public var priceBookPath: String?
     public var teams: [TeamKey] = []
     public var targets: [Target] = []
     /// The file it came from, for messages.
@@ -41,7 +43,7 @@ public struct GatewayConfiguration: Sendable {
         var config = GatewayConfiguration()
         config.file = root.file
         let top = try root.mapping()
-        try top.allowOnly(["listen", "limits", "timeouts", "health", "teams", "targets"])
+        try top.allowOnly(["listen", "limits", "timeouts", "health", "pricing", "teams", "targets"])
         if let listen = try top.optional("listen")?.mapping() {
             try listen.allowOnly(["host", "port"])
             if let host = listen.optional("host") { config.host = try host.nonEmptyString() }
@@ -60,6 +62,14 @@ public struct GatewayConfiguration: Sendable {
         if let health = try top.optional("health")?.mapping() {
             try health.allowOnly(["interval_ms"])
             if let value = health.optional("interval_ms") { config.healthIntervalMs = try value.int(in: 50...600_000) }
+        }
+        if let pricing = try top.optional("pricing")?.mapping() {
+            try pricing.allowOnly(["price_book"])
+            if let book = pricing.optional("price_book") {
+                let path = try book.nonEmptyString()
+                let folder = (root.file as NSString).deletingLastPathComponent
+                config.priceBookPath = path.hasPrefix("/") || folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
+            }
         }
         if let teams = top.optional("teams") {
             config.teams = try teams.sequence().map(TeamKey.parse)

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import TollgateHTTP
 import TollgateRouting
 import TollgateWire
@@ -76,10 +77,26 @@ struct GatewayHandler: HTTPRequestHandler {
         var requestLogger = logger
         requestLogger[metadataKey: "tollgate.request_id"] = "\(requestID)"
         requestLogger[metadataKey: "tollgate.team"] = "\(team.team)"
-        let exchange = ProxyExchange(
-            request: parsed, body: request.body, candidates: candidates, requestID: requestID,
-            responder: responder, state: state, logger: requestLogger)
-        exchange.start()
+        let start = { [state] (account: RequestAccount) in
+            ProxyExchange(
+                request: parsed, body: request.body, candidates: candidates, requestID: requestID,
+                responder: responder, state: state, account: account, logger: requestLogger
+            ).start()
+        }
+        guard let pricer = state.pricer else { return start(RequestAccount()) }
+        var account = RequestAccount()
+        let body = request.body
+        if body.readableBytes <= RequestPricer.inlineCountLimit {
+            account.prompt = pricer.countPrompt(body, endpoint: endpoint)
+            return start(account)
+        }
+        // A long prompt is counted on the thread pool; the exchange resumes on this event loop.
+        NIOThreadPool.singleton.runIfActive(eventLoop: responder.eventLoop) {
+            pricer.countPrompt(body, endpoint: endpoint)
+        }.whenComplete { result in
+            account.prompt = try? result.get()
+            if !responder.isFinished { start(account) }
+        }
     }
 
     // MARK: answers

@@ -4,7 +4,9 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import TollgateHTTP
+import TollgatePricing
 import TollgateRouting
+import TollgateTokenizer
 
 /// A running gateway: the HTTP listener, the upstream client and the health prober.
 ///
@@ -34,7 +36,13 @@ public final class GatewayServer: Sendable {
     ) async throws -> GatewayServer {
         let client = UpstreamClient(
             configuration: UpstreamClientConfiguration(connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs))))
-        let state = GatewayState(configuration: configuration, client: client, createdAt: Int(Date().timeIntervalSince1970))
+        let pricer = try configuration.priceBookPath.map { path in
+            let book = try PriceBook.load(path: path)
+            try book.validate(targets: configuration.targets.map { ($0.name, $0.modelOrder) })
+            return RequestPricer(book: book, tokenizer: try DeepSeekTokenizer.loadBundled())
+        }
+        let state = GatewayState(
+            configuration: configuration, client: client, pricer: pricer, createdAt: Int(Date().timeIntervalSince1970))
         let prober = HealthProber(
             targets: configuration.targets, client: client, eventLoop: group.next(),
             timeout: .milliseconds(Int64(max(configuration.connectTimeoutMs, 1000))), logger: logger)

@@ -14,9 +14,12 @@ final class GatewayState: Sendable {
     /// The `/v1/models` body.
     let modelsBody: [UInt8]
     let client: UpstreamClient
+    /// Prices requests when the configuration names a price book.
+    let pricer: RequestPricer?
 
-    init(configuration: GatewayConfiguration, client: UpstreamClient, createdAt: Int) {
+    init(configuration: GatewayConfiguration, client: UpstreamClient, pricer: RequestPricer?, createdAt: Int) {
         self.configuration = configuration
+        self.pricer = pricer
         self.keys = KeyTable(configuration.teams)
         self.targets = configuration.targets
         self.client = client

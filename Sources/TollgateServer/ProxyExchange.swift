@@ -1,8 +1,10 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 import TollgateHTTP
 import TollgateRouting
+import TollgateTokenizer
 import TollgateWire
 
 /// One proxied request, from the first upstream attempt to the last byte to the client.
@@ -41,13 +43,17 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var partialEvent: ByteBuffer?
     private var outgoing: ByteBuffer?
     private var sawDone = false
-    /// Usage the engine reported, captured from the body or the usage chunk.
-    private(set) var usage: TokenUsage?
+    private var billable = false
+    private let pricer: RequestPricer?
+    /// Counts, estimate and usage of this request, for its bill.
+    private(set) var account: RequestAccount
 
     init(
         request: InferenceRequest, body: ByteBuffer, candidates: [Target], requestID: String,
-        responder: HTTPResponder, state: GatewayState, logger: Logger
+        responder: HTTPResponder, state: GatewayState, account: RequestAccount, logger: Logger
     ) {
+        self.pricer = state.pricer
+        self.account = account
         self.request = request
         self.body = body
         self.candidates = candidates
@@ -93,6 +99,9 @@ final class ProxyExchange: UpstreamResponseDelegate {
         endpoint = chosen
         tried.append(chosen)
         chosen.begin()
+        if let pricer, let prompt = account.prompt {
+            account.estimate = pricer.estimate(target: candidate, request: request, promptTokens: prompt.tokens, at: account.startedAt)
+        }
 
         let served = candidate.models[request.model]
         let splices = request.rewrite(servedModel: served, forceUsage: true)
@@ -130,6 +139,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
     func upstreamDidReceiveHead(_ head: HTTPResponseHead) {
         let status = Int(head.status.code)
         let contentType = head.headers.first(name: "content-type") ?? ""
+        // An engine that accepted the request is doing work for it: from here on it is billed.
+        billable = (200..<300).contains(status)
         if (200..<300).contains(status) && request.stream && contentType.hasPrefix("text/event-stream") {
             mode = .streaming
             var headers = baseHeaders()
@@ -237,11 +248,15 @@ final class ProxyExchange: UpstreamResponseDelegate {
         body.withUnsafeReadableBytes { bytes in
             guard let shape = ResponseShape.inspect(bytes) else { return }
             if let range = shape.usageRange {
-                usage = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: bytes[range]))
+                account.reported = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: bytes[range]))
             }
-            let renames = shape.reasoningRenames
-            if !renames.isEmpty {
-                let rewritten = Splice.apply(renames, to: bytes)
+            var splices = shape.reasoningRenames
+            if let range = shape.usageRange, let cost = settle()?.cost {
+                splices.append(costSplice(usageRange: range, cost: cost.money))
+                splices.sort { $0.range.lowerBound < $1.range.lowerBound }
+            }
+            if !splices.isEmpty {
+                let rewritten = Splice.apply(splices, to: bytes)
                 out = responder.allocator.buffer(capacity: rewritten.count)
                 out.writeBytes(rewritten)
             }
@@ -281,15 +296,34 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if SSE.isDone(event) { sawDone = true }
         guard let payloadRange = SSE.dataPayload(of: event) else { return appendOutgoing(event) }
         let payload = UnsafeRawBufferPointer(rebasing: event[payloadRange])
+        account.streamedEvents += 1
+        if target?.engine == .llamacpp { collectGeneratedText(payload) }
         guard mayCarryUsage(payload) || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
         guard let shape = ResponseShape.inspect(payload) else { return appendOutgoing(event) }
+        var splices = shape.reasoningRenames
         if let range = shape.usageRange {
-            usage = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: payload[range])) ?? usage
+            account.reported = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: payload[range])) ?? account.reported
+            if shape.isUsageOnlyChunk {
+                account.streamedEvents -= 1
+                guard request.clientWantsUsage else { return }
+                if let cost = settle()?.cost { splices.append(costSplice(usageRange: range, cost: cost.money)) }
+            }
         }
-        if shape.isUsageOnlyChunk && !request.clientWantsUsage { return }
-        let renames = shape.reasoningRenames
-        guard !renames.isEmpty else { return appendOutgoing(event) }
-        appendOutgoing(SSE.event(Splice.apply(renames, to: payload)))
+        guard !splices.isEmpty else { return appendOutgoing(event) }
+        splices.sort { $0.range.lowerBound < $1.range.lowerBound }
+        appendOutgoing(SSE.event(Splice.apply(splices, to: payload)))
+    }
+
+    /// llama.cpp's server sends no usage in streams: keep the text so its tokens can be counted.
+    private func collectGeneratedText(_ payload: UnsafeRawBufferPointer) {
+        guard let chunk = try? JSONValue.parse(payload), let choices = chunk["choices"]?.arrayValue else { return }
+        for choice in choices {
+            for field in ["content", "reasoning_content", "reasoning"] {
+                if let text = choice["delta"]?[field]?.stringValue {
+                    account.generatedText = (account.generatedText ?? "") + text
+                }
+            }
+        }
     }
 
     /// A `"usage"` key followed by an object (not `null`).
@@ -326,7 +360,22 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var headers = HTTPHeaders()
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "x-tollgate-target", value: target?.name ?? "none")
+        if let estimate = account.estimate {
+            headers.add(name: "x-tollgate-cost-estimate", value: estimate.money.decimalString)
+            headers.add(name: "x-tollgate-currency", value: estimate.money.currency)
+        }
         return headers
+    }
+
+    /// Bills the request once: the engine's usage (or Tollgate's own count) priced on the target.
+    @discardableResult
+    private func settle() -> Settlement? {
+        if let settlement = account.settlement { return settlement }
+        guard let pricer, let target else { return nil }
+        let settlement = pricer.settle(
+            target: target, model: request.model, usage: account.usageToBill(pricer: pricer), at: account.startedAt)
+        account.settlement = settlement
+        return settlement
     }
 
     private func finishWithError(_ error: GatewayError) {
@@ -336,12 +385,16 @@ final class ProxyExchange: UpstreamResponseDelegate {
     }
 
     private func finished(outcome: String) {
+        // A request that reached an engine is billed even when the client left or the stream broke.
+        if billable { settle() }
         logger.debug(
             "request finished",
             metadata: [
                 "tollgate.target": "\(target?.name ?? "none")", "tollgate.outcome": "\(outcome)",
-                "tollgate.prompt_tokens": "\(usage?.promptTokens ?? -1)",
-                "tollgate.completion_tokens": "\(usage?.completionTokens ?? -1)",
+                "tollgate.prompt_tokens": "\(account.settlement?.usage.promptTokens ?? -1)",
+                "tollgate.completion_tokens": "\(account.settlement?.usage.completionTokens ?? -1)",
+                "tollgate.usage_estimated": "\(account.settlement?.usage.estimated ?? true)",
+                "tollgate.cost": "\(account.settlement?.cost?.money.decimalString ?? "-")",
             ])
     }
 }

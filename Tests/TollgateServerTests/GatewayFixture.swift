@@ -19,8 +19,9 @@ struct GatewayFixture {
     /// Starts one simulator per configuration, then a gateway whose `flash-pool` lists them in
     /// order (plus `extraEndpoints`, e.g. a closed port), serving `deepseek-v4-flash`.
     static func start(
-        engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", instant: true)],
-        extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, firstByteMs: Int? = nil
+        engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, instant: true)],
+        extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, firstByteMs: Int? = nil,
+        priceBook: String? = nil
     ) async throws -> GatewayFixture {
         var engines: [EngineSimulator] = []
         for config in configs {
@@ -44,6 +45,11 @@ struct GatewayFixture {
 
             """
         if let maxBodyBytes { yaml += "limits: {max_body_bytes: \(maxBodyBytes)}\n" }
+        if let priceBook {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-test-prices-\(UUID().uuidString).yaml").path
+            try priceBook.write(toFile: path, atomically: true, encoding: .utf8)
+            yaml += "pricing: {price_book: \(path)}\n"
+        }
         yaml += extraYAML
         let configuration = try GatewayConfiguration.parse(yaml, file: "<test>")
         var logger = Logger(label: "tollgate-test")

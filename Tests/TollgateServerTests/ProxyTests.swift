@@ -3,7 +3,8 @@ import Testing
 import TollgateEngineSim
 
 @Suite(.serialized) struct ProxyTests {
-    let chatBody = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":8}"#
+    // Room for the default reasoning (16 tokens) and some content.
+    let chatBody = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":64}"#
 
     @Test func nonStreamingIsProxiedWithTargetAndRequestID() async throws {
         let fixture = try await GatewayFixture.start()

@@ -1,0 +1,32 @@
+import Foundation
+import TollgatePricing
+import TollgateTokenizer
+import TollgateWire
+
+/// What the gateway learns about one request on its way through, to bill it exactly once.
+struct RequestAccount {
+    let startedAt: Date
+    /// The prompt as Tollgate counted it before sending (nil without a price book).
+    var prompt: PromptCount?
+    /// The estimated cost on the target the request was sent to.
+    var estimate: PricedCost?
+    /// Usage as the engine reported it.
+    var reported: TokenUsage?
+    /// Content events seen in a stream: about one token each; the count of last resort.
+    var streamedEvents = 0
+    /// Generated text, kept only for engines that never report usage in streams (llama.cpp).
+    var generatedText: String?
+    var settlement: Settlement?
+
+    init(startedAt: Date = Date()) {
+        self.startedAt = startedAt
+    }
+
+    /// The usage to bill: the engine's when it reported one, else Tollgate's own count (prompt from
+    /// the tokenizer, completion from the generated text or the streamed events), marked estimated.
+    func usageToBill(pricer: RequestPricer) -> MeteredUsage {
+        if let reported { return MeteredUsage(reported) }
+        let completion = generatedText.map(pricer.countText) ?? streamedEvents
+        return MeteredUsage(promptTokens: prompt?.tokens ?? 0, completionTokens: completion, estimated: true)
+    }
+}

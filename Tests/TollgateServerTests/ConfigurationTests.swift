@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import TollgateConfig
+import TollgateRouting
+
+@Suite struct ConfigurationTests {
+    let valid = """
+        listen: {host: 127.0.0.1, port: 9000}
+        teams:
+          - name: a
+            key_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+        targets:
+          - name: flash
+            kind: pool
+            engine: vllm
+            models: [deepseek-v4-flash, {deepseek-v4-pro: DeepSeek-V4-Pro}]
+            endpoints: [http://127.0.0.1:8000/v1, "http://[::1]:8001/v1"]
+          - name: api
+            kind: upstream
+            base_url: https://api.deepseek.com
+            api_key_env: TEST_KEY
+            models: [deepseek-v4-flash]
+        """
+
+    @Test func readsAValidFile() throws {
+        let config = try GatewayConfiguration.parse(valid, file: "t.yaml", environment: ["TEST_KEY": "sk-x"])
+        #expect(config.port == 9000)
+        #expect(config.targets.map(\.name) == ["flash", "api"])
+        #expect(config.targets[0].models == ["deepseek-v4-flash": "deepseek-v4-flash", "deepseek-v4-pro": "DeepSeek-V4-Pro"])
+        #expect(config.targets[0].endpoints.map(\.origin.port) == [8000, 8001])
+        #expect(config.targets[0].endpoints[1].origin.host == "::1")
+        #expect(config.targets[1].endpoints[0].origin.tls)
+        #expect(config.targets[1].upstreamAPIKey == "sk-x")
+        #expect(config.teams.first?.team == "a")
+    }
+
+    @Test func theShippedExampleLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try GatewayConfiguration.load(
+            path: root.appendingPathComponent("tollgate.example.yaml").path, environment: ["DEEPSEEK_API_KEY": "sk-test"])
+        #expect(config.targets.count == 3)
+    }
+
+    @Test func errorsNameFileLineAndReason() {
+        func error(_ yaml: String, env: [String: String] = ["TEST_KEY": "k"]) -> ConfigError? {
+            do {
+                _ = try GatewayConfiguration.parse(yaml, file: "bad.yaml", environment: env)
+                return nil
+            } catch let error as ConfigError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        let typo = error(valid.replacingOccurrences(of: "    engine: vllm", with: "    engin: vllm"))
+        #expect(typo?.file == "bad.yaml")
+        #expect(typo?.line == 8)
+        #expect(typo?.reason.contains("unknown key 'engin'") == true)
+
+        let badURL = error(valid.replacingOccurrences(of: "http://127.0.0.1:8000/v1", with: "127.0.0.1:8000"))
+        #expect(badURL?.line == 10)
+        #expect(badURL?.reason.contains("is not an http:// or https:// URL") == true)
+
+        let missingEnv = error(valid, env: [:])
+        #expect(missingEnv?.line == 14)
+        #expect(missingEnv?.reason.contains("TEST_KEY is not set") == true)
+
+        let badHash = error(valid.replacingOccurrences(of: "9f86d081", with: "zz"))
+        #expect(badHash?.line == 4)
+
+        let yamlSyntax = error("targets: [\n  - name: x\n")
+        #expect(yamlSyntax?.reason.hasPrefix("invalid YAML") == true)
+        #expect((yamlSyntax?.line ?? 0) > 0)
+
+        let duplicate = error(valid.replacingOccurrences(of: "name: api", with: "name: flash"))
+        #expect(duplicate?.reason.contains("duplicate target name 'flash'") == true)
+
+        #expect(error("targets: []")?.reason.contains("at least one target") == true)
+        #expect(error("")?.reason == "the file is empty")
+        #expect(ConfigError(file: "f.yaml", line: 3, reason: "r").description == "f.yaml:3: r")
+    }
+
+    @Test func keysAreCheckedByHashInConstantTime() {
+        let table = KeyTable([TeamKey(team: "a", keyHash: TeamKey.hash("sk-right"))])
+        #expect(table.authenticate(bearer: "sk-right")?.team == "a")
+        #expect(table.authenticate(bearer: "sk-wrong") == nil)
+        #expect(table.authenticate(bearer: "") == nil)
+        #expect(constantTimeEqual([1, 2, 3], [1, 2, 3]))
+        #expect(!constantTimeEqual([1, 2, 3], [1, 2, 4]))
+        #expect(!constantTimeEqual([1, 2], [1, 2, 3]))
+    }
+}

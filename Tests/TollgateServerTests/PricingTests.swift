@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+import TollgateEngineSim
+import TollgateMoney
+import TollgateTokenizer
+
+/// Prices on the request path: the estimate header and the actual `cost` in the usage.
+@Suite(.serialized) struct PricingTests {
+    /// 1.00 USD per 1M prompt tokens (1,000 nano-USD each), 2.00 per 1M output tokens.
+    static let book = """
+        currency: USD
+        list_price_target: flash-pool
+        expected_output_tokens:
+          deepseek-v4-flash: {thinking: 100, chat: 50}
+        versions:
+          - id: test-v1
+            effective_from: "2026-01-01T00:00:00Z"
+            targets:
+              flash-pool:
+                kind: upstream
+                models:
+                  deepseek-v4-flash: {input_cache_hit: "0.10", input_cache_miss: "1.00", output: "2.00"}
+        """
+
+    func expectedCost(prompt: Int, hit: Int = 0, completion: Int) -> String {
+        Money(nanos: Int64(hit * 100 + (prompt - hit) * 1000 + completion * 2000), currency: "USD").decimalString
+    }
+
+    @Test func nonStreamingCarriesEstimateAndActualCost() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"How much is this?"}],"max_tokens":8}"#
+        let response = try await fixture.chat(body)
+        #expect(response.status == 200)
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(body.utf8))
+        #expect(prompt.exact)
+        #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 8))
+        #expect(response.headers.first(name: "x-tollgate-currency") == "USD")
+        let usage = try #require(try json(response.body)["usage"] as? [String: Any])
+        let reportedPrompt = try #require(usage["prompt_tokens"] as? Int)
+        let completion = try #require(usage["completion_tokens"] as? Int)
+        #expect(usage["cost"] as? String == expectedCost(prompt: reportedPrompt, completion: completion))
+    }
+
+    @Test func streamUsageChunkCarriesCost() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        let response = try await fixture.chat(
+            #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":6}"#)
+        #expect(response.headers.first(name: "x-tollgate-cost-estimate") != nil)
+        let last = try json(try #require(response.events.dropLast().last))
+        let usage = try #require(last["usage"] as? [String: Any])
+        let prompt = try #require(usage["prompt_tokens"] as? Int)
+        #expect(usage["completion_tokens"] as? Int == 6)
+        #expect(usage["cost"] as? String == expectedCost(prompt: prompt, completion: 6))
+    }
+
+    @Test func aBookMissingATargetsPriceIsRefusedAtStart() async throws {
+        let incomplete = Self.book.replacingOccurrences(of: "flash-pool:", with: "other-pool:")
+            .replacingOccurrences(of: "list_price_target: flash-pool", with: "list_price_target: other-pool")
+        await #expect(throws: (any Error).self) {
+            let fixture = try await GatewayFixture.start(engines: [], extraEndpointsFirst: ["http://127.0.0.1:1/v1"], priceBook: incomplete)
+            await fixture.stop()
+        }
+    }
+}
