@@ -18,7 +18,7 @@ mkdir -p "$work"
 export RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 
 # The reference venv (same as the parity tests).
-TOLLGATE_TOKENIZER_RANDOM=0 "$root/scripts/tokenizer-reference/prepare.sh" >/dev/null 2>&1 || true
+"$root/scripts/tokenizer-reference/prepare.sh" --venv-only
 py="${TOLLGATE_TOKENIZER_VENV:-$root/.venv-tokenizer-reference}/bin/python"
 [ -x "$py" ] || { echo "no reference venv; run scripts/tokenizer-reference/prepare.sh" >&2; exit 1; }
 

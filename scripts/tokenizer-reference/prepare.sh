@@ -5,6 +5,7 @@
 #   scripts/tokenizer-reference/prepare.sh            # writes .build-tokenizer-reference/reference.json
 #   TOLLGATE_TOKENIZER_SEED=123 scripts/...prepare.sh # reproduce a randomized run
 #   TOLLGATE_TOKENIZER_RANDOM=20000 ...               # more random cases (default 5000)
+#   scripts/tokenizer-reference/prepare.sh --venv-only  # only create the venv (benchmark)
 #
 # The Swift tests read $TOLLGATE_TOKENIZER_REFERENCE, or .build-tokenizer-reference/reference.json.
 set -euo pipefail
@@ -23,6 +24,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/scripts/tokenizer-reference/requirements.txt"
+if [ "${1:-}" = "--venv-only" ]; then exit 0; fi
 seed_args=()
 if [ -n "${TOLLGATE_TOKENIZER_SEED:-}" ]; then seed_args=(--seed "$TOLLGATE_TOKENIZER_SEED"); fi
 "$venv/bin/python" "$root/scripts/tokenizer-reference/reference.py" \
