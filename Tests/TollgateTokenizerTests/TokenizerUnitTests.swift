@@ -73,4 +73,17 @@ import Testing
         #expect(elapsed < .seconds(10), "400 KB of long pieces took \(elapsed)")
         #expect(t.decode(t.encode(text)) == Array(text.utf8))
     }
+
+    @Test func concurrentEncodesAgree() async {
+        let t = Self.tokenizer
+        let texts = (0..<16).map { i in String(repeating: "línea \(i) 数字\(i * 1234) <think>x</think>\n", count: 200 + i) }
+        let expected = texts.map { t.encode($0) }
+        let results = await withTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, text) in texts.enumerated() { group.addTask { (i, t.encode(text)) } }
+            var out = [[Int]](repeating: [], count: texts.count)
+            for await (i, ids) in group { out[i] = ids }
+            return out
+        }
+        #expect(results == expected)
+    }
 }
