@@ -54,7 +54,7 @@ let package = Package(
             name: "TollgateServer",
             dependencies: [
                 "TollgateWire", "TollgateConfig", "TollgateHTTP", "TollgateRouting", "TollgatePricing",
-                "TollgateTokenizer", "TollgateMoney",
+                "TollgateTokenizer", "TollgateMoney", "TollgateLedger",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

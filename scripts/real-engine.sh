@@ -90,4 +90,7 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 ' \
     --model "$gguf" --model_alias smollm2 \
     --host 127.0.0.1 --port "$port" \
-    --n_ctx 8192
+    --n_ctx 8192 \
+    --interrupt_requests False
+# interrupt_requests off: by default any request that takes the model lock (GET /v1/models, which
+# the gateway's health probe calls) cuts the stream in progress short.

@@ -66,14 +66,7 @@ public final class DemoStack: Sendable {
             throw error
         }
         let url = { (name: String) in engines.first { $0.name == name }!.baseURL }
-        var flashPool = """
-              - name: flash-pool
-                kind: pool
-                engine: vllm
-                models: [{deepseek-v4-flash: deepseek-ai/DeepSeek-V4-Flash}]
-                max_model_len: 131072
-                endpoints: [\(url("flash-1")), \(url("flash-2"))]
-            """
+        let flashPool: String
         if let real = options.realFlashBaseURL {
             flashPool = """
                   - name: flash-pool
@@ -82,6 +75,15 @@ public final class DemoStack: Sendable {
                     models: [{deepseek-v4-flash: smollm2}]
                     max_model_len: 8192
                     endpoints: [\(real)]
+                """
+        } else {
+            flashPool = """
+                  - name: flash-pool
+                    kind: pool
+                    engine: vllm
+                    models: [{deepseek-v4-flash: deepseek-ai/DeepSeek-V4-Flash}]
+                    max_model_len: 131072
+                    endpoints: [\(url("flash-1")), \(url("flash-2"))]
                 """
         }
         let yaml = """

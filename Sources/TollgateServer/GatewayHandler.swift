@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import TollgateHTTP
+import TollgateLedger
 import TollgateRouting
 import TollgateWire
 
@@ -26,8 +27,12 @@ struct GatewayHandler: HTTPRequestHandler {
             proxy(request, endpoint: .completions, requestID: requestID, responder: responder)
         case "/v1/models", "/models":
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
-            guard authenticate(request.head) != nil else { return fail(.invalidAPIKey, requestID, responder) }
-            respondJSON(.ok, state.modelsBody, requestID: requestID, responder: responder)
+            resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
+                switch resolved {
+                case .success: respondJSON(.ok, state.modelsBody, requestID: requestID, responder: responder)
+                case .failure(let error): fail(error, requestID, responder)
+                }
+            }
         case "/healthz":
             respondJSON(.ok, Array(#"{"status":"ok"}"#.utf8), requestID: requestID, responder: responder)
         case "/readyz":
@@ -48,54 +53,108 @@ struct GatewayHandler: HTTPRequestHandler {
 
     // MARK: stages
 
-    private func authenticate(_ head: HTTPRequestHead) -> TeamKey? {
+    /// The bearer key of a request, if it sent one.
+    private func bearerKey(_ head: HTTPRequestHead) -> Substring? {
         guard let header = head.headers.first(name: "authorization") else { return nil }
         let value = Substring(header)
         let scheme = value.prefix(7)
         guard scheme.count == 7, scheme.lowercased() == "bearer " else { return nil }
         let key = value.dropFirst(7).drop(while: { $0 == " " })
-        guard !key.isEmpty else { return nil }
-        return state.keys.authenticate(bearer: key)
+        return key.isEmpty ? nil : key
     }
 
+    /// Resolves the caller: from the ledger's key cache when a database is configured, else from
+    /// the configuration file. Calls `done` on the event loop.
+    private func resolveCaller(_ head: HTTPRequestHead, on eventLoop: EventLoop, _ done: @escaping (Result<Caller, GatewayError>) -> Void) {
+        guard let key = bearerKey(head) else { return done(.failure(.invalidAPIKey)) }
+        if let ledger = state.ledger { return ledger.resolve(bearer: key, on: eventLoop, done) }
+        guard let team = state.keys.authenticate(bearer: key) else { return done(.failure(.invalidAPIKey)) }
+        done(.success(Caller(configKey: team)))
+    }
+
+    /// The stages of an inference request, each of which may end it with an error:
+    /// caller → request fields → candidate targets → prompt count → admission → proxy.
     private func proxy(_ request: HTTPInboundRequest, endpoint: InferenceEndpoint, requestID: String, responder: HTTPResponder) {
-        guard let team = authenticate(request.head) else { return fail(.invalidAPIKey, requestID, responder) }
-        let parsed: InferenceRequest
-        do {
-            parsed = try request.body.withUnsafeReadableBytes { bytes throws(GatewayError) in
-                try InferenceRequest.parse(bytes, endpoint: endpoint)
+        let account = RequestAccount()
+        resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
+            let caller: Caller
+            switch resolved {
+            case .success(let found): caller = found
+            case .failure(let error): return fail(error, requestID, responder)
             }
-        } catch {
-            return fail(error, requestID, responder)
+            let parsed: InferenceRequest
+            do throws(GatewayError) {
+                parsed = try request.body.withUnsafeReadableBytes { bytes throws(GatewayError) in
+                    try InferenceRequest.parse(bytes, endpoint: endpoint)
+                }
+            } catch {
+                return fail(error, requestID, responder)
+            }
+            guard let candidates = state.targetsByModel[parsed.model] else {
+                return fail(.modelNotFound(parsed.model), requestID, responder)
+            }
+            guard caller.allows(model: parsed.model) else {
+                return fail(.modelNotAllowed(parsed.model), requestID, responder)
+            }
+            var requestLogger = logger
+            requestLogger[metadataKey: "tollgate.request_id"] = "\(requestID)"
+            requestLogger[metadataKey: "tollgate.team"] = "\(caller.team)"
+            let context = ExchangeContext(
+                request: parsed, body: request.body, candidates: candidates, requestID: requestID, caller: caller,
+                logger: requestLogger)
+            countPrompt(context, account: account, responder: responder) { [self] account in
+                admit(context, account: account, responder: responder) { admission in
+                    ProxyExchange(context: context, responder: responder, state: state, account: account, admission: admission).start()
+                }
+            }
         }
-        guard let candidates = state.targetsByModel[parsed.model] else {
-            return fail(.modelNotFound(parsed.model), requestID, responder)
-        }
-        if let allowed = team.allowedModels, !allowed.contains(parsed.model) {
-            return fail(.modelNotAllowed(parsed.model), requestID, responder)
-        }
-        var requestLogger = logger
-        requestLogger[metadataKey: "tollgate.request_id"] = "\(requestID)"
-        requestLogger[metadataKey: "tollgate.team"] = "\(team.team)"
-        let start = { [state] (account: RequestAccount) in
-            ProxyExchange(
-                request: parsed, body: request.body, candidates: candidates, requestID: requestID,
-                responder: responder, state: state, account: account, logger: requestLogger
-            ).start()
-        }
-        guard let pricer = state.pricer else { return start(RequestAccount()) }
-        var account = RequestAccount()
-        let body = request.body
+    }
+
+    /// Counts the prompt when requests are priced: inline for small bodies, on the thread pool for
+    /// long ones so a 1M-token prompt never stalls the event loop.
+    private func countPrompt(
+        _ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder, _ next: @escaping (RequestAccount) -> Void
+    ) {
+        guard let pricer = state.pricer else { return next(account) }
+        var account = account
+        let body = context.body
+        let endpoint = context.request.endpoint
         if body.readableBytes <= RequestPricer.inlineCountLimit {
             account.prompt = pricer.countPrompt(body, endpoint: endpoint)
-            return start(account)
+            return next(account)
         }
-        // A long prompt is counted on the thread pool; the exchange resumes on this event loop.
         NIOThreadPool.singleton.runIfActive(eventLoop: responder.eventLoop) {
             pricer.countPrompt(body, endpoint: endpoint)
         }.whenComplete { result in
             account.prompt = try? result.get()
-            if !responder.isFinished { start(account) }
+            if !responder.isFinished { next(account) }
+        }
+    }
+
+    /// Rate limits and budget, when keys come from the ledger.
+    private func admit(
+        _ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder, _ next: @escaping (Admission?) -> Void
+    ) {
+        guard let ledger = state.ledger, let key = context.caller.ledgerKey, let pricer = state.pricer else { return next(nil) }
+        let request = context.request
+        let prompt = account.prompt?.tokens ?? context.body.readableBytes / 4
+        let output = pricer.estimator.expectedOutputTokens(model: request.model, maxTokens: request.maxTokens, thinking: request.thinking) ?? 0
+        // Reserve the dearest candidate's estimate: whichever target serves it, the budget holds.
+        let estimate = context.candidates.compactMap {
+            pricer.estimate(target: $0, request: request, promptTokens: prompt, at: account.startedAt)?.money
+        }.max() ?? .zero(pricer.currency)
+        ledger.admit(key, estimatedTokens: prompt + output, estimate: estimate, on: responder.eventLoop) { [self] result in
+            switch result {
+            case .success(let admission):
+                if responder.isFinished {
+                    ledger.ledger.budgets.release(admission.reservation)
+                } else {
+                    next(admission)
+                }
+            case .failure(let refusal):
+                GatewayHandler.sendError(
+                    refusal.error, requestID: context.requestID, target: nil, extraHeaders: refusal.headers, responder: responder)
+            }
         }
     }
 
@@ -115,8 +174,10 @@ struct GatewayHandler: HTTPRequestHandler {
     }
 
     /// An error before any byte of the answer went out: the envelope with its status.
-    static func sendError(_ error: GatewayError, requestID: String, target: String?, responder: HTTPResponder) {
-        var headers = HTTPHeaders()
+    static func sendError(
+        _ error: GatewayError, requestID: String, target: String?, extraHeaders: [(String, String)] = [], responder: HTTPResponder
+    ) {
+        var headers = HTTPHeaders(extraHeaders)
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "x-tollgate-target", value: target ?? "none")

@@ -3,7 +3,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import TollgateConfig
 import TollgateHTTP
+import TollgateLedger
 import TollgatePricing
 import TollgateRouting
 import TollgateTokenizer
@@ -30,9 +32,11 @@ public final class GatewayServer: Sendable {
         self.probeTask = probeTask
     }
 
+    /// Starts the gateway. With a `ledger` (whose services must be running), keys come from
+    /// PostgreSQL and every request is admitted against rate limits and budgets and recorded.
     public static func start(
         configuration: GatewayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "tollgate")
+        ledger: Ledger? = nil, logger: Logger = Logger(label: "tollgate")
     ) async throws -> GatewayServer {
         let client = UpstreamClient(
             configuration: UpstreamClientConfiguration(connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs))))
@@ -41,8 +45,14 @@ public final class GatewayServer: Sendable {
             try book.validate(targets: configuration.targets.map { ($0.name, $0.modelOrder) })
             return RequestPricer(book: book, tokenizer: try DeepSeekTokenizer.loadBundled())
         }
+        if ledger != nil && pricer == nil {
+            throw ConfigError(
+                file: configuration.file, line: 0,
+                reason: "a database needs a price book (pricing.price_book): budgets and the ledger are kept in money")
+        }
         let state = GatewayState(
-            configuration: configuration, client: client, pricer: pricer, createdAt: Int(Date().timeIntervalSince1970))
+            configuration: configuration, client: client, pricer: pricer,
+            ledger: ledger.map { LedgerAdmission(ledger: $0, logger: logger) }, createdAt: Int(Date().timeIntervalSince1970))
         let prober = HealthProber(
             targets: configuration.targets, client: client, eventLoop: group.next(),
             timeout: .milliseconds(Int64(max(configuration.connectTimeoutMs, 1000))), logger: logger)
@@ -78,19 +88,31 @@ public final class GatewayServer: Sendable {
 }
 
 /// Runs a gateway until graceful shutdown (SIGTERM/SIGINT in a ServiceGroup).
+///
+/// With a ledger, list `ledger.services` before this service in the group: shutdown stops the
+/// gateway first, then the usage writer drains and budgets hand back their leases.
 public struct GatewayService: Service {
     let configuration: GatewayConfiguration
+    let ledger: Ledger?
+    let migrate: Bool
     let logger: Logger
     let onStart: @Sendable (GatewayServer) -> Void
 
-    public init(configuration: GatewayConfiguration, logger: Logger, onStart: @escaping @Sendable (GatewayServer) -> Void = { _ in }) {
+    public init(
+        configuration: GatewayConfiguration, ledger: Ledger? = nil, migrate: Bool = false, logger: Logger,
+        onStart: @escaping @Sendable (GatewayServer) -> Void = { _ in }
+    ) {
         self.configuration = configuration
+        self.ledger = ledger
+        self.migrate = migrate
         self.logger = logger
         self.onStart = onStart
     }
 
     public func run() async throws {
-        let gateway = try await GatewayServer.start(configuration: configuration, logger: logger)
+        // Refuse to serve on a schema that is behind, unless told to migrate.
+        try await ledger?.checkSchema(migrate: migrate)
+        let gateway = try await GatewayServer.start(configuration: configuration, ledger: ledger, logger: logger)
         onStart(gateway)
         try? await gracefulShutdown()
         try await gateway.shutdown()

@@ -16,10 +16,13 @@ final class GatewayState: Sendable {
     let client: UpstreamClient
     /// Prices requests when the configuration names a price book.
     let pricer: RequestPricer?
+    /// Keys, limits, budgets and the usage ledger, when a database is configured.
+    let ledger: LedgerAdmission?
 
-    init(configuration: GatewayConfiguration, client: UpstreamClient, pricer: RequestPricer?, createdAt: Int) {
+    init(configuration: GatewayConfiguration, client: UpstreamClient, pricer: RequestPricer?, ledger: LedgerAdmission?, createdAt: Int) {
         self.configuration = configuration
         self.pricer = pricer
+        self.ledger = ledger
         self.keys = KeyTable(configuration.teams)
         self.targets = configuration.targets
         self.client = client

@@ -28,9 +28,9 @@ final class HealthProber: Sendable {
     func probeAll() async {
         await withTaskGroup(of: Void.self) { group in
             for target in targets {
-                var probes: [(Endpoint, String)] = target.endpoints.map {
-                    (endpoint: $0, path: target.kind == .pool ? "/health" : "/models")
-                }
+                // llama.cpp's server has no /health; it opens its port once the model is loaded.
+                let path = target.kind == .pool && target.engine != .llamacpp ? "/health" : "/models"
+                var probes: [(Endpoint, String)] = target.endpoints.map { ($0, path) }
                 if let beta = target.betaEndpoint { probes.append((beta, "/models")) }
                 for (endpoint, path) in probes {
                     group.addTask { await self.probe(endpoint, path: path, target: target) }
@@ -54,9 +54,10 @@ final class HealthProber: Sendable {
             }
         }
         let healthy: Bool
-        if path == "/health" {
+        if path == "/health" || target.kind == .pool {
             healthy = status == 200
         } else {
+            // The API answers 401 to a bad key: still reachable, and the key problem shows per request.
             healthy = status != nil && status! < 500
         }
         if endpoint.setHealthy(healthy) {

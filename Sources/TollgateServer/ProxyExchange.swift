@@ -3,6 +3,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import TollgateHTTP
+import TollgateLedger
+import TollgateMoney
 import TollgateRouting
 import TollgateTokenizer
 import TollgateWire
@@ -23,13 +25,14 @@ final class ProxyExchange: UpstreamResponseDelegate {
         case done
     }
 
-    private let request: InferenceRequest
-    private let body: ByteBuffer
-    private let candidates: [Target]
-    private let requestID: String
+    private let context: ExchangeContext
+    private var request: InferenceRequest { context.request }
+    private var candidates: [Target] { context.candidates }
+    private var requestID: String { context.requestID }
+    private var logger: Logger { context.logger }
     private let responder: HTTPResponder
     private let state: GatewayState
-    private let logger: Logger
+    private let admission: Admission?
 
     private var mode = Mode.waiting
     private var candidateIndex = 0
@@ -37,6 +40,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var connectFailures = 0
     private var target: Target?
     private var endpoint: Endpoint?
+    /// The endpoint of the last attempt, for the ledger row.
+    private var lastEndpoint: Endpoint?
     private var call: UpstreamCall?
     private var collected: ByteBuffer?
     /// Bytes of an SSE event split across reads.
@@ -44,23 +49,20 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var outgoing: ByteBuffer?
     private var sawDone = false
     private var billable = false
+    private var clientLeft = false
+    private var firstByteAt: Date?
+    private var isFinished = false
     private let pricer: RequestPricer?
     /// Counts, estimate and usage of this request, for its bill.
     private(set) var account: RequestAccount
 
-    init(
-        request: InferenceRequest, body: ByteBuffer, candidates: [Target], requestID: String,
-        responder: HTTPResponder, state: GatewayState, account: RequestAccount, logger: Logger
-    ) {
-        self.pricer = state.pricer
-        self.account = account
-        self.request = request
-        self.body = body
-        self.candidates = candidates
-        self.requestID = requestID
+    init(context: ExchangeContext, responder: HTTPResponder, state: GatewayState, account: RequestAccount, admission: Admission?) {
+        self.context = context
         self.responder = responder
         self.state = state
-        self.logger = logger
+        self.pricer = state.pricer
+        self.account = account
+        self.admission = admission
     }
 
     func start() {
@@ -97,6 +99,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private func send(to chosen: Endpoint, of candidate: Target) {
         target = candidate
         endpoint = chosen
+        lastEndpoint = chosen
         tried.append(chosen)
         chosen.begin()
         if let pricer, let prompt = account.prompt {
@@ -107,9 +110,9 @@ final class ProxyExchange: UpstreamResponseDelegate {
         let splices = request.rewrite(servedModel: served, forceUsage: true)
         let upstreamBody: ByteBuffer
         if splices.isEmpty {
-            upstreamBody = body
+            upstreamBody = context.body
         } else {
-            let rewritten = body.withUnsafeReadableBytes { Splice.apply(splices, to: $0) }
+            let rewritten = context.body.withUnsafeReadableBytes { Splice.apply(splices, to: $0) }
             var buffer = responder.allocator.buffer(capacity: rewritten.count)
             buffer.writeBytes(rewritten)
             upstreamBody = buffer
@@ -117,7 +120,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
-        headers.add(name: "x-request-id", value: requestID)
+        // llama.cpp's server answers 400 to an x-request-id that is not a UUID, which a client's may not be.
+        if candidate.engine != .llamacpp { headers.add(name: "x-request-id", value: requestID) }
         if let key = candidate.upstreamAPIKey { headers.add(name: "authorization", value: "Bearer \(key)") }
         let configuration = state.configuration
         let upstreamRequest = UpstreamRequest(
@@ -154,6 +158,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     }
 
     func upstreamDidReceiveBody(_ buffer: ByteBuffer) {
+        if firstByteAt == nil { firstByteAt = Date() }
         switch mode {
         case .streaming:
             forwardEvents(buffer)
@@ -182,7 +187,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
             flushOutgoing()
             mode = .done
             responder.end()
-            finished(outcome: "ok")
+            finished(status: 200, errorCode: nil)
         case .buffering(let status):
             let body = collected ?? responder.allocator.buffer(capacity: 0)
             collected = nil
@@ -226,7 +231,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
             flushOutgoing()
             mode = .done
             responder.end()
-            finished(outcome: gatewayError.code ?? "error")
+            finished(status: 200, errorCode: gatewayError.code)
         case .done:
             break
         }
@@ -238,7 +243,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
         call = nil
         releaseEndpoint()
         mode = .done
-        finished(outcome: "client_disconnected")
+        clientLeft = true
+        finished(status: 499, errorCode: "client_disconnected")
     }
 
     // MARK: non-streaming
@@ -265,7 +271,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         headers.add(name: "content-type", value: "application/json")
         mode = .done
         responder.send(status: .ok, headers: headers, body: out)
-        finished(outcome: "ok")
+        finished(status: 200, errorCode: nil)
     }
 
     // MARK: streaming
@@ -360,6 +366,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var headers = HTTPHeaders()
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "x-tollgate-target", value: target?.name ?? "none")
+        for (name, value) in admission?.headers ?? [] { headers.add(name: name, value: value) }
         if let estimate = account.estimate {
             headers.add(name: "x-tollgate-cost-estimate", value: estimate.money.decimalString)
             headers.add(name: "x-tollgate-currency", value: estimate.money.currency)
@@ -380,22 +387,53 @@ final class ProxyExchange: UpstreamResponseDelegate {
 
     private func finishWithError(_ error: GatewayError) {
         mode = .done
-        GatewayHandler.sendError(error, requestID: requestID, target: target?.name, responder: responder)
-        finished(outcome: error.code ?? "error")
+        GatewayHandler.sendError(
+            error, requestID: requestID, target: target?.name, extraHeaders: admission?.headers ?? [], responder: responder)
+        finished(status: error.status, errorCode: error.code)
     }
 
-    private func finished(outcome: String) {
-        // A request that reached an engine is billed even when the client left or the stream broke.
+    /// Ends the request's bookkeeping exactly once: bills it when an engine accepted it (also when
+    /// the client left or the stream broke), settles or releases its budget, queues its ledger row.
+    private func finished(status: Int, errorCode: String?) {
+        guard !isFinished else { return }
+        isFinished = true
         if billable { settle() }
+        let settlement = account.settlement
+        if let admission, let ledger = state.ledger {
+            ledger.finish(admission, event: usageEvent(admission, status: status, errorCode: errorCode), settlement: settlement)
+        }
         logger.debug(
             "request finished",
             metadata: [
-                "tollgate.target": "\(target?.name ?? "none")", "tollgate.outcome": "\(outcome)",
-                "tollgate.prompt_tokens": "\(account.settlement?.usage.promptTokens ?? -1)",
-                "tollgate.completion_tokens": "\(account.settlement?.usage.completionTokens ?? -1)",
-                "tollgate.usage_estimated": "\(account.settlement?.usage.estimated ?? true)",
-                "tollgate.cost": "\(account.settlement?.cost?.money.decimalString ?? "-")",
+                "tollgate.target": "\(target?.name ?? "none")", "tollgate.status": "\(status)",
+                "tollgate.error": "\(errorCode ?? "-")",
+                "tollgate.prompt_tokens": "\(settlement?.usage.promptTokens ?? -1)",
+                "tollgate.completion_tokens": "\(settlement?.usage.completionTokens ?? -1)",
+                "tollgate.usage_estimated": "\(settlement?.usage.estimated ?? true)",
+                "tollgate.cost": "\(settlement?.cost?.money.decimalString ?? "-")",
             ])
+    }
+
+    /// The ledger row of this request; nil when it never reached a target.
+    private func usageEvent(_ admission: Admission, status: Int, errorCode: String?) -> UsageEvent? {
+        guard let target, let pricer else { return nil }
+        let now = Date()
+        let settlement = account.settlement
+        let usage = settlement?.usage
+        let zero = Money.zero(pricer.currency)
+        return UsageEvent(
+            requestID: requestID, startedAt: account.startedAt, finishedAt: now, teamID: admission.key.teamID,
+            keyID: admission.key.id, requestedModel: request.model, target: target.name,
+            endpoint: lastEndpoint.map { "\($0)" }, promptTokensEstimated: account.prompt?.tokens ?? 0,
+            promptTokens: usage?.promptTokens ?? 0, cacheHitTokens: usage?.cacheHitTokens ?? 0,
+            completionTokens: usage?.completionTokens ?? 0, reasoningTokens: usage?.reasoningTokens ?? 0,
+            cost: settlement?.cost?.money ?? zero,
+            priceBookVersion: settlement?.cost?.bookVersion ?? account.estimate?.bookVersion ?? "none",
+            listCost: settlement?.listPrice?.money ?? zero,
+            latencyMs: Int(now.timeIntervalSince(account.startedAt) * 1000),
+            ttftMs: firstByteAt.map { Int($0.timeIntervalSince(account.startedAt) * 1000) },
+            statusCode: status, errorCode: errorCode, stream: request.stream, clientDisconnected: clientLeft,
+            usageEstimated: usage?.estimated ?? false)
     }
 }
 

@@ -1,16 +1,20 @@
 import Atomics
 
 /// Request ids that are unique across replicas without a syscall per request: a random
-/// per-process prefix and a counter (`req_3f9a1c2e000000000000002a`).
+/// per-process half and a counter, written as a UUID (`3f9a1c2e-77d0-41b5-0000-00000000002a`)
+/// because some engines (llama.cpp's server) refuse request ids of any other shape.
 enum RequestID {
     private static let prefix: String = {
         var generator = SystemRandomNumberGenerator()
-        return "req_" + hex(UInt64(truncatingIfNeeded: generator.next() as UInt64) & 0xFFFF_FFFF, digits: 8)
+        let random = hex(generator.next() as UInt64, digits: 16)
+        let chars = Array(random)
+        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
     }()
     private static let counter = ManagedAtomic<UInt64>(0)
 
     static func next() -> String {
-        prefix + hex(counter.loadThenWrappingIncrement(ordering: .relaxed), digits: 16)
+        let count = Array(hex(counter.loadThenWrappingIncrement(ordering: .relaxed), digits: 16))
+        return prefix + String(count[0..<4]) + "-" + String(count[4..<16])
     }
 
     /// An id the client sent is echoed if it is short and printable, so it cannot smuggle header

@@ -32,13 +32,13 @@ struct DemoCommand: AsyncParsableCommand {
         let logger = makeLogger(level: logLevel)
         var realEngine: Process?
         var realURL: String?
+        defer { realEngine?.terminate() }
         if real {
             let started = try RealEngine.start(port: realPort)
             realEngine = started
             realURL = "http://127.0.0.1:\(realPort)/v1"
             try await RealEngine.waitUntilReady(baseURL: realURL!, process: started)
         }
-        defer { realEngine?.terminate() }
         let key = DemoStack.makeKey()
         try (key + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
         chmod(keyFile, 0o600)
