@@ -41,7 +41,12 @@ struct GatewayHandler: HTTPRequestHandler {
                 ready ? .ok : .serviceUnavailable,
                 Array((ready ? #"{"status":"ready"}"# : #"{"status":"no healthy target"}"#).utf8),
                 requestID: requestID, responder: responder)
+        case "/v1/usage/report":
+            state.admin.handleUsageReport(request, requestID: requestID, responder: responder)
         default:
+            if path.hasPrefix("/admin/") {
+                return state.admin.handleAdmin(request, path: path, requestID: requestID, responder: responder)
+            }
             fail(.notFound, requestID, responder)
         }
     }

@@ -34,9 +34,10 @@ public final class GatewayServer: Sendable {
 
     /// Starts the gateway. With a `ledger` (whose services must be running), keys come from
     /// PostgreSQL and every request is admitted against rate limits and budgets and recorded.
+    /// With an `adminToken` (`TOLLGATE_ADMIN_TOKEN`) the admin API under `/admin` is enabled.
     public static func start(
         configuration: GatewayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        ledger: Ledger? = nil, logger: Logger = Logger(label: "tollgate")
+        ledger: Ledger? = nil, adminToken: String? = nil, logger: Logger = Logger(label: "tollgate")
     ) async throws -> GatewayServer {
         let client = UpstreamClient(
             configuration: UpstreamClientConfiguration(connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs))))
@@ -52,7 +53,8 @@ public final class GatewayServer: Sendable {
         }
         let state = GatewayState(
             configuration: configuration, client: client, pricer: pricer,
-            ledger: ledger.map { LedgerAdmission(ledger: $0, logger: logger) }, createdAt: Int(Date().timeIntervalSince1970))
+            ledger: ledger.map { LedgerAdmission(ledger: $0, logger: logger) }, createdAt: Int(Date().timeIntervalSince1970),
+            adminToken: adminToken, logger: logger)
         let prober = HealthProber(
             targets: configuration.targets, client: client, eventLoop: group.next(),
             timeout: .milliseconds(Int64(max(configuration.connectTimeoutMs, 1000))), logger: logger)
@@ -112,7 +114,9 @@ public struct GatewayService: Service {
     public func run() async throws {
         // Refuse to serve on a schema that is behind, unless told to migrate.
         try await ledger?.checkSchema(migrate: migrate)
-        let gateway = try await GatewayServer.start(configuration: configuration, ledger: ledger, logger: logger)
+        // The admin token is read from the environment only, never from the configuration file.
+        let adminToken = ProcessInfo.processInfo.environment["TOLLGATE_ADMIN_TOKEN"]
+        let gateway = try await GatewayServer.start(configuration: configuration, ledger: ledger, adminToken: adminToken, logger: logger)
         onStart(gateway)
         try? await gracefulShutdown()
         try await gateway.shutdown()

@@ -1,4 +1,5 @@
 import Atomics
+import Logging
 import NIOCore
 import TollgateHTTP
 import TollgateRouting
@@ -18,9 +19,15 @@ final class GatewayState: Sendable {
     let pricer: RequestPricer?
     /// Keys, limits, budgets and the usage ledger, when a database is configured.
     let ledger: LedgerAdmission?
+    /// The admin API and team usage reports (`/admin/...`, `/v1/usage/report`).
+    let admin: AdminAPI
 
-    init(configuration: GatewayConfiguration, client: UpstreamClient, pricer: RequestPricer?, ledger: LedgerAdmission?, createdAt: Int) {
+    init(
+        configuration: GatewayConfiguration, client: UpstreamClient, pricer: RequestPricer?, ledger: LedgerAdmission?, createdAt: Int,
+        adminToken: String? = nil, logger: Logger = Logger(label: "tollgate")
+    ) {
         self.configuration = configuration
+        self.admin = AdminAPI(token: AdminToken(adminToken), ledger: ledger, currency: pricer?.currency ?? "USD", logger: logger)
         self.pricer = pricer
         self.ledger = ledger
         self.keys = KeyTable(configuration.teams)
