@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "TollgateDemo",
             dependencies: [
-                "TollgateServer", "TollgateRouting", "TollgateEngineSim",
+                "TollgateServer", "TollgateRouting", "TollgateEngineSim", "TollgateLedger", "TollgateWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

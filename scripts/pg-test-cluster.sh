@@ -5,7 +5,7 @@
 #   scripts/pg-test-cluster.sh stop
 #
 # Folder and port come from TOLLGATE_PG_DIR (default /tmp/tollgate-pg) and TOLLGATE_PG_PORT
-# (default 55433). Idempotent: `start` on a running cluster only prints the URL; `stop` on a
+# (default 55433), the database name from TOLLGATE_PG_DATABASE (default tollgate_test). Idempotent: `start` on a running cluster only prints the URL; `stop` on a
 # stopped one does nothing. As root the server runs as the `postgres` user (PostgreSQL refuses
 # root). Prints nothing but the URL and errors; exports nothing. TOLLGATE_PG_OPTIONS adds server
 # options (e.g. "-c fsync=on" for benchmarks; tests run with fsync off).
@@ -13,7 +13,7 @@ set -euo pipefail
 
 dir="${TOLLGATE_PG_DIR:-/tmp/tollgate-pg}"
 port="${TOLLGATE_PG_PORT:-55433}"
-database="tollgate_test"
+database="${TOLLGATE_PG_DATABASE:-tollgate_test}"
 action="${1:-}"
 
 bin=""

@@ -3,8 +3,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import TollgateEngineSim
+import TollgateLedger
 import TollgateRouting
 import TollgateServer
+import TollgateWire
 
 /// The one-command demo: simulated engines (two V4-Flash, one V4-Pro, one standing in for the
 /// DeepSeek API) and a gateway in front of them, all in this process.
@@ -16,14 +18,21 @@ public final class DemoStack: Sendable {
         public var instant: Bool
         /// The Flash pool is a real OpenAI-compatible engine at this base URL (llama.cpp server).
         public var realFlashBaseURL: String?
-        public var demoKey: String
+        /// The team key, when keys come from the configuration (no ledger).
+        public var demoKey: String?
+        /// Prices requests (required with a ledger).
+        public var priceBookPath: String?
 
-        public init(port: Int, host: String = "127.0.0.1", instant: Bool = false, realFlashBaseURL: String? = nil, demoKey: String) {
+        public init(
+            port: Int, host: String = "127.0.0.1", instant: Bool = false, realFlashBaseURL: String? = nil,
+            demoKey: String? = nil, priceBookPath: String? = nil
+        ) {
             self.port = port
             self.host = host
             self.instant = instant
             self.realFlashBaseURL = realFlashBaseURL
             self.demoKey = demoKey
+            self.priceBookPath = priceBookPath
         }
     }
 
@@ -43,12 +52,16 @@ public final class DemoStack: Sendable {
     }
 
     /// Starts the engines on free loopback ports, then the gateway on `options.port`.
-    public static func start(_ options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) async throws -> DemoStack {
+    /// With a `ledger` (its services running), keys, budgets and usage live in PostgreSQL.
+    public static func start(
+        _ options: Options, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, ledger: Ledger? = nil, logger: Logger
+    ) async throws -> DemoStack {
         func simulator(_ name: String, model: String, maxModelLen: Int, deepSeekStyle: Bool) async throws -> Engine {
             var config = EngineSimConfiguration(model: model, maxModelLen: maxModelLen, instant: options.instant)
             if deepSeekStyle {
                 config.reasoningField = .reasoningContent
                 config.deepSeekUsage = true
+                config.aliases = ["deepseek-v4-pro"]
             }
             let sim = try await EngineSimulator.start(config, host: "127.0.0.1", port: 0, group: group)
             return Engine(name: name, baseURL: "http://127.0.0.1:\(sim.port)/v1", simulator: sim)
@@ -86,12 +99,19 @@ public final class DemoStack: Sendable {
                     endpoints: [\(url("flash-1")), \(url("flash-2"))]
                 """
         }
+        var teams = ""
+        if let key = options.demoKey {
+            teams = """
+                teams:
+                  - name: demo
+                    key_sha256: \(TeamKey.hex(TeamKey.hash(key)))
+
+                """
+        }
+        let pricing = options.priceBookPath.map { "pricing: {price_book: \(JSONWriter.quoted($0))}\n" } ?? ""
         let yaml = """
             listen: {host: \(options.host), port: \(options.port)}
-            teams:
-              - name: demo
-                key_sha256: \(TeamKey.hex(TeamKey.hash(options.demoKey)))
-            targets:
+            \(pricing)\(teams)targets:
             \(flashPool)
               - name: pro-pool
                 kind: pool
@@ -111,7 +131,7 @@ public final class DemoStack: Sendable {
         let gateway: GatewayServer
         do {
             let configuration = try GatewayConfiguration.parse(yaml, file: "<demo>")
-            gateway = try await GatewayServer.start(configuration: configuration, group: group, logger: logger)
+            gateway = try await GatewayServer.start(configuration: configuration, group: group, ledger: ledger, logger: logger)
         } catch {
             for engine in engines { try? await engine.simulator.shutdown() }
             throw error

@@ -14,6 +14,8 @@ public struct EngineSimConfiguration: Sendable {
 
     /// The served model name (`/v1/models`, `model` in responses). Requests for another name get 404.
     public var model: String
+    /// More model names the engine answers to (the DeepSeek API stand-in serves Flash and Pro).
+    public var aliases: [String] = []
     /// Context window: prompt + max_tokens above it is vLLM's 400.
     public var maxModelLen: Int
     /// Key of reasoning text in messages and deltas.

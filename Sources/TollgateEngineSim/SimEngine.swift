@@ -97,7 +97,7 @@ final class SimEngine: Sendable {
             Self.sendError(responder, status: 400, type: "BadRequestError", message: "The request body could not be read.")
             return
         }
-        guard request.base.model == configuration.model else {
+        guard request.base.model == configuration.model || configuration.aliases.contains(request.base.model) else {
             metrics.badRequests.wrappingIncrement(ordering: .relaxed)
             Self.sendError(
                 responder, status: 404, type: "NotFoundError",

@@ -96,24 +96,21 @@ public final class GatewayServer: Sendable {
 public struct GatewayService: Service {
     let configuration: GatewayConfiguration
     let ledger: Ledger?
-    let migrate: Bool
     let logger: Logger
     let onStart: @Sendable (GatewayServer) -> Void
 
     public init(
-        configuration: GatewayConfiguration, ledger: Ledger? = nil, migrate: Bool = false, logger: Logger,
+        configuration: GatewayConfiguration, ledger: Ledger? = nil, logger: Logger,
         onStart: @escaping @Sendable (GatewayServer) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.ledger = ledger
-        self.migrate = migrate
         self.logger = logger
         self.onStart = onStart
     }
 
     public func run() async throws {
-        // Refuse to serve on a schema that is behind, unless told to migrate.
-        try await ledger?.checkSchema(migrate: migrate)
+        // The schema is checked (or migrated) before the ledger's services start; see `tollgate serve`.
         // The admin token is read from the environment only, never from the configuration file.
         let adminToken = ProcessInfo.processInfo.environment["TOLLGATE_ADMIN_TOKEN"]
         let gateway = try await GatewayServer.start(configuration: configuration, ledger: ledger, adminToken: adminToken, logger: logger)

@@ -310,3 +310,21 @@ private func printTable(_ rows: [[String]]) {
             .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
     }
 }
+
+extension DatabaseOptions {
+    /// Before the ledger's services start: migrates when asked, else refuses a schema that is
+    /// behind, so `serve` and `demo` never run their background jobs on a missing schema.
+    static func prepareSchema(url: String, migrate: Bool) async throws {
+        var options = DatabaseOptions()
+        options.databaseURL = url
+        try await options.withClient { client, logger in
+            let migrator = Migrator(client: client, logger: logger)
+            if migrate {
+                try await migrator.migrate()
+                try await UsagePartitions.ensure(client: client, logger: logger)
+            } else {
+                try await migrator.requireCurrent()
+            }
+        }
+    }
+}

@@ -87,16 +87,11 @@ enum RealEngine {
     // MARK: helpers
 
     private static func locateScript() throws -> String {
-        let relative = "scripts/real-engine.sh"
-        var roots = [FileManager.default.currentDirectoryPath]
-        if let home = ProcessInfo.processInfo.environment["TOLLGATE_HOME"], !home.isEmpty { roots.append(home) }
-        for root in roots {
-            let candidate = URL(fileURLWithPath: root).appendingPathComponent(relative).path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        do {
+            return try RepositoryFile.locate("scripts/real-engine.sh")
+        } catch {
+            throw Failure(code: "script_missing", message: "\(error)")
         }
-        throw Failure(
-            code: "script_missing",
-            message: "\(relative) not found in \(roots.joined(separator: " or ")); run from the repository root or set TOLLGATE_HOME to it")
     }
 
     /// The last lines of the engine's log.

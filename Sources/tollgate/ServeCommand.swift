@@ -1,20 +1,33 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ServiceLifecycle
 import TollgateConfig
+import TollgateLedger
 import TollgateRouting
 import TollgateServer
 
-/// `tollgate serve --config tollgate.yaml`: the gateway, until SIGINT or SIGTERM.
+/// `tollgate serve --config tollgate.yaml [--database-url URL]`: the gateway, until SIGINT or SIGTERM.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Run the gateway with a configuration file.")
 
-    @Option(name: .long, help: "The gateway configuration (YAML). See docs/CONFIGURATION.md.")
+    @Option(name: .long, help: "The gateway configuration (YAML). See README.md, 'Configuration reference'.")
     var config: String = "tollgate.yaml"
 
     @Option(name: .long, help: "Override the listen port from the configuration.")
     var port: Int?
+
+    @Option(
+        name: .customLong("database-url"),
+        help: "PostgreSQL for keys, budgets, limits and the usage ledger (default: $TOLLGATE_DATABASE_URL; none: keys from the config file).")
+    var databaseURL: String?
+
+    @Flag(name: .long, help: "Apply pending database migrations before serving (otherwise a schema that is behind is refused).")
+    var migrate = false
+
+    @Option(name: .long, help: "This replica's usage spool folder, used while PostgreSQL is unreachable.")
+    var spoolDir: String = "/var/lib/tollgate/spool"
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
@@ -28,10 +41,21 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let port { configuration.port = port }
         let logger = makeLogger(level: logLevel)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var ledger: Ledger?
+        if let url = databaseURL ?? ProcessInfo.processInfo.environment["TOLLGATE_DATABASE_URL"], !url.isEmpty {
+            try FileManager.default.createDirectory(atPath: spoolDir, withIntermediateDirectories: true)
+            try await DatabaseOptions.prepareSchema(url: url, migrate: migrate)
+            let opened = try Ledger(databaseURL: url, configuration: .init(spoolDirectory: spoolDir), logger: logger)
+            ledger = opened
+            // Ledger services first: shutdown runs in reverse, so the gateway stops taking requests,
+            // then the usage writer drains and budgets return their leases.
+            services += opened.services.map { .init(service: $0) }
+        }
+        services.append(.init(service: GatewayService(configuration: configuration, ledger: ledger, logger: logger)))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: GatewayService(configuration: configuration, logger: logger))],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
