@@ -3,6 +3,10 @@ import PackageDescription
 
 // Tollgate: a cost-aware OpenAI-compatible gateway for DeepSeek V4 (see README.md and docs/ARCHITECTURE.md).
 // The data path is plain SwiftNIO (see docs/ARCHITECTURE.md, "Why plain SwiftNIO on the data path").
+/// The data path's modules skip runtime exclusivity checks in release builds: profiling showed
+/// them at ~3% of the gateway's CPU, and these modules confine mutable state to one event loop.
+let hotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "tollgate",
     platforms: [.macOS(.v15)],
@@ -23,7 +27,7 @@ let package = Package(
     targets: [
         // OpenAI / DeepSeek wire shapes: error envelope, SSE framing, a validating JSON scanner
         // that reads the few fields routing needs without re-encoding the body.
-        .target(name: "TollgateWire"),
+        .target(name: "TollgateWire", swiftSettings: hotPathSettings),
         // YAML configuration files read node by node, so every error names file, line and reason.
         .target(name: "TollgateConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         // A lean HTTP/1.1 server and keep-alive upstream client on SwiftNIO, shared by the
@@ -36,7 +40,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            ],
+            swiftSettings: hotPathSettings
         ),
         // Targets (local pools, the upstream API), endpoints, health and load, candidate order.
         .target(
@@ -60,7 +65,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: hotPathSettings
         ),
         // The one-command demo stack: simulated engines and a gateway in one process.
         .target(

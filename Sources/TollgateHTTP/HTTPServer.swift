@@ -63,7 +63,10 @@ public final class HTTPServer: Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                // Outbound header validation is off: every header we write is a constant, a number, a
+                // configured name or a request id checked on the way in (see RequestID.accept).
+                channel.pipeline.configureHTTPServerPipeline(
+                    withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
                     .flatMap {
                         channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody))
                     }

@@ -18,9 +18,11 @@ public final class UpstreamCall {
     private var state = State.connecting
     private var retriedStaleConnection = false
     private var responseKeepAlive = true
-    private var firstByteTimer: Scheduled<Void>?
-    private var idleTimer: Scheduled<Void>?
+    /// When the call stops waiting: send time + first-byte timeout, then last byte + idle timeout.
+    /// The pool's sweeper checks it (no timer per request).
+    private var sentAt = NIODeadline.now()
     private var lastActivity = NIODeadline.now()
+    private var registered = false
 
     init(request: UpstreamRequest, eventLoop: EventLoop, delegate: UpstreamResponseDelegate, pool: LoopConnectionPool) {
         self.request = request
@@ -94,10 +96,26 @@ public final class UpstreamCall {
         let head = HTTPRequestHead(
             version: .http1_1, method: request.method, uri: request.origin.basePath + request.path, headers: headers)
         connection.send(head: head, body: request.body)
-        lastActivity = .now()
-        firstByteTimer = eventLoop.scheduleTask(in: request.firstByteTimeout) { [weak self] in
-            guard let self, case .waitingForHead = self.state else { return }
-            self.failAndClose(UpstreamError(.firstByteTimeout, beforeResponse: true))
+        sentAt = .now()
+        if !registered {
+            registered = true
+            pool.register(self)
+        }
+    }
+
+    /// Called by the pool's sweeper a few times a second.
+    func checkTimeout(now: NIODeadline) {
+        switch state {
+        case .waitingForHead:
+            if now - sentAt >= request.firstByteTimeout {
+                failAndClose(UpstreamError(.firstByteTimeout, beforeResponse: true))
+            }
+        case .streaming:
+            if now - lastActivity >= request.idleTimeout {
+                failAndClose(UpstreamError(.idleTimeout, beforeResponse: false))
+            }
+        case .connecting, .done:
+            break
         }
     }
 
@@ -105,12 +123,9 @@ public final class UpstreamCall {
 
     func receivedHead(_ head: HTTPResponseHead) {
         guard case .waitingForHead(let connection) = state else { return }
-        firstByteTimer?.cancel()
-        firstByteTimer = nil
         state = .streaming(connection)
         responseKeepAlive = head.isKeepAlive
         lastActivity = .now()
-        scheduleIdleCheck(after: request.idleTimeout)
         delegate?.upstreamDidReceiveHead(head)
     }
 
@@ -145,7 +160,6 @@ public final class UpstreamCall {
             // handler, so one retry on a fresh connection is safe and invisible to the client.
             if reused && !retriedStaleConnection {
                 retriedStaleConnection = true
-                firstByteTimer?.cancel()
                 state = .connecting
                 connectAndSend()
             } else {
@@ -160,24 +174,12 @@ public final class UpstreamCall {
 
     // MARK: ending
 
-    private func scheduleIdleCheck(after delay: TimeAmount) {
-        idleTimer = eventLoop.scheduleTask(in: delay) { [weak self] in
-            guard let self, case .streaming = self.state else { return }
-            let quiet = NIODeadline.now() - self.lastActivity
-            if quiet >= self.request.idleTimeout {
-                self.failAndClose(UpstreamError(.idleTimeout, beforeResponse: false))
-            } else {
-                self.scheduleIdleCheck(after: self.request.idleTimeout - quiet)
-            }
-        }
-    }
-
     private func finish() {
         state = .done
-        firstByteTimer?.cancel()
-        idleTimer?.cancel()
-        firstByteTimer = nil
-        idleTimer = nil
+        if registered {
+            registered = false
+            pool.unregister(self)
+        }
     }
 
     private func failAndClose(_ error: UpstreamError) {

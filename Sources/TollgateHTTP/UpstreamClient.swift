@@ -109,6 +109,10 @@ final class LoopConnectionPool: @unchecked Sendable {
     private let configuration: UpstreamClientConfiguration
     private let tlsContext: NIOSSLContext?
     private var idle: [UpstreamOrigin.ConnectionKey: [UpstreamConnectionHandler]] = [:]
+    /// Calls in flight, checked for timeouts by one repeating task per event loop.
+    private var active: [ObjectIdentifier: UpstreamCall] = [:]
+    private var sweeper: RepeatedTask?
+    static let sweepInterval = TimeAmount.milliseconds(50)
 
     init(eventLoop: EventLoop, configuration: UpstreamClientConfiguration, tlsContext: NIOSSLContext?) {
         self.eventLoop = eventLoop
@@ -137,6 +141,25 @@ final class LoopConnectionPool: @unchecked Sendable {
         idle[key] = list
     }
 
+    func register(_ call: UpstreamCall) {
+        active[ObjectIdentifier(call)] = call
+        if sweeper == nil {
+            sweeper = eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { [weak self] _ in
+                self?.sweep()
+            }
+        }
+    }
+
+    func unregister(_ call: UpstreamCall) {
+        active[ObjectIdentifier(call)] = nil
+    }
+
+    private func sweep() {
+        guard !active.isEmpty else { return }
+        let now = NIODeadline.now()
+        for call in Array(active.values) { call.checkTimeout(now: now) }
+    }
+
     func connect(_ origin: UpstreamOrigin) -> EventLoopFuture<UpstreamConnectionHandler> {
         let handler = UpstreamConnectionHandler()
         let tls = origin.tls ? tlsContext : nil
@@ -154,7 +177,10 @@ final class LoopConnectionPool: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tls, serverHostname: sni))
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // Header validation is off: the gateway writes only constants, request ids checked on
+                    // the way in and an API key checked when the configuration was read.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(handler)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
@@ -168,5 +194,7 @@ final class LoopConnectionPool: @unchecked Sendable {
     func closeAll() {
         for list in idle.values { for connection in list { connection.close() } }
         idle = [:]
+        sweeper?.cancel()
+        sweeper = nil
     }
 }

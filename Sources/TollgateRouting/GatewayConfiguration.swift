@@ -118,6 +118,9 @@ public struct GatewayConfiguration: Sendable {
                 guard let value = environment[variable], !value.isEmpty else {
                     throw envNode.error("the environment variable \(variable) is not set")
                 }
+                guard value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                    throw envNode.error("the environment variable \(variable) holds characters an HTTP header cannot carry")
+                }
                 apiKey = value
             }
             maxConcurrency = try map.optional("max_concurrency")?.int(in: 1...1_000_000)

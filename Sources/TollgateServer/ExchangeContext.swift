@@ -12,6 +12,14 @@ struct ExchangeContext {
     var candidates: [Target]
     var requestID: String
     var caller: Caller
-    /// Carries `tollgate.request_id` and `tollgate.team`.
-    var logger: Logger
+    var baseLogger: Logger
+
+    /// The request's logger, with `tollgate.request_id` and `tollgate.team`. Built on use: most
+    /// requests log nothing, and metadata costs allocations.
+    var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "tollgate.request_id"] = "\(requestID)"
+        logger[metadataKey: "tollgate.team"] = "\(caller.team)"
+        return logger
+    }
 }

@@ -79,38 +79,50 @@ struct GatewayHandler: HTTPRequestHandler {
 
     /// The stages of an inference request, each of which may end it with an error:
     /// caller → request fields → candidate targets → prompt count → admission → proxy.
+    /// Without a ledger every stage is synchronous, and then no closure is allocated on the way.
     private func proxy(_ request: HTTPInboundRequest, endpoint: InferenceEndpoint, requestID: String, responder: HTTPResponder) {
-        let account = RequestAccount()
+        guard state.ledger != nil else {
+            guard let key = bearerKey(request.head), let team = state.keys.authenticate(bearer: key) else {
+                return fail(.invalidAPIKey, requestID, responder)
+            }
+            return proxy(request, caller: Caller(configKey: team), endpoint: endpoint, requestID: requestID, responder: responder)
+        }
         resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
-            let caller: Caller
             switch resolved {
-            case .success(let found): caller = found
-            case .failure(let error): return fail(error, requestID, responder)
+            case .success(let caller):
+                proxy(request, caller: caller, endpoint: endpoint, requestID: requestID, responder: responder)
+            case .failure(let error):
+                fail(error, requestID, responder)
             }
-            let parsed: InferenceRequest
-            do throws(GatewayError) {
-                parsed = try request.body.withUnsafeReadableBytes { bytes throws(GatewayError) in
-                    try InferenceRequest.parse(bytes, endpoint: endpoint)
-                }
-            } catch {
-                return fail(error, requestID, responder)
+        }
+    }
+
+    private func proxy(
+        _ request: HTTPInboundRequest, caller: Caller, endpoint: InferenceEndpoint, requestID: String, responder: HTTPResponder
+    ) {
+        let parsed: InferenceRequest
+        do throws(GatewayError) {
+            parsed = try request.body.withUnsafeReadableBytes { bytes throws(GatewayError) in
+                try InferenceRequest.parse(bytes, endpoint: endpoint)
             }
-            guard let candidates = state.targetsByModel[parsed.model] else {
-                return fail(.modelNotFound(parsed.model), requestID, responder)
-            }
-            guard caller.allows(model: parsed.model) else {
-                return fail(.modelNotAllowed(parsed.model), requestID, responder)
-            }
-            var requestLogger = logger
-            requestLogger[metadataKey: "tollgate.request_id"] = "\(requestID)"
-            requestLogger[metadataKey: "tollgate.team"] = "\(caller.team)"
-            let context = ExchangeContext(
-                request: parsed, body: request.body, candidates: candidates, requestID: requestID, caller: caller,
-                logger: requestLogger)
-            countPrompt(context, account: account, responder: responder) { [self] account in
-                admit(context, account: account, responder: responder) { admission in
-                    ProxyExchange(context: context, responder: responder, state: state, account: account, admission: admission).start()
-                }
+        } catch {
+            return fail(error, requestID, responder)
+        }
+        guard let candidates = state.targetsByModel[parsed.model] else {
+            return fail(.modelNotFound(parsed.model), requestID, responder)
+        }
+        guard caller.allows(model: parsed.model) else {
+            return fail(.modelNotAllowed(parsed.model), requestID, responder)
+        }
+        let context = ExchangeContext(
+            request: parsed, body: request.body, candidates: candidates, requestID: requestID, caller: caller,
+            baseLogger: logger)
+        guard state.pricer != nil || state.ledger != nil else {
+            return ProxyExchange(context: context, responder: responder, state: state, account: RequestAccount(), admission: nil).start()
+        }
+        countPrompt(context, account: RequestAccount(), responder: responder) { [self] account in
+            admit(context, account: account, responder: responder) { admission in
+                ProxyExchange(context: context, responder: responder, state: state, account: account, admission: admission).start()
             }
         }
     }

@@ -153,7 +153,6 @@ final class ProxyExchange: UpstreamResponseDelegate {
             responder.sendHead(status: .ok, headers: headers)
         } else {
             mode = .buffering(status: status)
-            collected = responder.allocator.buffer(capacity: 1024)
         }
     }
 
@@ -163,8 +162,13 @@ final class ProxyExchange: UpstreamResponseDelegate {
         case .streaming:
             forwardEvents(buffer)
         case .buffering:
-            var buffer = buffer
-            collected?.writeBuffer(&buffer)
+            // Most answers arrive in one read: keep that buffer, copy only when more follow.
+            if collected == nil {
+                collected = buffer
+            } else {
+                var buffer = buffer
+                collected!.writeBuffer(&buffer)
+            }
         case .waiting, .done:
             break
         }
@@ -252,8 +256,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private func sendSuccessBody(_ body: ByteBuffer) {
         var out = body
         body.withUnsafeReadableBytes { bytes in
+            // Unpriced answers without vLLM's `reasoning` key go out untouched, unread.
+            guard pricer != nil || ByteSearch.find(#""reasoning""#, in: bytes) != nil else { return }
             guard let shape = ResponseShape.inspect(bytes) else { return }
-            if let range = shape.usageRange {
+            if pricer != nil, let range = shape.usageRange {
                 account.reported = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: bytes[range]))
             }
             var splices = shape.reasoningRenames
@@ -402,6 +408,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if let admission, let ledger = state.ledger {
             ledger.finish(admission, event: usageEvent(admission, status: status, errorCode: errorCode), settlement: settlement)
         }
+        guard context.baseLogger.logLevel <= .debug else { return }
         logger.debug(
             "request finished",
             metadata: [

@@ -4,17 +4,34 @@ import Atomics
 /// per-process half and a counter, written as a UUID (`3f9a1c2e-77d0-41b5-0000-00000000002a`)
 /// because some engines (llama.cpp's server) refuse request ids of any other shape.
 enum RequestID {
-    private static let prefix: String = {
+    private static let prefix: [UInt8] = {
         var generator = SystemRandomNumberGenerator()
-        let random = hex(generator.next() as UInt64, digits: 16)
-        let chars = Array(random)
-        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
+        let random = hexDigits(generator.next() as UInt64, count: 16)
+        return Array(random[0..<8]) + [0x2D] + Array(random[8..<12]) + [0x2D] + Array(random[12..<16]) + [0x2D]
     }()
     private static let counter = ManagedAtomic<UInt64>(0)
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Runs on every request: builds the 36 bytes directly, no intermediate strings.
     static func next() -> String {
-        let count = Array(hex(counter.loadThenWrappingIncrement(ordering: .relaxed), digits: 16))
-        return prefix + String(count[0..<4]) + "-" + String(count[4..<16])
+        let count = counter.loadThenWrappingIncrement(ordering: .relaxed)
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            for (index, byte) in prefix.enumerated() { buffer[index] = byte }
+            var cursor = prefix.count
+            for nibble in (0..<16).reversed() {
+                if cursor == 23 {
+                    buffer[cursor] = 0x2D
+                    cursor += 1
+                }
+                buffer[cursor] = hex[Int((count >> (UInt64(nibble) * 4)) & 0xF)]
+                cursor += 1
+            }
+            return cursor
+        }
+    }
+
+    private static func hexDigits(_ value: UInt64, count: Int) -> [UInt8] {
+        (0..<count).reversed().map { hex[Int((value >> (UInt64($0) * 4)) & 0xF)] }
     }
 
     /// An id the client sent is echoed if it is short and printable, so it cannot smuggle header
@@ -24,10 +41,5 @@ enum RequestID {
             value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
         else { return nil }
         return value
-    }
-
-    private static func hex(_ value: UInt64, digits: Int) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, digits - text.count)) + text
     }
 }
