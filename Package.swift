@@ -133,9 +133,16 @@ let package = Package(
             ]
         ),
         // MARK: test targets are added below this line.
+        // Test fixtures shared by the suites (a cuttable TCP proxy standing in for a database outage).
+        .target(
+            name: "TollgateTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "TollgateServerTests",
             dependencies: [
+                "TollgateTestSupport",
                 "TollgateServer", "TollgateRouting", "TollgateHTTP", "TollgateEngineSim", "TollgateConfig",
                 "TollgateMoney", "TollgateTokenizer", "TollgateLedger",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -167,6 +174,7 @@ let package = Package(
         .testTarget(
             name: "TollgateLedgerTests",
             dependencies: [
+                "TollgateTestSupport",
                 "TollgateLedger", "TollgateMoney",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,8 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// Collects one request at a time (the pipelining helper before it queues the next one until the
-/// response ends) and hands it to the ``HTTPRequestHandler``.
+/// Collects one request at a time and hands it to the ``HTTPRequestHandler``. Requests a client
+/// pipelines behind one still being answered are queued and taken up, in order, when it ends.
 final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -19,6 +19,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let maxBodyBytes: Int
     private var state = State.idle
     private var context: ChannelHandlerContext!
+    /// Parts of pipelined requests that arrived while a response was under way.
+    private var queued: [HTTPServerRequestPart] = []
+    private var queuedBytes = 0
 
     init(handler: any HTTPRequestHandler, maxBodyBytes: Int) {
         self.handler = handler
@@ -30,7 +33,36 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if case .responding = state {
+            enqueue(part)
+            return
+        }
+        process(part, context: context)
+    }
+
+    private func enqueue(_ part: HTTPServerRequestPart) {
+        if case .body(let bytes) = part { queuedBytes += bytes.readableBytes }
+        queued.append(part)
+        // A client that floods pipelined requests is paused until the queue drains.
+        if queuedBytes > maxBodyBytes || queued.count > 1024 {
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+    }
+
+    /// Takes up queued pipelined requests after a response ended.
+    private func drainQueue() {
+        while !queued.isEmpty {
+            if case .responding = state { return }
+            let part = queued.removeFirst()
+            if case .body(let bytes) = part { queuedBytes -= bytes.readableBytes }
+            process(part, context: context)
+        }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
                 state = .discarding(head)
@@ -103,6 +135,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         state = .idle
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            if !queued.isEmpty { drainQueue() }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [context] _ in
                 context?.close(promise: nil)

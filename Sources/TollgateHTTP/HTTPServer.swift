@@ -65,8 +65,11 @@ public final class HTTPServer: Sendable {
             .childChannelInitializer { channel in
                 // Outbound header validation is off: every header we write is a constant, a number, a
                 // configured name or a request id checked on the way in (see RequestID.accept).
+                // NIO's pipelining assistance is off too: it stops and restarts reading around every
+                // response (two epoll_ctl calls per request); HTTPConnectionHandler queues pipelined
+                // requests itself.
                 channel.pipeline.configureHTTPServerPipeline(
-                    withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
+                    withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
                     .flatMap {
                         channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody))
                     }

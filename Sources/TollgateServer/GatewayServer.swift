@@ -95,15 +95,18 @@ public final class GatewayServer: Sendable {
 /// gateway first, then the usage writer drains and budgets hand back their leases.
 public struct GatewayService: Service {
     let configuration: GatewayConfiguration
+    let group: EventLoopGroup
     let ledger: Ledger?
     let logger: Logger
     let onStart: @Sendable (GatewayServer) -> Void
 
     public init(
-        configuration: GatewayConfiguration, ledger: Ledger? = nil, logger: Logger,
+        configuration: GatewayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        ledger: Ledger? = nil, logger: Logger,
         onStart: @escaping @Sendable (GatewayServer) -> Void = { _ in }
     ) {
         self.configuration = configuration
+        self.group = group
         self.ledger = ledger
         self.logger = logger
         self.onStart = onStart
@@ -113,7 +116,7 @@ public struct GatewayService: Service {
         // The schema is checked (or migrated) before the ledger's services start; see `tollgate serve`.
         // The admin token is read from the environment only, never from the configuration file.
         let adminToken = ProcessInfo.processInfo.environment["TOLLGATE_ADMIN_TOKEN"]
-        let gateway = try await GatewayServer.start(configuration: configuration, ledger: ledger, adminToken: adminToken, logger: logger)
+        let gateway = try await GatewayServer.start(configuration: configuration, group: group, ledger: ledger, adminToken: adminToken, logger: logger)
         onStart(gateway)
         try? await gracefulShutdown()
         try await gateway.shutdown()

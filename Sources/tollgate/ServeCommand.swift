@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import TollgateConfig
 import TollgateLedger
@@ -29,6 +31,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "This replica's usage spool folder, used while PostgreSQL is unreachable.")
     var spoolDir: String = "/var/lib/tollgate/spool"
 
+    @Option(name: .long, help: "Event-loop threads (default: one per core).")
+    var threads: Int = System.coreCount
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -52,11 +57,13 @@ struct ServeCommand: AsyncParsableCommand {
             // then the usage writer drains and budgets return their leases.
             services += opened.services.map { .init(service: $0) }
         }
-        services.append(.init(service: GatewayService(configuration: configuration, ledger: ledger, logger: logger)))
-        let group = ServiceGroup(
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        services.append(.init(service: GatewayService(configuration: configuration, group: group, ledger: ledger, logger: logger)))
+        let serviceGroup = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await serviceGroup.run()
+        try await group.shutdownGracefully()
     }
 }
 

@@ -5,20 +5,20 @@ import Synchronization
 /// A loopback TCP proxy in front of PostgreSQL that a test can cut and restore, to stand in for
 /// a database outage: ``cut()`` closes every connection and stops listening (new connections
 /// are refused); ``restore()`` listens on the same port again.
-final class TCPProxy: Sendable {
+public final class TCPProxy: Sendable {
     private let group = MultiThreadedEventLoopGroup.singleton
     private let targetHost: String
     private let targetPort: Int
     private let state = Mutex<(server: (any Channel)?, children: [any Channel], port: Int)>((nil, [], 0))
 
-    init(targetHost: String, targetPort: Int) {
+    public init(targetHost: String, targetPort: Int) {
         self.targetHost = targetHost
         self.targetPort = targetPort
     }
 
     /// Starts listening (on `port`, or a free one) and returns the port.
     @discardableResult
-    func start(port: Int = 0) async throws -> Int {
+    public func start(port: Int = 0) async throws -> Int {
         let (host, targetPort, group) = (targetHost, self.targetPort, self.group)
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -44,7 +44,7 @@ final class TCPProxy: Sendable {
     }
 
     /// The outage: close everything and stop listening.
-    func cut() async {
+    public func cut() async {
         let (server, children) = state.withLock { state -> ((any Channel)?, [any Channel]) in
             defer {
                 state.server = nil
@@ -57,7 +57,7 @@ final class TCPProxy: Sendable {
     }
 
     /// Back: listen on the same port again.
-    func restore() async throws {
+    public func restore() async throws {
         try await start(port: state.withLock { $0.port })
     }
 

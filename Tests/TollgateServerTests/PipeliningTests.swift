@@ -1,0 +1,71 @@
+import NIOCore
+import NIOPosix
+import Testing
+
+/// HTTP/1.1 pipelining: requests written back to back on one connection are answered in order.
+@Suite struct PipeliningTests {
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#
+        func request(_ id: String) -> String {
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(GatewayFixture.key)\r\n"
+                + "Content-Type: application/json\r\nX-Request-Id: \(id)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        let models = "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(GatewayFixture.key)\r\nX-Request-Id: third\r\n\r\n"
+        let raw = try await RawConnection.exchange(
+            port: fixture.gateway.port, send: request("first") + request("second") + models, until: { text in
+                text.components(separatedBy: "HTTP/1.1 200 OK").count == 4
+            })
+        let ids = raw.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("x-request-id:") }
+            .map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) }
+        #expect(ids == ["first", "second", "third"])
+        #expect(raw.contains(#""object":"list""#))
+    }
+}
+
+/// A plain TCP exchange: writes bytes, collects what comes back until `until` is satisfied.
+enum RawConnection {
+    static func exchange(port: Int, send: String, until done: @escaping @Sendable (String) -> Bool) async throws -> String {
+        let collector = Collector(done: done)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { $0.pipeline.addHandler(collector) }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: send))
+        let text = try await collector.promise(on: channel.eventLoop).futureResult.get()
+        try? await channel.close()
+        return text
+    }
+
+    private final class Collector: ChannelInboundHandler, @unchecked Sendable {
+        // @unchecked: used on its channel's event loop only.
+        typealias InboundIn = ByteBuffer
+        let done: @Sendable (String) -> Bool
+        var text = ""
+        var result: EventLoopPromise<String>?
+        var answered = false
+
+        func answer() {
+            guard !answered, let result else { return }
+            answered = true
+            result.succeed(text)
+        }
+
+        init(done: @escaping @Sendable (String) -> Bool) { self.done = done }
+
+        func promise(on eventLoop: EventLoop) -> EventLoopPromise<String> {
+            let promise = eventLoop.makePromise(of: String.self)
+            eventLoop.execute {
+                self.result = promise
+                if self.done(self.text) { self.answer() }
+            }
+            eventLoop.scheduleTask(in: .seconds(10)) { self.answer() }
+            return promise
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            text += String(buffer: unwrapInboundIn(data))
+            if done(text) { answer() }
+        }
+    }
+}
