@@ -187,7 +187,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
                 appendOutgoing(partialEvent.readableBytesView)
                 self.partialEvent = nil
             }
-            if !sawDone { appendOutgoing(SSE.done) }
+            if !sawDone {
+                appendEstimatedUsageChunkIfMissing()
+                appendOutgoing(SSE.done)
+            }
             flushOutgoing()
             mode = .done
             responder.end()
@@ -305,7 +308,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
     }
 
     private func forwardEvent(_ event: UnsafeRawBufferPointer) {
-        if SSE.isDone(event) { sawDone = true }
+        if SSE.isDone(event) {
+            sawDone = true
+            appendEstimatedUsageChunkIfMissing()
+        }
         guard let payloadRange = SSE.dataPayload(of: event) else { return appendOutgoing(event) }
         let payload = UnsafeRawBufferPointer(rebasing: event[payloadRange])
         account.streamedEvents += 1
@@ -324,6 +330,33 @@ final class ProxyExchange: UpstreamResponseDelegate {
         guard !splices.isEmpty else { return appendOutgoing(event) }
         splices.sort { $0.range.lowerBound < $1.range.lowerBound }
         appendOutgoing(SSE.event(Splice.apply(splices, to: payload)))
+    }
+
+    /// The client asked for usage but the engine sent none (llama.cpp's server never does): the
+    /// client gets Tollgate's own count, marked `"estimated": true`, in the usual place before
+    /// `[DONE]`. Without a price book there is no count, and nothing is made up.
+    private func appendEstimatedUsageChunkIfMissing() {
+        guard request.clientWantsUsage, account.reported == nil, let settlement = settle() else { return }
+        let usage = settlement.usage
+        var chunk: [UInt8] = Array(#"{"id":"#.utf8)
+        JSONWriter.appendString("chatcmpl-\(requestID)", to: &chunk)
+        chunk.append(contentsOf: #","object":"chat.completion.chunk","created":"#.utf8)
+        JSONWriter.appendInt(Int(account.startedAt.timeIntervalSince1970), to: &chunk)
+        chunk.append(contentsOf: #","model":"#.utf8)
+        JSONWriter.appendString(request.model, to: &chunk)
+        chunk.append(contentsOf: #","choices":[],"usage":{"prompt_tokens":"#.utf8)
+        JSONWriter.appendInt(usage.promptTokens, to: &chunk)
+        chunk.append(contentsOf: #","completion_tokens":"#.utf8)
+        JSONWriter.appendInt(usage.completionTokens, to: &chunk)
+        chunk.append(contentsOf: #","total_tokens":"#.utf8)
+        JSONWriter.appendInt(usage.promptTokens + usage.completionTokens, to: &chunk)
+        chunk.append(contentsOf: #","estimated":true"#.utf8)
+        if let cost = settlement.cost {
+            chunk.append(contentsOf: #","cost":"#.utf8)
+            JSONWriter.appendString(cost.money.decimalString, to: &chunk)
+        }
+        chunk.append(contentsOf: "}}".utf8)
+        appendOutgoing(SSE.event(chunk))
     }
 
     /// llama.cpp's server sends no usage in streams: keep the text so its tokens can be counted.

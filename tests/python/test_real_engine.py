@@ -71,8 +71,8 @@ def test_real_engine_streaming_sdk(real_demo: Demo):
 
 
 def test_real_engine_streaming_raw_sse_ends_with_done(real_demo: Demo):
-    # llama.cpp sends no usage chunk even when asked; what Tollgate guarantees today is a
-    # well-formed stream of chunks ending with [DONE].
+    # llama.cpp sends no usage chunk even when asked: Tollgate counts the tokens itself and sends
+    # the usage chunk the client asked for, marked estimated, before [DONE].
     with real_demo.http() as http:
         with http.stream(
             "POST",
@@ -95,6 +95,12 @@ def test_real_engine_streaming_raw_sse_ends_with_done(real_demo: Demo):
     chunks = [json.loads(payload) for payload in data[:-1]]
     assert chunks and all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
     assert "".join((c["choices"][0]["delta"].get("content") or "") for c in chunks if c["choices"]).strip()
+    usage = chunks[-1]["usage"]
+    assert chunks[-1]["choices"] == []
+    assert usage["estimated"] is True
+    assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 40
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert float(usage["cost"]) > 0
 
 
 def test_real_engine_unknown_model_still_404(real_demo: Demo):
