@@ -66,6 +66,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.copy("Admin/openapi-admin.json")],
             swiftSettings: hotPathSettings
         ),
         // The one-command demo stack: simulated engines and a gateway in one process.

@@ -254,7 +254,7 @@ import TollgateRouting
 
     @Test func theOpenAPIDocumentIsServedAndListsEveryRoute() async throws {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docs/openapi-admin.json")
+            .appendingPathComponent("Sources/TollgateServer/Admin/openapi-admin.json")
         let text = try String(contentsOf: file, encoding: .utf8)
         let document = try json(text)
         #expect((document["openapi"] as? String)?.hasPrefix("3.1.") == true)

@@ -9,7 +9,7 @@ import TollgateWire
 
 /// The admin API (`/admin/...`, guarded by `TOLLGATE_ADMIN_TOKEN`) and the team usage report
 /// (`/v1/usage/report`, a team key reading its own team's spend). See docs/ADMIN_API.md and
-/// docs/openapi-admin.json.
+/// Sources/TollgateServer/Admin/openapi-admin.json.
 ///
 /// Neither is on the inference hot path: the gateway's handler reaches this type only for these
 /// paths. Database work runs in a `Task`; answers go back on the connection's event loop.
@@ -50,7 +50,7 @@ struct AdminAPI: Sendable {
         let method = request.head.method
         if segments == ["openapi.json"] {
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
-            return send(Reply(status: .ok, body: Array(AdminOpenAPI.document.utf8)), requestID, responder)
+            return send(Reply(status: .ok, body: AdminOpenAPI.document), requestID, responder)
         }
         guard let ledger else { return fail(.adminNeedsDatabase, requestID, responder) }
         let query = QueryParameters(uri: request.head.uri)
