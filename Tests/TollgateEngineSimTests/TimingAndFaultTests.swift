@@ -24,7 +24,10 @@ struct TimingAndFaultTests {
         let fixture = try await SimFixture.start(Self.modelled { $0.maxNumSeqs = 1 })
         defer { Task { await fixture.stop() } }
         async let first = fixture.chat(Self.streamBody)
-        try await Task.sleep(nanoseconds: 2_000_000)
+        // The first request must hold the slot before the second is sent (no fixed sleep: a busy
+        // machine may take longer to deliver it).
+        let holding = await fixture.eventually { fixture.simulator.stats().running == 1 }
+        #expect(holding)
         async let second = fixture.chat(Self.streamBody.replacingOccurrences(of: "Hi", with: "Yo"))
         let (a, b) = try await (first, second)
         #expect(a.events.last == "[DONE]" && b.events.last == "[DONE]")
@@ -55,7 +58,8 @@ struct TimingAndFaultTests {
         defer { Task { await fixture.stop() } }
         async let one = fixture.chat(Self.streamBody)
         async let two = fixture.chat(Self.streamBody.replacingOccurrences(of: "Hi", with: "Yo"))
-        try await Task.sleep(nanoseconds: 60_000_000)
+        let queued = await fixture.eventually { let s = fixture.simulator.stats(); return s.running == 1 && s.waiting == 1 }
+        #expect(queued)
         let during = try await fixture.client.get("/metrics").body
         #expect(during.contains(#"vllm:num_requests_running{model_name="deepseek-ai/DeepSeek-V4-Flash"} 1.0"#))
         #expect(during.contains(#"vllm:num_requests_waiting{model_name="deepseek-ai/DeepSeek-V4-Flash"} 1.0"#))
@@ -93,7 +97,9 @@ struct TimingAndFaultTests {
         let fixture = try await SimFixture.start(Self.modelled { $0.maxNumSeqs = 1; $0.maxQueue = 0 })
         defer { Task { await fixture.stop() } }
         async let running = fixture.chat(Self.streamBody)
-        try await Task.sleep(nanoseconds: 20_000_000)
+        // Wait until the first request holds the only slot (a fixed sleep is not enough on a busy machine).
+        let holding = await fixture.eventually { fixture.simulator.stats().running == 1 }
+        #expect(holding)
         let refused = try await fixture.chat(Self.streamBody)
         #expect(refused.status == 503)
         #expect(try refused.json()["object"] as? String == "error")
