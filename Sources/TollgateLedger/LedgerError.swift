@@ -41,3 +41,19 @@ public struct LedgerError: Error, Hashable, Sendable, CustomStringConvertible {
     static func notFound(_ message: String) -> LedgerError { LedgerError(.notFound, message) }
     static func unavailable(_ message: String) -> LedgerError { LedgerError(.databaseUnavailable, message) }
 }
+
+import PostgresNIO
+
+/// A log-safe description of a database error: PostgresNIO hides details from `description`,
+/// so this adds the SQLSTATE and the server's message (never bound values).
+func describe(_ error: any Error) -> String {
+    if let error = error as? PSQLError {
+        let state = error.serverInfo?[.sqlState] ?? "-"
+        let message = error.serverInfo?[.message] ?? "\(error.code)"
+        return "PostgreSQL \(state): \(message)"
+    }
+    if let error = error as? PostgresTransactionError {
+        return describe(error.closureError ?? error.commitError ?? error.beginError ?? error)
+    }
+    return "\(error)"
+}

@@ -9,7 +9,9 @@ public final class TCPProxy: Sendable {
     private let group = MultiThreadedEventLoopGroup.singleton
     private let targetHost: String
     private let targetPort: Int
-    private let state = Mutex<(server: (any Channel)?, children: [any Channel], port: Int)>((nil, [], 0))
+    /// `generation` counts cuts, so a connection accepted before a cut whose upstream connect
+    /// finishes after it is closed instead of surviving the outage.
+    private let state = Mutex<(server: (any Channel)?, children: [any Channel], port: Int, generation: Int)>((nil, [], 0, 0))
 
     public init(targetHost: String, targetPort: Int) {
         self.targetHost = targetHost
@@ -23,10 +25,23 @@ public final class TCPProxy: Sendable {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] inbound in
-                inbound.setOption(ChannelOptions.autoRead, value: false).flatMap {
+                // Tracked from the moment it is accepted, so a cut closes it too.
+                let generation = self.state.withLock { state -> Int in
+                    state.children.append(inbound)
+                    return state.generation
+                }
+                return inbound.setOption(ChannelOptions.autoRead, value: false).flatMap {
                     ClientBootstrap(group: inbound.eventLoop).connect(host: host, port: targetPort)
                 }.flatMap { outbound in
-                    self.state.withLock { $0.children.append(contentsOf: [inbound, outbound]) }
+                    let cutMeanwhile = self.state.withLock { state -> Bool in
+                        if state.generation != generation { return true }
+                        state.children.append(outbound)
+                        return false
+                    }
+                    if cutMeanwhile {
+                        outbound.close(promise: nil)
+                        return inbound.close()
+                    }
                     let toOutbound = Relay(peer: outbound)
                     let toInbound = Relay(peer: inbound)
                     return inbound.pipeline.addHandler(toOutbound).flatMap {
@@ -49,6 +64,7 @@ public final class TCPProxy: Sendable {
             defer {
                 state.server = nil
                 state.children = []
+                state.generation += 1
             }
             return (state.server, state.children)
         }

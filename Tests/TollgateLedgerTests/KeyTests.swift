@@ -106,7 +106,7 @@ struct KeyTests {
     @Test func unknownKeysAreCachedBrieflyAndThenSeen() async throws {
         try await TestDatabase.with("negative") { client, _ in
             var configuration = KeyDirectory.Configuration()
-            configuration.negativeTTL = .milliseconds(300)
+            configuration.negativeTTL = .seconds(2)
             let directory = KeyDirectory(client: client, configuration: configuration, logger: TestDatabase.logger)
             let plaintext = APIKeyGenerator.generate()
             let digest = KeyDigest(plaintext: plaintext)
@@ -121,7 +121,7 @@ struct KeyTests {
                 "INSERT INTO api_keys (key_hash, prefix, team_id) VALUES (\(hash), \(APIKeyGenerator.prefix(of: plaintext)), \(team.id))",
                 logger: TestDatabase.logger)
             #expect(await directory.authenticate(digest: digest) == .invalid(.unknown))
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(2_100))
             #expect(directory.cached(digest) == nil)
             #expect(await directory.authenticate(digest: digest).map(isValid) == true)
         }

@@ -34,20 +34,33 @@ enum TestDatabase {
 
     /// Creates `tg_<tag>_<random>`, optionally migrates it, runs `body` with a running client,
     /// then drops the database.
+    static func trace(_ text: String) {
+        if ProcessInfo.processInfo.environment["TOLLGATE_TEST_TRACE"] != nil {
+            FileHandle.standardError.write(Data("[trace] \(text)\n".utf8))
+        }
+    }
+
     static func with<T: Sendable>(
         _ tag: String, migrate: Bool = true,
         _ body: @Sendable (PostgresClient, DatabaseURL) async throws -> T
     ) async throws -> T {
         let base = try baseURL()
         let name = "tg_\(tag)_\(UInt32.random(in: 0...UInt32.max))"
+        trace("\(name) create")
         try await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger) }
+        trace("\(name) created")
         let url = base.with(database: name)
         do {
             let result = try await withClient(url) { client in
                 if migrate { try await Migrator(client: client, logger: logger).migrate() }
-                return try await body(client, url)
+                trace("\(name) migrated")
+                let result = try await body(client, url)
+                trace("\(name) body done")
+                return result
             }
+            trace("\(name) client closed")
             try await drop(name, base: base)
+            trace("\(name) dropped")
             return result
         } catch {
             try? await drop(name, base: base)

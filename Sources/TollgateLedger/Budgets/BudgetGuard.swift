@@ -483,14 +483,16 @@ public final class BudgetGuard: Service, Sendable {
     public func syncAll(returningUnused: Bool = false) async {
         let keys = state.withLock { state -> [(BudgetWindowKey, SyncMode)] in
             var result: [(BudgetWindowKey, SyncMode)] = []
+            let now = ContinuousClock.now
             for (key, window) in state.windows where !window.syncing {
-                let idle = window.lastUsed.duration(to: .now) >= configuration.idleReturn
+                let idle = window.lastUsed.duration(to: now) >= configuration.idleReturn
                 let mode: SyncMode = returningUnused || idle ? .returnUnused : .report
                 if window.consumed == 0 && window.lease == 0 && window.uncertain == nil { continue }
                 if mode == .report && window.consumed == 0 && !renewDue(window) { continue }
-                state.windows[key]!.syncing = true
                 result.append((key, mode))
             }
+            // Marked after the walk, so the dictionary is never changed while it is iterated.
+            for (key, _) in result { state.windows[key]?.syncing = true }
             return result
         }
         for (key, mode) in keys {

@@ -41,11 +41,19 @@ public enum UsagePartitions {
         let bounds = "FROM ('\(from) 00:00:00+00') TO ('\(to) 00:00:00+00')"
         try await client.withConnection { connection in
             try await connection.withTransaction(logger: logger) { connection in
+                // If this session stalls while holding the table lock (a dead client), the server
+                // ends it rather than blocking every ledger insert.
+                try await connection.query("SET LOCAL idle_in_transaction_session_timeout = '5s'", logger: logger)
+                try await connection.query("SET LOCAL lock_timeout = '5s'", logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Migrator.lockKey + 1))", logger: logger)
                 let exists = try await connection.query(
                     "SELECT to_regclass(\(name)) IS NOT NULL", logger: logger)
                 for try await flag in exists.decode(Bool.self) where flag { return }
-                // Block writers to the default partition while its rows for this day move out.
+                // Block inserts (briefly) until the new partition is attached: an insert routed
+                // with the old partition map would put the day's rows into the default partition
+                // and fail its new constraint. The default's rows for this day move out meanwhile.
+                try await connection.query(
+                    "LOCK TABLE usage_events IN SHARE ROW EXCLUSIVE MODE", logger: logger)
                 try await connection.query(
                     "LOCK TABLE usage_events_default IN SHARE ROW EXCLUSIVE MODE", logger: logger)
                 try await connection.query(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -23,6 +24,8 @@ public final class UsageWriter: Service, Sendable {
         public var queueCapacity = 100_000
         /// Rows per INSERT.
         public var batchSize = 2_000
+        /// Batches written at the same time (each on its own connection).
+        public var concurrentBatches = 2
         /// How long the writer waits for more events before writing a partial batch.
         public var flushInterval: Duration = .milliseconds(50)
         /// How long one batch may take before it counts as failed and is spooled.
@@ -54,6 +57,7 @@ public final class UsageWriter: Service, Sendable {
         var databaseDown = false
         var lastProbe: ContinuousClock.Instant?
         var lastPartitionCheck: ContinuousClock.Instant?
+        var replaying = false
     }
 
     private let client: PostgresClient
@@ -106,17 +110,30 @@ public final class UsageWriter: Service, Sendable {
 
     /// Writes batches until graceful shutdown, then drains the queue.
     public func run() async throws {
-        try? await maintainPartitions(force: true)
         // Graceful shutdown only raises a flag: a batch being written is finished, not cancelled
         // (a cancelled write would have to go to the spool).
-        let stopping = Mutex(false)
+        let stopping = NIOLockedValueBox(false)
         await withGracefulShutdownHandler {
-            while !stopping.withLock({ $0 }) && !Task.isCancelled {
-                let wrote = await self.step()
-                if !wrote { try? await Task.sleep(for: self.configuration.flushInterval) }
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<max(1, self.configuration.concurrentBatches) {
+                    group.addTask {
+                        while !stopping.withLockedValue({ $0 }) && !Task.isCancelled {
+                            let wrote = await self.step()
+                            if !wrote { try? await Task.sleep(for: self.configuration.flushInterval) }
+                        }
+                    }
+                }
+                // Partitions are made ahead on a loop of their own, so a slow or stuck DDL never
+                // holds up the batches (rows without a partition land in the default one).
+                group.addTask {
+                    while !stopping.withLockedValue({ $0 }) && !Task.isCancelled {
+                        await self.maintainPartitions(force: false)
+                        try? await Task.sleep(for: .milliseconds(500))
+                    }
+                }
             }
         } onGracefulShutdown: {
-            stopping.withLock { $0 = true }
+            stopping.withLockedValue { $0 = true }
         }
         await drain()
     }
@@ -124,7 +141,12 @@ public final class UsageWriter: Service, Sendable {
     /// Writes everything queued now and replays the spool if PostgreSQL is reachable. Tests and
     /// the shutdown path use it; the service loop does the same continuously.
     public func flush() async {
-        while await step(), stats.queued > 0 {}
+        await maintainPartitions(force: false)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, configuration.concurrentBatches) {
+                group.addTask { while await self.step(), self.stats.queued > 0 {} }
+            }
+        }
         await probeAndReplay(force: true)
         try? spool.sync()
     }
@@ -156,7 +178,6 @@ public final class UsageWriter: Service, Sendable {
 
     /// One round: write a batch, or probe and replay. Returns true when a batch was taken.
     private func step() async -> Bool {
-        try? await maintainPartitions(force: false)
         let batch = takeBatch()
         let down = state.withLock { $0.databaseDown }
         if !batch.isEmpty {
@@ -189,7 +210,8 @@ public final class UsageWriter: Service, Sendable {
             state.withLock { $0.stats.written += batch.count }
         } catch {
             logger.warning(
-                "ledger write failed; spooling", metadata: ["tollgate.error": "\(error)", "tollgate.count": "\(batch.count)"])
+                "ledger write failed; spooling",
+                metadata: ["tollgate.error": "\(describe(error))", "tollgate.count": "\(batch.count)"])
             state.withLock {
                 $0.databaseDown = true
                 $0.lastProbe = .now
@@ -236,6 +258,13 @@ public final class UsageWriter: Service, Sendable {
 
     /// Replays every spool file into the ledger; a file is deleted only once all its rows are in.
     private func replaySpool() async {
+        // One replay at a time (several batch loops may get here together).
+        guard state.withLock({ state -> Bool in
+            if state.replaying { return false }
+            state.replaying = true
+            return true
+        }) else { return }
+        defer { state.withLock { $0.replaying = false } }
         let files: [String]
         do { files = try spool.filesForReplay() } catch {
             logger.error("cannot rotate the spool", metadata: ["tollgate.error": "\(error)"])
@@ -267,7 +296,9 @@ public final class UsageWriter: Service, Sendable {
         }
     }
 
-    private func maintainPartitions(force: Bool) async throws {
+    /// Creates partitions ahead when due (every ``Configuration/partitionInterval``; after a
+    /// failure, again after ``Configuration/retryInterval``).
+    private func maintainPartitions(force: Bool) async {
         let due = state.withLock { state -> Bool in
             if state.databaseDown { return false }
             if !force, let last = state.lastPartitionCheck, last.duration(to: .now) < configuration.partitionInterval {
@@ -278,11 +309,15 @@ public final class UsageWriter: Service, Sendable {
         }
         guard due else { return }
         do {
-            try await withDeadline(.seconds(30), "partition maintenance") { [client, logger] in
+            try await withDeadline(.seconds(10), "partition maintenance") { [client, logger] in
                 try await UsagePartitions.ensure(client: client, logger: logger)
             }
         } catch {
-            logger.warning("partition maintenance failed", metadata: ["tollgate.error": "\(error)"])
+            logger.warning("partition maintenance failed", metadata: ["tollgate.error": "\(describe(error))"])
+            // Try again soon rather than in an hour.
+            state.withLock {
+                $0.lastPartitionCheck = ContinuousClock.now.advanced(by: configuration.retryInterval - configuration.partitionInterval)
+            }
         }
     }
 
@@ -300,8 +335,10 @@ public final class UsageWriter: Service, Sendable {
     /// NULLIF turns back into NULL, so every column is one bound array.
     static func insertQuery(_ batch: [UsageEvent]) -> PostgresQuery {
         let requestIDs = batch.map(\.requestID)
-        let started = batch.map(\.startedAt)
-        let finished = batch.map(\.finishedAt)
+        // Times travel as integer microseconds since 1970 and become timestamptz in SQL, exactly
+        // (PostgresNIO's Date encoding truncates a Double, which can lose a microsecond).
+        let started = batch.map { UsageEvent.microseconds($0.startedAt) }
+        let finished = batch.map { UsageEvent.microseconds($0.finishedAt) }
         let teams = batch.map(\.teamID)
         let keys = batch.map { $0.keyID ?? -1 }
         let models = batch.map(\.requestedModel)
@@ -331,10 +368,11 @@ public final class UsageWriter: Service, Sendable {
                     policy_rule, prompt_tokens_estimated, prompt_tokens, cache_hit_tokens, completion_tokens,
                     reasoning_tokens, cost_nanos, currency, price_book_version, list_cost_nanos, latency_ms,
                     ttft_ms, status_code, error_code, stream, client_disconnected, usage_estimated)
-                SELECT r, s, f, t, NULLIF(k, -1), m, tg, NULLIF(e, ''), NULLIF(pr, ''), pe, p, ch, c, rs, co, cu,
+                SELECT r, timestamptz 'epoch' + s * interval '1 microsecond',
+                       timestamptz 'epoch' + f * interval '1 microsecond', t, NULLIF(k, -1), m, tg, NULLIF(e, ''), NULLIF(pr, ''), pe, p, ch, c, rs, co, cu,
                        pb, lc, l, NULLIF(tt, -1), st, NULLIF(er, ''), sm, dc, es
                 FROM unnest(
-                    \(requestIDs)::text[], \(started)::timestamptz[], \(finished)::timestamptz[], \(teams)::int8[],
+                    \(requestIDs)::text[], \(started)::int8[], \(finished)::int8[], \(teams)::int8[],
                     \(keys)::int8[], \(models)::text[], \(targets)::text[], \(endpoints)::text[], \(rules)::text[],
                     \(promptEstimated)::int8[], \(prompt)::int8[], \(cacheHit)::int8[], \(completion)::int8[],
                     \(reasoning)::int8[], \(cost)::int8[], \(currency)::text[], \(priceBook)::text[],
