@@ -76,6 +76,43 @@ import TollgateTestSupport
     }
 }
 
+extension GatewayLedgerTests {
+    @Test func rateLimitedKeysGet429WithRetryAfterAndOpenAIHeaders() async throws {
+        try await ReplicaStack.with(replicas: 1, tag: "rpm") { stack in
+            let key = try await stack.ledgers[0].keyStore.create(NewKey(team: "limited", requestsPerMinute: 2))
+            let first = try await stack.chat(0, key: key.plaintext)
+            #expect(first.status == 200)
+            #expect(first.headers.first(name: "x-ratelimit-limit-requests") == "2")
+            #expect(first.headers.first(name: "x-ratelimit-remaining-requests") == "1")
+            #expect(try await stack.chat(0, key: key.plaintext).status == 200)
+            let refused = try await stack.chat(0, key: key.plaintext)
+            #expect(refused.status == 429)
+            #expect(errorCode(refused.body) == "rate_limit_exceeded")
+            #expect(Int(refused.headers.first(name: "retry-after") ?? "") ?? 0 >= 1)
+            #expect(refused.headers.first(name: "x-ratelimit-remaining-requests") == "0")
+            try await stack.stopGatewaysAndDrain()
+            // Refused requests never reached an engine: only the two served ones are in the ledger.
+            #expect(try await stack.waitForRows(team: "limited", count: 2).count == 2)
+        }
+    }
+
+    @Test func aStreamTheClientAbandonedIsStillBilled() async throws {
+        try await ReplicaStack.with(replicas: 1, tag: "abandon", engineDecodeMs: 20) { stack in
+            let key = try await stack.ledgers[0].keyStore.create(NewKey(team: "walkers"))
+            let partial = try await stack.client.sendAndDisconnect(
+                "http://127.0.0.1:\(stack.gateways[0].port)/v1/chat/completions",
+                body: #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"go"}],"stream":true,"max_tokens":300}"#,
+                headers: [("authorization", "Bearer \(key.plaintext)")], afterParts: 3)
+            #expect(partial.status == 200)
+            let rows = try await stack.waitForRows(team: "walkers", count: 1)
+            #expect(rows.count == 1)
+            #expect(rows.spentNanos > 0, "the tokens the engine produced before the client left are billed")
+            let disconnected = try await stack.scalar("SELECT count(*)::bigint FROM usage_events WHERE client_disconnected AND stream")
+            #expect(disconnected == 1)
+        }
+    }
+}
+
 /// N gateway replicas, each with its own `Ledger` (its own leases, rate-limit share and spool),
 /// over one fresh database and one simulated engine.
 struct ReplicaStack {
@@ -135,7 +172,21 @@ struct ReplicaStack {
         return found.withLockedValue { $0 }
     }
 
-    static func with(replicas: Int, tag: String, throughProxy: Bool = false, _ body: @Sendable (ReplicaStack) async throws -> Void) async throws {
+    /// A number from one SQL query (tests only; no user input in `sql`).
+    func scalar(_ sql: String) async throws -> Int64 {
+        let found = NIOLockedValueBox<Int64>(-1)
+        try await AdminStack.withClient(url) { client in
+            for try await value in try await client.query(PostgresQuery(unsafeSQL: sql), logger: AdminStack.logger).decode(Int64.self) {
+                found.withLockedValue { $0 = value }
+            }
+        }
+        return found.withLockedValue { $0 }
+    }
+
+    static func with(
+        replicas: Int, tag: String, throughProxy: Bool = false, engineDecodeMs: Double? = nil,
+        _ body: @Sendable (ReplicaStack) async throws -> Void
+    ) async throws {
         guard let text = ProcessInfo.processInfo.environment["TOLLGATE_TEST_DATABASE_URL"], !text.isEmpty else {
             Issue.record(Comment(rawValue: AdminStack.MissingDatabase().description))
             throw AdminStack.MissingDatabase()
@@ -171,9 +222,15 @@ struct ReplicaStack {
         let groups = ledgers.map { ServiceGroup(configuration: .init(services: $0.services, logger: AdminStack.logger)) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for group in groups { tasks.addTask { try await group.run() } }
+            var engineConfiguration = EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, outputTokens: 8, instant: true)
+            if let engineDecodeMs {
+                // A modelled engine, so a stream lasts long enough to be abandoned part way.
+                engineConfiguration.instant = false
+                engineConfiguration.prefillBaseMs = 1
+                engineConfiguration.decodeMsPerToken = engineDecodeMs
+            }
             let engine = try await EngineSimulator.start(
-                EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, outputTokens: 8, instant: true),
-                host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton)
+                engineConfiguration, host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton)
             var gateways: [GatewayServer] = []
             do {
                 for ledger in ledgers {
