@@ -63,11 +63,6 @@ public struct UpstreamOrigin: Hashable, Sendable, CustomStringConvertible {
         "\(tls ? "https" : "http")://\(hostHeader)\(basePath)"
     }
 
-    /// Same scheme, host and port: connections can be shared between the two.
-    func sharesConnections(with other: UpstreamOrigin) -> Bool {
-        tls == other.tls && host == other.host && port == other.port
-    }
-
     var connectionKey: ConnectionKey { ConnectionKey(tls: tls, host: host, port: port) }
 
     struct ConnectionKey: Hashable {

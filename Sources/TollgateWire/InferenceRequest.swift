@@ -31,7 +31,6 @@ public struct InferenceRequest: Sendable {
     var streamOptionsRange: Range<Int>?
     var includeUsageValueRange: Range<Int>?
     var objectEnd: Int
-    var memberCount: Int
 
     /// Reads and validates `body`. Throws ``GatewayError`` (400 `invalid_json` or `invalid_request`).
     public static func parse(_ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint) throws(GatewayError) -> InferenceRequest {
@@ -67,10 +66,8 @@ public struct InferenceRequest: Sendable {
         var sawPrompt = false
         var streamOptionsRange: Range<Int>?
         var includeUsageRange: Range<Int>?
-        var members = 0
 
         let objectRange = try scanner.walkObject { key, _, value in
-            members += 1
             func kind() throws -> JSONKind { try value.peekKind() }
             func typeError(_ expected: String) -> GatewayError {
                 .invalidRequest("'\(String(decoding: key, as: UTF8.self))' must be \(expected).", param: String(decoding: key, as: UTF8.self))
@@ -183,7 +180,7 @@ public struct InferenceRequest: Sendable {
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
             maxTokens: maxCompletionTokens ?? maxTokens, thinking: thinking, needsBeta: needsBeta,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange,
-            includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1, memberCount: members)
+            includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1)
     }
 
     /// The splices that turn the client's body into the upstream body: the engine's model name, and
