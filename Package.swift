@@ -137,7 +137,11 @@ let package = Package(
         // Test fixtures shared by the suites (a cuttable TCP proxy standing in for a database outage).
         .target(
             name: "TollgateTestSupport",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "TollgateHTTP",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tests/Support"
         ),
         .testTarget(
@@ -157,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "TollgateEngineSimTests",
             dependencies: [
-                "TollgateEngineSim", "TollgateHTTP", "TollgateWire",
+                "TollgateEngineSim", "TollgateHTTP", "TollgateWire", "TollgateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
