@@ -25,8 +25,6 @@ public final class HTTPResponder {
 
     public var allocator: ByteBufferAllocator { connection.channel.allocator }
     public var isFinished: Bool { finished }
-    public var isHeadSent: Bool { headSent }
-    public var isWritable: Bool { !finished && connection.channel.isWritable }
 
     /// Called once if the client disconnects before the response ended.
     public func onClose(_ callback: @escaping () -> Void) {
