@@ -54,9 +54,13 @@ struct TimingAndFaultTests {
     }
 
     @Test func metricsPublishLoadAndCounts() async throws {
-        let fixture = try await SimFixture.start(Self.modelled { $0.maxNumSeqs = 1; $0.decodeMsPerToken = 30 })
+        // 10 tokens at 100 ms: the first request holds the only slot for about a second, long
+        // enough for the second to be seen waiting even on a busy machine.
+        let fixture = try await SimFixture.start(Self.modelled { $0.maxNumSeqs = 1; $0.decodeMsPerToken = 100 })
         defer { Task { await fixture.stop() } }
         async let one = fixture.chat(Self.streamBody)
+        let running = await fixture.eventually { fixture.simulator.stats().running == 1 }
+        #expect(running)
         async let two = fixture.chat(Self.streamBody.replacingOccurrences(of: "Hi", with: "Yo"))
         let queued = await fixture.eventually { let s = fixture.simulator.stats(); return s.running == 1 && s.waiting == 1 }
         #expect(queued)
@@ -157,7 +161,14 @@ struct TimingAndFaultTests {
         await #expect(throws: UpstreamError.self) { try await fixture.client.get("/health") }
         let back = await fixture.eventually(3) { !fixture.simulator.faults().refuseConnections }
         #expect(back)
-        let faults = try await fixture.client.get("/sim/faults").json()
+        // The flag drops just before the socket listens again: retry the first connection briefly.
+        var answer = try? await fixture.client.get("/sim/faults")
+        let deadline = ContinuousClock.now.advanced(by: .seconds(3))
+        while answer == nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            answer = try? await fixture.client.get("/sim/faults")
+        }
+        let faults = try #require(answer).json()
         #expect(faults["refuse_connections"] as? Bool == false)
         #expect(faults["stall_ms"] as? Int == 50)
     }
