@@ -50,6 +50,13 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// computed in 128-bit arithmetic and rounded once, to the nearest nano-unit, ties away from zero.
     public static func fromRatio(_ quantity: Int64, _ numerator: Int64, _ denominator: Int64, currency: String) -> Money {
         precondition(denominator > 0, "denominator must be positive")
+        // Fast path, same rule: a product that fits in 64 bits needs no 128-bit division.
+        let (narrow, overflow) = quantity.multipliedReportingOverflow(by: numerator)
+        if !overflow {
+            var (quotient, remainder) = narrow.quotientAndRemainder(dividingBy: denominator)
+            if remainder.magnitude * 2 >= denominator.magnitude { quotient += narrow < 0 ? -1 : 1 }
+            return Money(nanos: quotient, currency: currency)
+        }
         let product = quantity.multipliedFullWidth(by: numerator)
         let wide = (Int128(product.high) << 64) | Int128(product.low)
         let den = Int128(denominator)
@@ -94,14 +101,37 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     static func format(nanos: Int64) -> String {
-        let sign = nanos < 0 ? "-" : ""
-        let magnitude = nanos.magnitude
-        let whole = magnitude / UInt64(nanosPerUnit)
-        var fraction = String(magnitude % UInt64(nanosPerUnit))
-        if fraction == "0" { return sign + String(whole) }
-        fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        return "\(sign)\(whole).\(fraction)"
+        // Digits are written right to left into a fixed buffer: this runs for every priced response.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            var end = 32
+            var magnitude = nanos.magnitude
+            var fraction = magnitude % UInt64(nanosPerUnit)
+            magnitude /= UInt64(nanosPerUnit)
+            if fraction != 0 {
+                var digits = 9
+                while fraction % 10 == 0 {
+                    fraction /= 10
+                    digits -= 1
+                }
+                for _ in 0..<digits {
+                    end -= 1
+                    buffer[end] = UInt8(ascii: "0") + UInt8(fraction % 10)
+                    fraction /= 10
+                }
+                end -= 1
+                buffer[end] = UInt8(ascii: ".")
+            }
+            repeat {
+                end -= 1
+                buffer[end] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if nanos < 0 {
+                end -= 1
+                buffer[end] = UInt8(ascii: "-")
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[end..<32]), as: UTF8.self)
+        }
     }
 }
 

@@ -23,14 +23,24 @@ public struct CostEstimator: Sendable {
         target: String, model: String, promptTokens: Int, maxTokens: Int?, thinking: Bool,
         predictedCacheHitTokens: Int = 0, at date: Date
     ) -> PricedCost? {
+        guard let rates = rates(target: target, model: model, at: date) else { return nil }
+        return estimate(
+            at: rates, model: model, promptTokens: promptTokens, maxTokens: maxTokens, thinking: thinking,
+            predictedCacheHitTokens: predictedCacheHitTokens)
+    }
+
+    /// ``estimate(target:model:promptTokens:maxTokens:thinking:predictedCacheHitTokens:at:)`` at
+    /// rates already looked up (the gateway looks them up once per request and attempt).
+    public func estimate(
+        at rates: AppliedRates, model: String, promptTokens: Int, maxTokens: Int?, thinking: Bool,
+        predictedCacheHitTokens: Int = 0
+    ) -> PricedCost? {
         guard let output = expectedOutputTokens(model: model, maxTokens: maxTokens, thinking: thinking) else {
             return nil
         }
         let prompt = max(promptTokens, 0)
         let hits = min(max(predictedCacheHitTokens, 0), prompt)
-        return price(
-            target: target, model: model,
-            tokens: [.inputCacheHit: hits, .inputCacheMiss: prompt - hits, .output: max(output, 0)], at: date)
+        return price(MeterTokens(inputCacheHit: hits, inputCacheMiss: prompt - hits, output: max(output, 0)), at: rates)
     }
 
     /// Output tokens an estimate assumes: `maxTokens` when given, else the per-model default.
@@ -41,22 +51,28 @@ public struct CostEstimator: Sendable {
 
     /// The cost of a finished request from its usage, priced at the request's start `date`.
     public func actual(target: String, model: String, usage: MeteredUsage, at date: Date) -> PricedCost? {
-        price(target: target, model: model, tokens: usage.billedTokens, at: date)
+        rates(target: target, model: model, at: date).map { price(usage.billedTokens, at: $0) }
     }
 
     /// What the same usage would have cost at the upstream API (the book's `list_price_target`).
     public func listPrice(model: String, usage: MeteredUsage, at date: Date) -> PricedCost? {
-        price(target: book.listPriceTarget, model: model, tokens: usage.billedTokens, at: date)
+        actual(target: book.listPriceTarget, model: model, usage: usage, at: date)
+    }
+
+    /// The rates for `model` on `target` in force at `date`, or nil when the book has no price for
+    /// the pair there.
+    public func rates(target: String, model: String, at date: Date) -> AppliedRates? {
+        book.version(at: date).rates(target: target, model: model, at: date)
     }
 
     /// Prices each meter separately (one rounding each) and sums the results.
-    func price(target: String, model: String, tokens: [Meter: Int], at date: Date) -> PricedCost? {
-        let version = book.version(at: date)
-        guard let applied = version.rates(target: target, model: model, at: date) else { return nil }
-        var total = Money.zero(book.currency)
-        for meter in Meter.allCases {
-            total = total + applied.rates[meter].cost(tokens: tokens[meter] ?? 0, currency: book.currency)
-        }
+    public func price(_ tokens: MeterTokens, at applied: AppliedRates) -> PricedCost {
+        let currency = book.currency
+        let rates = applied.rates
+        let total =
+            rates.inputCacheHit.cost(tokens: tokens.inputCacheHit, currency: currency)
+            + rates.inputCacheMiss.cost(tokens: tokens.inputCacheMiss, currency: currency)
+            + rates.output.cost(tokens: tokens.output, currency: currency)
         return PricedCost(
             money: total, bookVersion: applied.bookVersion, window: applied.window, promotion: applied.promotion)
     }

@@ -39,15 +39,12 @@ public struct MeteredUsage: Hashable, Sendable {
     /// Tokens billed per meter. Prompt tokens not covered by the hit/miss split bill as misses;
     /// output is the completion, or the reasoning count if an engine reported reasoning larger than
     /// the completion (reasoning must never go unbilled). Negative counts bill as zero.
-    public var billedTokens: [Meter: Int] {
+    public var billedTokens: MeterTokens {
         let hits = max(cacheHitTokens, 0)
         var misses = max(cacheMissTokens, 0)
         let uncovered = max(promptTokens, 0) - hits - misses
         if uncovered > 0 { misses += uncovered }
-        return [
-            .inputCacheHit: hits,
-            .inputCacheMiss: misses,
-            .output: max(completionTokens, reasoningTokens, 0),
-        ]
+        return MeterTokens(
+            inputCacheHit: hits, inputCacheMiss: misses, output: max(completionTokens, reasoningTokens, 0))
     }
 }

@@ -34,7 +34,8 @@ public struct PriceBook: Sendable {
     /// A date before the first version (a skewed clock) gets the first version: the earliest
     /// prices the book knows are a better guess than none, and the version id says which was used.
     public func version(at date: Date) -> PriceBookVersion {
-        versions.last { $0.effectiveFrom <= date } ?? versions[0]
+        for version in versions.reversed() where version.effectiveFrom <= date { return version }
+        return versions[0]
     }
 
     /// Checks that every version prices every model each target serves, that the list-price

@@ -1,14 +1,46 @@
 import Foundation
 
 /// One version of the price book: complete prices for every target from `effectiveFrom` until
-/// the next version takes effect.
-public struct PriceBookVersion: Sendable {
+/// the next version takes effect. A class: it is immutable and handed out on every priced request.
+public final class PriceBookVersion: Sendable {
     public let id: String
     public let effectiveFrom: Date
     public let targets: [String: TargetPrices]
     public let timeWindows: [TimeWindow]
     public let promotions: [Promotion]
     let line: Int
+    /// Per target and model, the base rates and the windows and promotions that change them,
+    /// resolved at load so that pricing a request is one lookup.
+    private let schedules: [TargetModel: Schedule]
+
+    private struct Schedule: Sendable {
+        let base: ModelRates
+        let windows: [(window: TimeWindow, change: PriceChange)]
+        let promotions: [(promotion: Promotion, change: PriceChange)]
+    }
+
+    init(
+        id: String, effectiveFrom: Date, targets: [String: TargetPrices], timeWindows: [TimeWindow],
+        promotions: [Promotion], line: Int
+    ) {
+        self.id = id
+        self.effectiveFrom = effectiveFrom
+        self.targets = targets
+        self.timeWindows = timeWindows
+        self.promotions = promotions
+        self.line = line
+        var schedules: [TargetModel: Schedule] = [:]
+        for (target, prices) in targets {
+            for (model, price) in prices.models {
+                let pair = TargetModel(target: target, model: model)
+                schedules[pair] = Schedule(
+                    base: price.base,
+                    windows: timeWindows.compactMap { window in window.changes[pair].map { (window, $0) } },
+                    promotions: promotions.compactMap { promotion in promotion.changes[pair].map { (promotion, $0) } })
+            }
+        }
+        self.schedules = schedules
+    }
 
     /// The rates for `model` on `target` for a request that starts at `date`, or nil when this
     /// version has no price for that pair.
@@ -16,20 +48,18 @@ public struct PriceBookVersion: Sendable {
     /// The base price is changed first by the time window containing `date` (at most one per pair,
     /// checked at load), then by the active promotion (likewise at most one).
     public func rates(target: String, model: String, at date: Date) -> AppliedRates? {
-        guard let price = targets[target]?.models[model] else { return nil }
-        let pair = TargetModel(target: target, model: model)
-        var rates = price.base
+        guard let schedule = schedules[TargetModel(target: target, model: model)] else { return nil }
+        var rates = schedule.base
         var windowID: String?
         var promotionID: String?
-        if let window = timeWindows.first(where: { $0.changes[pair] != nil && $0.contains(date) }),
-            let change = window.changes[pair]
-        {
-            rates = PriceBookVersion.apply(change, to: rates)
-            windowID = window.id
+        if !schedule.windows.isEmpty {
+            let minute = TimeWindow.minuteOfDay(date)
+            if let (window, change) = schedule.windows.first(where: { $0.window.contains(minuteOfDay: minute) }) {
+                rates = PriceBookVersion.apply(change, to: rates)
+                windowID = window.id
+            }
         }
-        if let promotion = promotions.first(where: { $0.changes[pair] != nil && $0.isActive(at: date) }),
-            let change = promotion.changes[pair]
-        {
+        if let (promotion, change) = schedule.promotions.first(where: { $0.promotion.isActive(at: date) }) {
             rates = PriceBookVersion.apply(change, to: rates)
             promotionID = promotion.id
         }

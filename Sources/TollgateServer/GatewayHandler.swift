@@ -120,31 +120,37 @@ struct GatewayHandler: HTTPRequestHandler {
         guard state.pricer != nil || state.ledger != nil else {
             return ProxyExchange(context: context, responder: responder, state: state, account: RequestAccount(), admission: nil).start()
         }
-        countPrompt(context, account: RequestAccount(), responder: responder) { [self] account in
-            admit(context, account: account, responder: responder) { admission in
-                ProxyExchange(context: context, responder: responder, state: state, account: account, admission: admission).start()
+        var account = RequestAccount()
+        if let pricer = state.pricer {
+            guard context.body.readableBytes <= RequestPricer.inlineCountLimit else {
+                return countOffLoop(context, account: account, pricer: pricer, responder: responder)
             }
+            // Short prompts are counted right here: about a microsecond for a typical chat turn.
+            account.prompt = pricer.countPrompt(context.body, endpoint: parsed.endpoint)
+        }
+        admitAndSend(context, account: account, responder: responder)
+    }
+
+    /// Counts a long prompt on the thread pool, so a 1M-token prompt never stalls the event loop.
+    private func countOffLoop(_ context: ExchangeContext, account: RequestAccount, pricer: RequestPricer, responder: HTTPResponder) {
+        let body = context.body
+        let endpoint = context.request.endpoint
+        NIOThreadPool.singleton.runIfActive(eventLoop: responder.eventLoop) {
+            pricer.countPrompt(body, endpoint: endpoint)
+        }.whenComplete { [self] result in
+            var account = account
+            account.prompt = try? result.get()
+            if !responder.isFinished { admitAndSend(context, account: account, responder: responder) }
         }
     }
 
-    /// Counts the prompt when requests are priced: inline for small bodies, on the thread pool for
-    /// long ones so a 1M-token prompt never stalls the event loop.
-    private func countPrompt(
-        _ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder, _ next: @escaping (RequestAccount) -> Void
-    ) {
-        guard let pricer = state.pricer else { return next(account) }
-        var account = account
-        let body = context.body
-        let endpoint = context.request.endpoint
-        if body.readableBytes <= RequestPricer.inlineCountLimit {
-            account.prompt = pricer.countPrompt(body, endpoint: endpoint)
-            return next(account)
+    /// Admission (with a ledger), then the exchange. Without a ledger there is nothing to wait for.
+    private func admitAndSend(_ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder) {
+        guard state.ledger != nil else {
+            return ProxyExchange(context: context, responder: responder, state: state, account: account, admission: nil).start()
         }
-        NIOThreadPool.singleton.runIfActive(eventLoop: responder.eventLoop) {
-            pricer.countPrompt(body, endpoint: endpoint)
-        }.whenComplete { result in
-            account.prompt = try? result.get()
-            if !responder.isFinished { next(account) }
+        admit(context, account: account, responder: responder) { [self] admission in
+            ProxyExchange(context: context, responder: responder, state: state, account: account, admission: admission).start()
         }
     }
 

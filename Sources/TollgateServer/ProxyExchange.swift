@@ -102,8 +102,11 @@ final class ProxyExchange: UpstreamResponseDelegate {
         lastEndpoint = chosen
         tried.append(chosen)
         chosen.begin()
-        if let pricer, let prompt = account.prompt {
-            account.estimate = pricer.estimate(target: candidate, request: request, promptTokens: prompt.tokens, at: account.startedAt)
+        if let pricer {
+            account.rates = pricer.rates(target: candidate, model: request.model, at: account.startedAt)
+            if let rates = account.rates, let prompt = account.prompt {
+                account.estimate = pricer.estimate(at: rates, request: request, promptTokens: prompt.tokens)
+            }
         }
 
         let served = candidate.models[request.model]
@@ -112,10 +115,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if splices.isEmpty {
             upstreamBody = context.body
         } else {
-            let rewritten = context.body.withUnsafeReadableBytes { Splice.apply(splices, to: $0) }
-            var buffer = responder.allocator.buffer(capacity: rewritten.count)
-            buffer.writeBytes(rewritten)
-            upstreamBody = buffer
+            upstreamBody = context.body.withUnsafeReadableBytes { responder.allocator.spliced($0, splices) }
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
@@ -271,9 +271,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
                 splices.sort { $0.range.lowerBound < $1.range.lowerBound }
             }
             if !splices.isEmpty {
-                let rewritten = Splice.apply(splices, to: bytes)
-                out = responder.allocator.buffer(capacity: rewritten.count)
-                out.writeBytes(rewritten)
+                out = responder.allocator.spliced(bytes, splices)
             }
         }
         var headers = baseHeaders()
@@ -403,6 +401,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
 
     private func baseHeaders() -> HTTPHeaders {
         var headers = HTTPHeaders()
+        // One allocation for ours, the admission's and the content headers added after.
+        headers.reserveCapacity(6 + (admission?.headers.count ?? 0))
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "x-tollgate-target", value: target?.name ?? "none")
         for (name, value) in admission?.headers ?? [] { headers.add(name: name, value: value) }
@@ -417,9 +417,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
     @discardableResult
     private func settle() -> Settlement? {
         if let settlement = account.settlement { return settlement }
-        guard let pricer, let target else { return nil }
+        guard let pricer, target != nil else { return nil }
         let settlement = pricer.settle(
-            target: target, model: request.model, usage: account.usageToBill(pricer: pricer), at: account.startedAt)
+            rates: account.rates, model: request.model, usage: account.usageToBill(pricer: pricer), at: account.startedAt,
+            withListPrice: admission != nil)
         account.settlement = settlement
         return settlement
     }

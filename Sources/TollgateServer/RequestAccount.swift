@@ -8,6 +8,8 @@ struct RequestAccount {
     let startedAt: Date
     /// The prompt as Tollgate counted it before sending (nil without a price book).
     var prompt: PromptCount?
+    /// The price-book rates of the target the request was sent to, at `startedAt`.
+    var rates: AppliedRates?
     /// The estimated cost on the target the request was sent to.
     var estimate: PricedCost?
     /// Usage as the engine reported it.

@@ -1,14 +1,15 @@
 /// Finds added tokens in raw text, leftmost-longest, as Hugging Face's aho-corasick pass does.
 /// A byte trie: added tokens are few (1,283) and almost all start with `<`, so the scan for a
 /// candidate first byte is one table load per byte and a real match check is rare.
-struct AddedTokenMatcher: Sendable {
-    private var childStart: [Int32] = []
-    private var childCount: [Int32] = []
-    private var terminal: [Int32] = []
-    private var edgeByte: [UInt8] = []
-    private var edgeTarget: [Int32] = []
+final class AddedTokenMatcher: Sendable {
+    // A class: every encode holds the matchers, and one reference is cheaper than six arrays.
+    private let childStart: [Int32]
+    private let childCount: [Int32]
+    private let terminal: [Int32]
+    private let edgeByte: [UInt8]
+    private let edgeTarget: [Int32]
     /// Child of the root for each first byte, or -1.
-    private(set) var rootChild: [Int32] = Array(repeating: -1, count: 256)
+    let rootChild: [Int32]
     let isEmpty: Bool
 
     init(tokens: [(bytes: [UInt8], id: Int)]) {
@@ -29,7 +30,11 @@ struct AddedTokenMatcher: Sendable {
             }
             terms[node] = t.id
         }
-        isEmpty = tokens.isEmpty
+        var childStart: [Int32] = []
+        var childCount: [Int32] = []
+        var terminal: [Int32] = []
+        var edgeByte: [UInt8] = []
+        var edgeTarget: [Int32] = []
         for (node, map) in children.enumerated() {
             childStart.append(Int32(edgeByte.count))
             childCount.append(Int32(map.count))
@@ -39,7 +44,15 @@ struct AddedTokenMatcher: Sendable {
                 edgeTarget.append(Int32(target))
             }
         }
+        var rootChild = [Int32](repeating: -1, count: 256)
         for (b, target) in children[0] { rootChild[Int(b)] = Int32(target) }
+        self.childStart = childStart
+        self.childCount = childCount
+        self.terminal = terminal
+        self.edgeByte = edgeByte
+        self.edgeTarget = edgeTarget
+        self.rootChild = rootChild
+        self.isEmpty = tokens.isEmpty
     }
 
     /// The longest token starting exactly at `start` (`text[start..<end]`): (length, id) or nil.

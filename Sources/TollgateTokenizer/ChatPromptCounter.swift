@@ -12,9 +12,11 @@
 /// as its text plus the turn markers of a user turn, and the result is marked as estimated.
 public struct ChatPromptCounter: Sendable {
     public let tokenizer: DeepSeekTokenizer
+    let markers: LayoutMarkers
 
     public init(tokenizer: DeepSeekTokenizer) {
         self.tokenizer = tokenizer
+        self.markers = LayoutMarkers(tokenizer: tokenizer)
     }
 
     /// Errors for requests that have no countable prompt.
@@ -25,8 +27,24 @@ public struct ChatPromptCounter: Sendable {
     }
 
     /// Counts a `/v1/chat/completions` request body (UTF-8 JSON).
+    ///
+    /// Plain requests (string turns, no tools; most traffic) are counted straight from the bytes
+    /// without building the prompt (``countPlainChat(_:)``, the same count); the rest are parsed
+    /// and rendered.
     public func countChat(requestJSON bytes: some Collection<UInt8>) throws -> PromptCount {
-        try countChat(request: JSONValue.parse(bytes))
+        if let tokens = bytes.withContiguousStorageIfAvailable({ countPlainChat($0) }) ?? nil {
+            return PromptCount(tokens: tokens, exact: true)
+        }
+        return try countChat(request: JSONValue.parse(bytes))
+    }
+
+    /// ``countChat(requestJSON:)`` for a body in memory, without generic dispatch (the gateway
+    /// calls this on every priced request).
+    public func countChat(requestBytes bytes: UnsafeRawBufferPointer) throws -> PromptCount {
+        if let tokens = countPlainChat(bytes.assumingMemoryBound(to: UInt8.self)) {
+            return PromptCount(tokens: tokens, exact: true)
+        }
+        return try countChat(request: JSONValue.parse(bytes))
     }
 
     /// Counts a parsed `/v1/chat/completions` request.

@@ -83,6 +83,34 @@ public final class DeepSeekTokenizer: Sendable {
         return sink.count
     }
 
+    /// Number of tokens of bytes the caller has already checked to be valid UTF-8.
+    func count(validUTF8 text: UnsafeBufferPointer<UInt8>) -> Int {
+        var sink = CountingSink()
+        run(text, &sink)
+        return sink.count
+    }
+
+    /// True when `token` is an added token that no added-token match can reach across, so that
+    /// for any texts `a` and `b`, `encode(a + token + b) == encode(a) + [id] + encode(b)`.
+    ///
+    /// Added tokens are matched leftmost-longest before pre-tokenization, and the text between
+    /// them is encoded piece by piece; a match crosses an edge of `token` only if some added token
+    /// extends `token`, starts inside it, or ends inside or beyond it while starting earlier.
+    func splitsCleanly(_ token: String) -> Bool {
+        guard addedByContent[token] != nil else { return false }
+        let s = Array(token.utf8)
+        func overlapping(_ x: ArraySlice<UInt8>, _ y: ArraySlice<UInt8>) -> Bool {
+            x.starts(with: y) || y.starts(with: x)
+        }
+        for other in addedByContent.keys where other != token {
+            let t = Array(other.utf8)
+            if t.starts(with: s) { return false }
+            for k in 1..<t.count where t[k] == s[0] && overlapping(t[k...], s[...]) { return false }
+            for k in 1..<s.count where s[k] == t[0] && overlapping(s[k...], t[...]) { return false }
+        }
+        return true
+    }
+
     /// Token ids of UTF-8 bytes; throws `TokenizerError` (`invalid_utf8`, with the offset of the
     /// first bad byte) when they are not valid UTF-8.
     public func encode(utf8 bytes: some Collection<UInt8>) throws -> [Int] {

@@ -8,12 +8,13 @@ struct PieceEncoder {
     let byteIDs: UnsafePointer<UInt32>
     let maxTokenLength: Int
 
-    /// Scratch buffers, grown on demand, owned by this encoder run.
+    /// Scratch buffers, allocated on the first piece that needs merging (a short prompt whose
+    /// pieces are all whole tokens allocates nothing) and grown on demand; owned by this run.
     private var capacity = 0
-    private var symbols: UnsafeMutablePointer<UInt32>
-    private var pairs: UnsafeMutablePointer<UInt64>
-    private var links: UnsafeMutablePointer<Int32>  // prev at 2i, next at 2i+1
-    private var heap: UnsafeMutablePointer<UInt64>
+    private var symbols: UnsafeMutablePointer<UInt32>? = nil
+    private var pairs: UnsafeMutablePointer<UInt64>? = nil
+    private var links: UnsafeMutablePointer<Int32>? = nil  // prev at 2i, next at 2i+1
+    private var heap: UnsafeMutablePointer<UInt64>? = nil
 
     /// Pieces up to this many bytes use the array scan; longer ones the heap.
     static let flatLimit = 48
@@ -23,25 +24,20 @@ struct PieceEncoder {
         self.merges = merges
         self.byteIDs = byteIDs
         self.maxTokenLength = vocabulary.maxTokenLength
-        capacity = 256
-        symbols = .allocate(capacity: capacity)
-        pairs = .allocate(capacity: capacity)
-        links = .allocate(capacity: capacity * 2)
-        heap = .allocate(capacity: capacity * 3)
     }
 
     /// Frees the scratch buffers; call once when the run is over.
     func release() {
-        symbols.deallocate()
-        pairs.deallocate()
-        links.deallocate()
-        heap.deallocate()
+        symbols?.deallocate()
+        pairs?.deallocate()
+        links?.deallocate()
+        heap?.deallocate()
     }
 
     private mutating func reserve(_ n: Int) {
         if n <= capacity { return }
         release()
-        var c = capacity
+        var c = max(capacity, 256)
         while c < n { c <<= 1 }
         capacity = c
         symbols = .allocate(capacity: c)
@@ -82,8 +78,8 @@ struct PieceEncoder {
     }
 
     private mutating func mergeFlat<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, _ sink: inout S) {
-        let sym = symbols
-        let pv = pairs
+        let sym = symbols!
+        let pv = pairs!
         for i in 0..<n { sym[i] = byteIDs[Int(p[i])] }
         var m = n
         for i in 0..<(m - 1) { pv[i] = merges.lookup(sym[i], sym[i + 1]) }
@@ -119,9 +115,9 @@ struct PieceEncoder {
     }
 
     private mutating func mergeHeap<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, _ sink: inout S) {
-        let sym = symbols
-        let link = links
-        let h = heap
+        let sym = symbols!
+        let link = links!
+        let h = heap!
         var heapCount = 0
         let dead = UInt32.max
 

@@ -78,10 +78,10 @@ struct CostEstimatorTests {
         // A split that leaves prompt tokens uncovered bills the rest as misses.
         let partial = MeteredUsage(
             promptTokens: 10_000, cacheHitTokens: 6_000, cacheMissTokens: 0, completionTokens: 800)
-        #expect(partial.billedTokens[.inputCacheMiss] == 4_000)
+        #expect(partial.billedTokens.inputCacheMiss == 4_000)
         // Reasoning reported larger than the completion is never under-billed.
         let odd = MeteredUsage(promptTokens: 0, completionTokens: 10, reasoningTokens: 300)
-        #expect(odd.billedTokens[.output] == 300)
+        #expect(odd.billedTokens.output == 300)
     }
 
     @Test("estimated usage bills like reported usage and keeps its flag")

@@ -61,4 +61,42 @@ struct RoundingTests {
         // Rounded per meter: 1 + 1 + 1. Summing first would give round(1.5) = 2.
         #expect(cost.money.nanos == 3)
     }
+
+    @Test("decimal strings trim trailing zeros and read back to the same nanos")
+    func decimalStrings() throws {
+        let cases: [(Int64, String)] = [
+            (0, "0"), (1, "0.000000001"), (-1, "-0.000000001"), (45_764, "0.000045764"),
+            (1_000_000_000, "1"), (-3_500_000_000, "-3.5"), (12_340_000_000, "12.34"),
+            (Int64.max, "9223372036.854775807"), (Int64.min, "-9223372036.854775808"),
+        ]
+        for (nanos, text) in cases {
+            #expect(Money(nanos: nanos, currency: "USD").decimalString == text)
+            #expect(Money(decimal: text, currency: "USD")?.nanos == nanos || nanos == Int64.min)
+        }
+        for _ in 0..<10_000 {
+            let nanos = Int64.random(in: -10_000_000_000_000...10_000_000_000_000)
+            #expect(Money(decimal: Money(nanos: nanos, currency: "USD").decimalString, currency: "USD")?.nanos == nanos)
+        }
+    }
+
+    @Test("the 64-bit fast path rounds exactly like 128-bit arithmetic")
+    func narrowAndWideAgree() {
+        func reference(_ q: Int64, _ n: Int64, _ d: Int64) -> Int64 {
+            let wide = Int128(q) * Int128(n)
+            var quotient = wide / Int128(d)
+            if (wide % Int128(d)).magnitude * 2 >= UInt128(d) { quotient += wide < 0 ? -1 : 1 }
+            return Int64(quotient)
+        }
+        for _ in 0..<20_000 {
+            let d = Int64.random(in: 1...3_000_000)
+            let q = Int64.random(in: -2_000_000_000...2_000_000_000)
+            let n = Int64.random(in: 0...4_000_000_000)
+            #expect(Money.fromRatio(q, n, d, currency: "USD").nanos == reference(q, n, d), "\(q) × \(n) / \(d)")
+        }
+        // Ties on both sides of zero, on the fast path.
+        #expect(Money.fromRatio(1, 1, 2, currency: "USD").nanos == 1)
+        #expect(Money.fromRatio(-1, 1, 2, currency: "USD").nanos == -1)
+        #expect(Money.fromRatio(3, 1, 2, currency: "USD").nanos == 2)
+        #expect(Money.fromRatio(-3, 1, 2, currency: "USD").nanos == -2)
+    }
 }

@@ -28,7 +28,7 @@ final class RequestPricer: Sendable {
         body.withUnsafeReadableBytes { bytes -> PromptCount? in
             switch endpoint {
             case .chat:
-                return try? counter.countChat(requestJSON: bytes)
+                return try? counter.countChat(requestBytes: bytes)
             case .completions:
                 guard let request = try? JSONValue.parse(bytes) else { return nil }
                 return try? counter.countCompletion(request: request)
@@ -42,18 +42,31 @@ final class RequestPricer: Sendable {
     }
 
     func estimate(target: Target, request: InferenceRequest, promptTokens: Int, at date: Date) -> PricedCost? {
-        estimator.estimate(
-            target: target.name, model: request.model, promptTokens: promptTokens, maxTokens: request.maxTokens,
-            thinking: request.thinking, at: date)
+        estimator.rates(target: target.name, model: request.model, at: date).flatMap {
+            estimate(at: $0, request: request, promptTokens: promptTokens)
+        }
     }
 
-    /// The bill of a finished request: the usage as billed, its cost on the target that served it and
-    /// what the API would have charged at list price.
-    func settle(target: Target, model: String, usage: MeteredUsage, at date: Date) -> Settlement {
+    /// The rates for `model` on `target` at the request's start, looked up once per attempt and
+    /// used for both its estimate and its bill.
+    func rates(target: Target, model: String, at date: Date) -> AppliedRates? {
+        estimator.rates(target: target.name, model: model, at: date)
+    }
+
+    func estimate(at rates: AppliedRates, request: InferenceRequest, promptTokens: Int) -> PricedCost? {
+        estimator.estimate(
+            at: rates, model: request.model, promptTokens: promptTokens, maxTokens: request.maxTokens,
+            thinking: request.thinking)
+    }
+
+    /// The bill of a finished request: the usage as billed, its cost at `rates` (those of the
+    /// target that served it) and, when `withListPrice` (only the ledger reads it), what the API
+    /// would have charged at list price.
+    func settle(rates: AppliedRates?, model: String, usage: MeteredUsage, at date: Date, withListPrice: Bool) -> Settlement {
         Settlement(
             usage: usage,
-            cost: estimator.actual(target: target.name, model: model, usage: usage, at: date),
-            listPrice: estimator.listPrice(model: model, usage: usage, at: date))
+            cost: rates.map { estimator.price(usage.billedTokens, at: $0) },
+            listPrice: withListPrice ? estimator.listPrice(model: model, usage: usage, at: date) : nil)
     }
 }
 
@@ -77,6 +90,8 @@ extension MeteredUsage {
 /// Adds `"cost":"<decimal>"` to a usage object (OpenRouter's field), given the object's range.
 func costSplice(usageRange: Range<Int>, cost: Money) -> Splice {
     let at = usageRange.upperBound - 1
-    let separator = usageRange.count > 2 ? "," : ""
-    return Splice(range: at..<at, replacement: Array(#"\#(separator)"cost":"\#(cost.decimalString)""#.utf8))
+    var member: [UInt8] = usageRange.count > 2 ? Array(#","cost":""#.utf8) : Array(#""cost":""#.utf8)
+    member.append(contentsOf: cost.decimalString.utf8)
+    member.append(UInt8(ascii: "\""))
+    return Splice(range: at..<at, replacement: member)
 }

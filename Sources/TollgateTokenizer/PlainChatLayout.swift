@@ -1,0 +1,139 @@
+/// The markers of the DeepSeek V4 chat layout, each with whether it splits text cleanly.
+///
+/// When a marker splits cleanly, the text before and after it can be counted separately and the
+/// sum equals the count of the whole rendered prompt; that lets ``ChatPromptCounter`` count a
+/// plain chat request without building the prompt string. Whether a marker splits cleanly is
+/// checked against the loaded tokenizer's added tokens, not assumed.
+struct LayoutMarkers: Sendable {
+    struct Marker: Sendable {
+        let bytes: [UInt8]
+        let splitsCleanly: Bool
+
+        init(_ text: String, _ tokenizer: DeepSeekTokenizer) {
+            bytes = Array(text.utf8)
+            splitsCleanly = tokenizer.splitsCleanly(text)
+        }
+    }
+
+    let bos, eos, user, assistant, thinkStart, thinkEnd: Marker
+    let effortMax = Array(ChatRenderer.effortMax.utf8)
+    let blockSeparator = Array("\n\n".utf8)
+    /// Bytes of the longest marker or separator.
+    let longest: Int
+
+    init(tokenizer: DeepSeekTokenizer) {
+        bos = Marker(ChatRenderer.bos, tokenizer)
+        eos = Marker(ChatRenderer.eos, tokenizer)
+        user = Marker(ChatRenderer.user, tokenizer)
+        assistant = Marker(ChatRenderer.assistant, tokenizer)
+        thinkStart = Marker(ChatRenderer.thinkStart, tokenizer)
+        thinkEnd = Marker(ChatRenderer.thinkEnd, tokenizer)
+        longest = [bos, eos, user, assistant, thinkStart, thinkEnd].map(\.bytes.count).max()!
+    }
+}
+
+extension ChatPromptCounter {
+    /// The prompt tokens of a plain chat request (see ``PlainChatRequest``), laid out as
+    /// ``ChatRenderer`` lays it out but counted piece by piece; nil when the request is not plain.
+    func countPlainChat(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let request = PlainChatRequest.read(bytes) else { return nil }
+        let messages = request.messages
+        // Consecutive user messages form one turn (`merge_tool_messages`): the first opens it with
+        // the User marker, the others follow a blank line, and the turn's last one is followed by
+        // the Assistant opener when an assistant turn (or the end) comes next.
+        let lastUser = messages.lastIndex { $0.role == .user } ?? -1
+        // The pending text never outgrows the body (decoded escapes are shorter than written) plus
+        // what the layout adds: BOS, the effort preamble, and per message at most four markers
+        // and a separator.
+        let capacity = bytes.count + markers.effortMax.count + (messages.count + 1) * 4 * markers.longest
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
+            var out = LayoutCounter(tokenizer: tokenizer, body: bytes, pending: pending)
+            lay(request, lastUser: lastUser, into: &out)
+            out.flush()
+            return out.count
+        }
+    }
+
+    private func lay(_ request: PlainChatRequest, lastUser: Int, into out: inout LayoutCounter) {
+        let messages = request.messages
+        let thinking = request.thinking
+        out.marker(markers.bos)
+        for (index, message) in messages.enumerated() {
+            if index == 0 && thinking && request.effortMax { out.append(markers.effortMax) }
+            switch message.role {
+            case .system:
+                out.text(message.content)
+            case .user:
+                if index > 0 && messages[index - 1].role == .user {
+                    out.append(markers.blockSeparator)
+                } else {
+                    out.marker(markers.user)
+                }
+                out.text(message.content)
+                let next = index + 1 < messages.count ? messages[index + 1].role : nil
+                if next == nil || next == .assistant {
+                    out.marker(markers.assistant)
+                    out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
+                }
+            case .assistant:
+                // Reasoning of turns before the last user turn is dropped (no tools here).
+                if thinking && index > lastUser {
+                    out.text(message.reasoning)
+                    out.marker(markers.thinkEnd)
+                }
+                out.text(message.content)
+                out.marker(markers.eos)
+            }
+        }
+    }
+}
+
+/// Counts a prompt given as a sequence of texts and markers: text accumulates until a marker that
+/// splits cleanly, then is counted in one tokenizer pass.
+private struct LayoutCounter {
+    let tokenizer: DeepSeekTokenizer
+    let body: UnsafeBufferPointer<UInt8>
+    let pending: UnsafeMutableBufferPointer<UInt8>
+    private var length = 0
+    private(set) var count = 0
+
+    init(tokenizer: DeepSeekTokenizer, body: UnsafeBufferPointer<UInt8>, pending: UnsafeMutableBufferPointer<UInt8>) {
+        self.tokenizer = tokenizer
+        self.body = body
+        self.pending = pending
+    }
+
+    mutating func marker(_ marker: LayoutMarkers.Marker) {
+        guard marker.splitsCleanly else { return append(marker.bytes) }
+        flush()
+        count += 1
+    }
+
+    mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { append($0) }
+    }
+
+    private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        precondition(length + bytes.count <= pending.count, "layout buffer too small")
+        UnsafeMutableRawPointer(pending.baseAddress! + length).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        length += bytes.count
+    }
+
+    /// A JSON string of the request body, decoded.
+    mutating func text(_ text: PlainChatRequest.Text?) {
+        guard let text, !text.range.isEmpty else { return }
+        let raw = UnsafeBufferPointer(rebasing: body[text.range])
+        if text.escaped {
+            precondition(length + raw.count <= pending.count, "layout buffer too small")
+            length += decodeJSONString(raw, into: pending.baseAddress! + length)
+        } else {
+            append(raw)
+        }
+    }
+
+    mutating func flush() {
+        guard length > 0 else { return }
+        count += tokenizer.count(validUTF8: UnsafeBufferPointer(rebasing: pending[0..<length]))
+        length = 0
+    }
+}

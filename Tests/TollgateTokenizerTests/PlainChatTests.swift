@@ -1,0 +1,190 @@
+import Testing
+@testable import TollgateTokenizer
+
+/// The plain-request shortcut (`countPlainChat`) must give exactly the general renderer's count,
+/// and must refuse every request it does not handle exactly.
+@Suite struct PlainChatTests {
+    static let counter = ChatPromptCounter(tokenizer: try! DeepSeekTokenizer.shared)
+
+    private func plain(_ json: String) -> Int? {
+        Array(json.utf8).withUnsafeBufferPointer { Self.counter.countPlainChat($0) }
+    }
+
+    private func general(_ json: String) throws -> Int {
+        try Self.counter.countChat(request: JSONValue.parse(json)).tokens
+    }
+
+    @Test func theLayoutMarkersSplitCleanlyInTheShippedVocabulary() {
+        let markers = Self.counter.markers
+        for marker in [markers.bos, markers.eos, markers.user, markers.assistant, markers.thinkStart, markers.thinkEnd] {
+            #expect(marker.splitsCleanly, "\(String(decoding: marker.bytes, as: UTF8.self))")
+        }
+        #expect(!Self.counter.tokenizer.splitsCleanly("<｜User"))
+        #expect(!Self.counter.tokenizer.splitsCleanly("hello"))
+    }
+
+    @Test(arguments: [
+        #"{"model":"m","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}"#,
+        #"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]}"#,
+        #"{"messages":[]}"#,
+        #" { "messages" : [ { "content" : null , "role" : "user" } ] , "tools" : [ ] } "#,
+        #"{"thinking":{"type":"disabled","budget":1},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"reasoning_effort":"max","messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"reasoning_effort":"none","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Yo","tool_calls":[]}]}"#,
+        #"{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"},{"role":"assistant","content":"c","reasoning_content":"r"},{"role":"user","content":"d"},{"role":"assistant","content":null,"reasoning":"e"}]}"#,
+        #"{"messages":[{"role":"user","content":"\u00e9\ud83d\ude00 \"q\" \\ \/ \n\t<\uff5cUser\uff5c>"}],"stream":true,"stream_options":{"include_usage":true},"n":1,"temperature":0.7e-1,"stop":["x",null,true,false,-0,{"k":[]}]}"#,
+        #"{"messages":[{"role":"user","content":"<｜end▁of▁sentence｜><think>"},{"role":"system","content":"</think>"}]}"#,
+    ])
+    func plainRequestsCountLikeTheGeneralPath(_ json: String) throws {
+        let count = try #require(plain(json), "refused a plain request")
+        #expect(count == (try general(json)))
+    }
+
+    @Test(arguments: [
+        #"{"messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#,
+        #"{"messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}]}"#,
+        #"{"messages":[{"role":"tool","content":"1","tool_call_id":"a"}]}"#,
+        #"{"messages":[{"role":"developer","content":"Hi"}]}"#,
+        #"{"messages":[{"role":"assistant","content":"","tool_calls":[{"id":"a"}]}]}"#,
+        #"{"messages":[{"role":"user","role":"system","content":"Hi"}]}"#,
+        #"{"messages":[],"messages":[]}"#,
+        #"{"mess\u0061ges":[{"role":"user","content":"Hi"}]}"#,
+        #"{"messages":[{"role":"user","content":"\ud83d"}]}"#,
+        #"{"messages":[{"role":"user","content":"\ude00"}]}"#,
+        #"{"chat_template_kwargs":{"thinking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"messages":[{"role":"user","content":"Hi"}]} x"#,
+        #"{"messages":[{"role":"user","content":"Hi"}],"n":01}"#,
+        #"{"messages":[{"content":"Hi"}]}"#,
+        #"{"model":"m"}"#,
+        #"[1]"#,
+    ])
+    func otherRequestsAreLeftToTheGeneralPath(_ json: String) {
+        #expect(plain(json) == nil)
+    }
+
+    @Test func invalidUTF8IsLeftToTheGeneralPath() {
+        let bytes: [UInt8] = Array(#"{"messages":[{"role":"user","content":""#.utf8) + [0xC3, 0x28] + Array(#""}]}"#.utf8)
+        #expect(bytes.withUnsafeBufferPointer { Self.counter.countPlainChat($0) } == nil)
+    }
+
+    /// Thousands of generated plain requests per run, with escapes, markers inside content, merged
+    /// user turns, every thinking mode and random spacing: both paths must agree on each.
+    @Test func randomPlainRequestsAgreeWithTheGeneralPath() throws {
+        var rng = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
+        var generator = SplitMix64(seed: seed)
+        for _ in 0..<3_000 {
+            let json = RandomPlainChat.request(&generator)
+            let count = try #require(plain(json), "seed \(seed): refused \(json)")
+            let expected = try general(json)
+            #expect(count == expected, "seed \(seed): \(json)")
+            if count != expected { return }
+        }
+    }
+}
+
+/// A small seeded generator, so a failure can be replayed from the seed in its message.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Plain chat requests written as JSON by hand, so escapes and spacing vary.
+enum RandomPlainChat {
+    static let texts = [
+        "", "Say hello.", "  leading and trailing  ", "line\nbreaks\r\n\n\nand\ttabs", "数字123456789 和中文",
+        "こんにちは、世界", "안녕하세요", "مرحبا بالعالم", "Привет, мир", "नमस्ते दुनिया", "👩‍👩‍👧‍👦 🇫🇷 e\u{301}",
+        "<｜User｜>", "<｜Assistant｜>x", "<think>inner</think>", "<｜end▁of▁sentence｜>", "<｜User", "｜>", "</",
+        "func f() { return \"quoted\" }", "{\"json\": [1, 2.5e3, null]}", "\\ backslash / slash", "\u{0}\u{1f}",
+        "\u{FFFF}\u{10FFFF}", " ", "\n", "  \n  ",
+    ]
+
+    static func request<G: RandomNumberGenerator>(_ g: inout G) -> String {
+        var members: [String] = []
+        let count = Int.random(in: 0...6, using: &g)
+        var messages: [String] = []
+        for _ in 0..<count { messages.append(message(&g)) }
+        members.append(key("messages", &g) + "[" + messages.joined(separator: space(&g) + "," + space(&g)) + "]")
+        if Bool.random(using: &g) { members.append(key("model", &g) + string("deepseek-v4-flash", &g)) }
+        switch Int.random(in: 0..<5, using: &g) {
+        case 0: members.append(key("thinking", &g) + #"{"type":"disabled"}"#)
+        case 1: members.append(key("thinking", &g) + #"{"type":"enabled"}"#)
+        case 2: members.append(key("thinking", &g) + "true")
+        default: break
+        }
+        if let effort = ["none", "low", "high", "max", "xhigh", nil, nil].randomElement(using: &g)! {
+            members.append(key("reasoning_effort", &g) + "\"" + effort + "\"")
+        }
+        if Bool.random(using: &g) { members.append(key("tools", &g) + ["[]", "null", "[ ]"].randomElement(using: &g)!) }
+        if Bool.random(using: &g) { members.append(key("max_tokens", &g) + "\(Int.random(in: 0...100_000, using: &g))") }
+        if Bool.random(using: &g) { members.append(key("metadata", &g) + #"{"a":[1,{"b":"\u00e9"}],"c":-1.5E+2}"#) }
+        members.shuffle(using: &g)
+        return space(&g) + "{" + members.joined(separator: ",") + "}" + space(&g)
+    }
+
+    static func message<G: RandomNumberGenerator>(_ g: inout G) -> String {
+        let role = ["system", "user", "user", "assistant"].randomElement(using: &g)!
+        var members = [key("role", &g) + "\"" + role + "\""]
+        if Int.random(in: 0..<8, using: &g) == 0 {
+            members.append(key("content", &g) + "null")
+        } else {
+            members.append(key("content", &g) + string(text(&g), &g))
+        }
+        if role == "assistant" || Int.random(in: 0..<6, using: &g) == 0 {
+            if Bool.random(using: &g) { members.append(key("reasoning_content", &g) + string(text(&g), &g)) }
+            if Bool.random(using: &g) { members.append(key("reasoning", &g) + string(text(&g), &g)) }
+            if Bool.random(using: &g) { members.append(key("tool_calls", &g) + ["[]", "null"].randomElement(using: &g)!) }
+        }
+        if Int.random(in: 0..<5, using: &g) == 0 { members.append(key("name", &g) + string("alice", &g)) }
+        members.shuffle(using: &g)
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    static func text<G: RandomNumberGenerator>(_ g: inout G) -> String {
+        (0..<Int.random(in: 1...3, using: &g)).map { _ in texts.randomElement(using: &g)! }.joined()
+    }
+
+    static func space<G: RandomNumberGenerator>(_ g: inout G) -> String {
+        ["", "", " ", "\n  ", "\t"].randomElement(using: &g)!
+    }
+
+    static func key<G: RandomNumberGenerator>(_ name: String, _ g: inout G) -> String {
+        space(&g) + "\"" + name + "\"" + space(&g) + ":" + space(&g)
+    }
+
+    /// A JSON string literal; each character is written raw or escaped at random. (Role and
+    /// effort names are written raw above: the shortcut leaves escaped names to the general path.)
+    static func string<G: RandomNumberGenerator>(_ value: String, _ g: inout G) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            let escape = Int.random(in: 0..<4, using: &g) == 0
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += escape ? "\\u000a" : "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "/": out += escape ? "\\/" : "/"
+            case _ where scalar.value < 0x20: out += "\\u" + hex(scalar.value)
+            case _ where escape && scalar.value >= 0x10000:
+                let v = scalar.value - 0x10000
+                out += "\\u" + hex(0xD800 + (v >> 10)) + "\\u" + hex(0xDC00 + (v & 0x3FF))
+            case _ where escape: out += "\\u" + hex(scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 4 - digits.count) + digits
+    }
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Cost of pricing on the proxy path: two gateways in one run, identical except that one loads the
+# price book (counts every prompt exactly, estimates, settles and writes `cost` into the usage).
+# Both proxy the same --instant simulator; wrk alternates between them so drift hits both alike.
+# Prints medians of req/s, p50 and gateway CPU per request (utime+stime from /proc), and the
+# priced/unpriced ratios.
+#
+#   bench/pricing.sh                               # defaults below
+#   CONNECTIONS="1 64" DURATION=5 REPEATS=5 bench/pricing.sh
+#   SAME=1 bench/pricing.sh        # A/A: both gateways unpriced, to see the harness's own spread
+#   PIN=1 bench/pricing.sh         # simulator and wrk on CPU 0, both gateways on CPU 1
+#
+# At one connection an unpinned run is bimodal (p50 about 0.15 or 0.20 ms) depending on where the
+# scheduler puts the three processes; PIN=1 fixes the placement so both gateways are compared alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONNECTIONS=${CONNECTIONS:-"1 64"}
+DURATION=${DURATION:-5}
+REPEATS=${REPEATS:-5}
+SIM_PORT=${SIM_PORT:-19001}
+PLAIN_PORT=${PLAIN_PORT:-19080}
+PRICED_PORT=${PRICED_PORT:-19081}
+OUT=${OUT:-/tmp/tollgate-pricing-bench}
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }; }
+swift build -c release --product tollgate >&2
+BIN="$(swift build -c release --show-bin-path)/tollgate"
+
+KEY="sk-bench-$(date +%s)"
+config() {  # config PORT EXTRA-YAML
+  cat <<YAML
+listen: {host: 127.0.0.1, port: $1}
+teams:
+  - name: bench
+    key_sha256: $(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+targets:
+  - name: flash-pool
+    kind: pool
+    engine: vllm
+    models: [deepseek-v4-flash]
+    endpoints: [http://127.0.0.1:$SIM_PORT/v1]
+$2
+YAML
+}
+config "$PLAIN_PORT" "" >"$OUT/plain.yaml"
+if [ "${SAME:-0}" = 1 ]; then config "$PRICED_PORT" "" >"$OUT/priced.yaml"
+else config "$PRICED_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"; fi
+
+if [ "${PIN:-0}" = 1 ]; then on0="taskset -c 0"; on1="taskset -c 1"; else on0=""; on1=""; fi
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+$on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
+pids+=($!)
+$on1 "$BIN" serve --config "$OUT/plain.yaml" --log-level warning >"$OUT/plain.log" 2>&1 &
+plain_pid=$!; pids+=($plain_pid)
+$on1 "$BIN" serve --config "$OUT/priced.yaml" --log-level warning >"$OUT/priced.log" 2>&1 &
+priced_pid=$!; pids+=($priced_pid)
+for port in $PLAIN_PORT $PRICED_PORT; do
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null -H "Authorization: Bearer $KEY" "http://127.0.0.1:$port/v1/models" && break
+    sleep 0.1
+  done
+done
+curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}' \
+  "http://127.0.0.1:$PRICED_PORT/v1/chat/completions" | grep -qi '^x-tollgate-cost-estimate' \
+  || [ "${SAME:-0}" = 1 ] || { echo "the priced gateway sent no cost estimate" >&2; exit 1; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run() {  # run PORT PID STREAM CONN -> one JSON line with cpu_us per request added
+  local before after line
+  before=$(ticks "$2")
+  line=$(BENCH_API_KEY=$KEY BENCH_STREAM=$3 $on0 wrk -t1 -c"$4" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua \
+    "http://127.0.0.1:$1/v1/chat/completions" | grep '^WRKJSON' | cut -d' ' -f2-)
+  after=$(ticks "$2")
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["cpu_us"]=(int(sys.argv[2])*1e6/int(sys.argv[3]))/max(r["requests"],1); print(json.dumps(r))' \
+    "$line" "$((after - before))" "$(getconf CLK_TCK)"
+}
+run "$PLAIN_PORT" "$plain_pid" 0 16 >/dev/null   # warm up both
+run "$PRICED_PORT" "$priced_pid" 0 16 >/dev/null
+
+: >"$OUT/results.jsonl"
+for stream in 0 1; do
+  for c in $CONNECTIONS; do
+    for rep in $(seq 1 "$REPEATS"); do
+      for path in plain priced; do
+        if [ $path = plain ]; then line=$(run "$PLAIN_PORT" "$plain_pid" "$stream" "$c")
+        else line=$(run "$PRICED_PORT" "$priced_pid" "$stream" "$c"); fi
+        echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
+        echo "$path stream=$stream c=$c rep=$rep $line" >&2
+      done
+    done
+  done
+done
+
+python3 - "$OUT/results.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def med(path, stream, c, key):
+    return statistics.median(r["r"][key] for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c)
+print("| mode | conns | unpriced req/s | priced req/s | ratio | unpriced p50 ms | priced p50 ms | unpriced CPU µs/req | priced CPU µs/req | CPU ratio | errors |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for stream in (0, 1):
+    for c in sorted({r["conn"] for r in rows}):
+        a, b = med("plain", stream, c, "rps"), med("priced", stream, c, "rps")
+        ca, cb = med("plain", stream, c, "cpu_us"), med("priced", stream, c, "cpu_us")
+        errors = sum(r["r"]["errors"] for r in rows if r["stream"] == stream and r["conn"] == c)
+        print(f"| {'stream' if stream else 'json'} | {c} | {a:,.0f} | {b:,.0f} | {b/a:.1%} | "
+              f"{med('plain', stream, c, 'p50_ms'):.3f} | {med('priced', stream, c, 'p50_ms'):.3f} | "
+              f"{ca:.1f} | {cb:.1f} | {cb/ca:.2f} | {errors} |")
+PY
