@@ -64,8 +64,9 @@ public struct ChatPromptCounter: Sendable {
         var messages = rawMessages.map { r.convert($0) }
         if let tools = request["tools"]?.arrayValue, !tools.isEmpty {
             let functions = tools.map { r.functionSchema($0) }
-            if let first = messages.first, first.role == "system" || first.role == "developer" {
-                messages[0].tools = functions
+            // The first system message carries them, wherever it is; else a leading one is added.
+            if let system = messages.firstIndex(where: { $0.role == "system" }) {
+                messages[system].tools = functions
             } else {
                 messages.insert(ChatRenderer.Message(role: "system", tools: functions), at: 0)
             }
@@ -119,10 +120,38 @@ struct ChatRenderer {
     static let thinkStart = "<think>"
     static let thinkEnd = "</think>"
     static let dsml = "｜DSML｜"
-    static let effortMax =
+    /// The preamble the encoder puts first in thinking mode, by reasoning effort (vLLM 0.33.0's
+    /// `REASONING_EFFORT_PROMPTS`; `low` adds nothing).
+    enum Effort: Sendable {
+        case low, high, max
+
+        /// The request glue's mapping: `max` is max; `low`, `minimal` and `medium` are low; any
+        /// other string is high. (`none` means chat mode and is handled by the caller.)
+        init(requested: String) {
+            switch requested {
+            case "max": self = .max
+            case "low", "minimal", "medium": self = .low
+            default: self = .high
+            }
+        }
+
+        var preamble: String {
+            switch self {
+            case .low: return ""
+            case .high: return ChatRenderer.effortHigh
+            case .max: return ChatRenderer.effortMax
+            }
+        }
+    }
+
+    static let effortHigh =
         "Reasoning Effort: Absolute maximum with no shortcuts permitted.\n"
         + "You MUST be very thorough in your thinking and comprehensively decompose the problem to resolve the root cause, rigorously stress-testing your logic against all potential paths, edge cases, and adversarial scenarios.\n"
         + "Explicitly write out your entire deliberation process, documenting every intermediate step, considered alternative, and rejected hypothesis to ensure absolutely no assumption is left unchecked.\n\n"
+    static let effortMax =
+        "Reasoning Effort: Beyond maximum — exhaustive, relentless, and uncompromising.\n"
+        + "You MUST reason with the utmost depth and rigor, leaving absolutely nothing to chance: exhaustively decompose the problem into its most fundamental components, trace every causal chain to its root, and resolve the underlying cause rather than any surface symptom.\n"
+        + "Do not stop reasoning until you have independently verified the solution from multiple angles and are certain that no assumption remains unchecked and no error remains undiscovered.\n\n"
 
     static func toolsBlock(_ schemas: String) -> String {
         let d = dsml
@@ -179,7 +208,8 @@ struct ChatRenderer {
     }
 
     var thinking = true
-    var effortMax = false
+    /// Effort when thinking; a request that names none gets `high` (vLLM 0.33.0's request glue).
+    var effort = Effort.high
     private(set) var reasons: [String] = []
 
     private mutating func estimate(_ reason: String) {
@@ -193,12 +223,9 @@ struct ChatRenderer {
             let t = kwargs["thinking"], e = kwargs["enable_thinking"]
             if t != nil || e != nil { thinking = (t?.isTruthy ?? false) || (e?.isTruthy ?? false) }
         }
-        if let effort = request["reasoning_effort"]?.stringValue {
-            switch effort {
-            case "none": thinking = false
-            case "max", "xhigh": effortMax = true
-            default: break
-            }
+        if let requested = request["reasoning_effort"]?.stringValue {
+            if requested == "none" { thinking = false }
+            effort = Effort(requested: requested)
         }
     }
 
@@ -376,7 +403,7 @@ struct ChatRenderer {
         let msg = messages[index]
         let lastUser = Self.lastUserIndex(messages)
         var prompt = ""
-        if index == 0 && thinking && effortMax { prompt += Self.effortMax }
+        if index == 0 && thinking { prompt += effort.preamble }
         let toolsText: String? = {
             guard let tools = msg.tools, !tools.isEmpty else { return nil }
             return Self.toolsBlock(tools.map { PythonJSON.dumps($0) }.joined(separator: "\n"))
@@ -418,7 +445,8 @@ struct ChatRenderer {
         }
         // The assistant opener follows a user/developer turn that is last or precedes an assistant.
         if index + 1 < messages.count && messages[index + 1].role != "assistant" { return prompt }
-        if msg.role == "user" || msg.role == "developer" {
+        // A system message opens generation too when it is last or an assistant turn follows.
+        if msg.role == "user" || msg.role == "developer" || msg.role == "system" {
             prompt += Self.assistant
             if thinking && (!dropThinking || index >= lastUser) {
                 prompt += Self.thinkStart

@@ -90,6 +90,16 @@ public final class DeepSeekTokenizer: Sendable {
         return sink.count
     }
 
+    /// True when no added token can start inside the end of `text` and run past it.
+    func noAddedTokenRunsPastEnd(of text: String) -> Bool {
+        let s = Array(text.utf8)
+        for other in addedByContent.keys {
+            let t = Array(other.utf8)
+            for k in 1..<t.count where k <= s.count && s.suffix(k).elementsEqual(t.prefix(k)) { return false }
+        }
+        return true
+    }
+
     /// True when `token` is an added token that no added-token match can reach across, so that
     /// for any texts `a` and `b`, `encode(a + token + b) == encode(a) + [id] + encode(b)`.
     ///

@@ -16,7 +16,12 @@ struct LayoutMarkers: Sendable {
     }
 
     let bos, eos, user, assistant, thinkStart, thinkEnd: Marker
+    let effortHigh = Array(ChatRenderer.effortHigh.utf8)
     let effortMax = Array(ChatRenderer.effortMax.utf8)
+    /// Token counts of the two preambles, and whether text after them may be counted apart (see
+    /// ``ChatPromptCounter/preambleStandsAlone(before:)``).
+    let effortHighTokens, effortMaxTokens: Int
+    let preamblesEndCleanly: Bool
     let blockSeparator = Array("\n\n".utf8)
     /// Bytes of the longest marker or separator.
     let longest: Int
@@ -29,6 +34,11 @@ struct LayoutMarkers: Sendable {
         thinkStart = Marker(ChatRenderer.thinkStart, tokenizer)
         thinkEnd = Marker(ChatRenderer.thinkEnd, tokenizer)
         longest = [bos, eos, user, assistant, thinkStart, thinkEnd].map(\.bytes.count).max()!
+        effortHighTokens = tokenizer.count(ChatRenderer.effortHigh)
+        effortMaxTokens = tokenizer.count(ChatRenderer.effortMax)
+        preamblesEndCleanly = [ChatRenderer.effortHigh, ChatRenderer.effortMax].allSatisfy {
+            $0.hasSuffix(".\n\n") && tokenizer.noAddedTokenRunsPastEnd(of: $0)
+        }
     }
 }
 
@@ -45,7 +55,8 @@ extension ChatPromptCounter {
         // The pending text never outgrows the body (decoded escapes are shorter than written) plus
         // what the layout adds: BOS, the effort preamble, and per message at most four markers
         // and a separator.
-        let capacity = bytes.count + markers.effortMax.count + (messages.count + 1) * 4 * markers.longest
+        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count)
+            + (messages.count + 1) * 4 * markers.longest
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
             var out = LayoutCounter(tokenizer: tokenizer, body: bytes, pending: pending)
             lay(request, lastUser: lastUser, into: &out)
@@ -54,15 +65,50 @@ extension ChatPromptCounter {
         }
     }
 
+    /// Whether the effort preamble can be counted on its own (its count is known) rather than
+    /// with the text after it. It ends in `.\n\n`, a piece the pre-tokenizer closes before any
+    /// character but CR or LF, and no added token runs past its end (checked at load); so it
+    /// stands alone before a clean marker, or before system text that starts with neither.
+    private func preambleStandsAlone(
+        before first: PlainChatRequest.Message, then next: PlainChatRequest.Role?, in body: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
+        guard markers.preamblesEndCleanly else { return false }
+        switch first.role {
+        case .user:
+            return markers.user.splitsCleanly
+        case .system:
+            if let text = first.content, let lead = text.range.first.map({ body[$0] }) {
+                return lead != UInt8(ascii: "\n") && lead != UInt8(ascii: "\r") && lead != UInt8(ascii: "\\")
+            }
+            // Empty: the next turn's marker or the opener follows, unless more system text does.
+            return next != .system && markers.user.splitsCleanly && markers.assistant.splitsCleanly
+        case .assistant:
+            return false
+        }
+    }
+
     private func lay(_ request: PlainChatRequest, lastUser: Int, into out: inout LayoutCounter) {
         let messages = request.messages
         let thinking = request.thinking
         out.marker(markers.bos)
         for (index, message) in messages.enumerated() {
-            if index == 0 && thinking && request.effortMax { out.append(markers.effortMax) }
+            let next = index + 1 < messages.count ? messages[index + 1].role : nil
+            if index == 0 && thinking && request.effort != .low {
+                let high = request.effort == .high
+                if preambleStandsAlone(before: message, then: next, in: out.body) {
+                    out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
+                } else {
+                    out.append(high ? markers.effortHigh : markers.effortMax)
+                }
+            }
             switch message.role {
             case .system:
                 out.text(message.content)
+                // A system message opens generation when it is last or an assistant turn follows.
+                if next == nil || next == .assistant {
+                    out.marker(markers.assistant)
+                    out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
+                }
             case .user:
                 if index > 0 && messages[index - 1].role == .user {
                     out.append(markers.blockSeparator)
@@ -70,7 +116,6 @@ extension ChatPromptCounter {
                     out.marker(markers.user)
                 }
                 out.text(message.content)
-                let next = index + 1 < messages.count ? messages[index + 1].role : nil
                 if next == nil || next == .assistant {
                     out.marker(markers.assistant)
                     out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
@@ -111,6 +156,12 @@ private struct LayoutCounter {
 
     mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { append($0) }
+    }
+
+    /// Text whose token count is already known, standing alone.
+    mutating func counted(_ tokens: Int) {
+        flush()
+        count += tokens
     }
 
     private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {

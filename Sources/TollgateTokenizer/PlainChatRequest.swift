@@ -29,7 +29,7 @@ struct PlainChatRequest {
 
     var messages: [Message] = []
     var thinking = true
-    var effortMax = false
+    var effort = ChatRenderer.Effort.high
 
     static func read(_ bytes: UnsafeBufferPointer<UInt8>) -> PlainChatRequest? {
         var reader = PlainChatReader(bytes: bytes)
@@ -93,7 +93,8 @@ private struct PlainChatReader {
         if thinkingDisabled { out.thinking = false }
         if let effort {
             if matches(effort, "none") { out.thinking = false }
-            if matches(effort, "max") || matches(effort, "xhigh") { out.effortMax = true }
+            out.effort = ChatRenderer.Effort(
+                requested: String(decoding: UnsafeBufferPointer(rebasing: bytes[effort]), as: UTF8.self))
         }
         return out
     }

@@ -11,7 +11,8 @@ import Testing
 
     @Test func thinkingModeIsTheDefault() throws {
         let r = try render(#"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]}"#)
-        #expect(r.text == "<｜begin▁of▁sentence｜>Be brief.<｜User｜>Hi<｜Assistant｜><think>")
+        // Thinking with no effort named gets the `high` preamble (vLLM 0.33.0's glue).
+        #expect(r.text == "<｜begin▁of▁sentence｜>" + ChatRenderer.effortHigh + "Be brief.<｜User｜>Hi<｜Assistant｜><think>")
         #expect(r.reasons.isEmpty)
         let count = try Self.counter.countChat(requestJSON: Array(#"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]}"#.utf8))
         #expect(count == PromptCount(tokens: Self.counter.tokenizer.count(r.text), exact: true))
@@ -28,11 +29,25 @@ import Testing
         #expect(try render(json).text == "<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜></think>")
     }
 
-    @Test func maxEffortAddsThePreambleAfterBOS() throws {
-        let r = try render(#"{"reasoning_effort":"max","messages":[{"role":"user","content":"Hi"}]}"#)
-        #expect(r.text == "<｜begin▁of▁sentence｜>" + ChatRenderer.effortMax + "<｜User｜>Hi<｜Assistant｜><think>")
-        let high = try render(#"{"reasoning_effort":"high","messages":[{"role":"user","content":"Hi"}]}"#)
-        #expect(high.text == "<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜><think>")
+    @Test(arguments: [
+        (#""max""#, ChatRenderer.effortMax), (#""high""#, ChatRenderer.effortHigh), (#""xhigh""#, ChatRenderer.effortHigh),
+        (#""medium""#, ""), (#""low""#, ""), (#""minimal""#, ""), ("null", ChatRenderer.effortHigh), ("7", ChatRenderer.effortHigh),
+    ])
+    func effortPicksThePreambleAfterBOS(_ effort: String, _ preamble: String) throws {
+        let r = try render(#"{"reasoning_effort":\#(effort),"messages":[{"role":"user","content":"Hi"}]}"#)
+        #expect(r.text == "<｜begin▁of▁sentence｜>" + preamble + "<｜User｜>Hi<｜Assistant｜><think>")
+        // Chat mode has no preamble whatever the effort.
+        let chat = try render(#"{"reasoning_effort":\#(effort),"thinking":{"type":"disabled"},"messages":[{"role":"user","content":"Hi"}]}"#)
+        #expect(chat.text == "<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜></think>")
+    }
+
+    @Test func aTrailingSystemMessageOpensGeneration() throws {
+        let r = try render(#"{"reasoning_effort":"low","messages":[{"role":"user","content":"Hi"},{"role":"system","content":"Be brief."}]}"#)
+        #expect(r.text == "<｜begin▁of▁sentence｜><｜User｜>HiBe brief.<｜Assistant｜><think>")
+        let beforeAssistant = try render(
+            #"{"reasoning_effort":"low","messages":[{"role":"system","content":"S"},{"role":"assistant","content":"A"},{"role":"user","content":"U"}]}"#)
+        #expect(beforeAssistant.text
+            == "<｜begin▁of▁sentence｜>S<｜Assistant｜></think>A<｜end▁of▁sentence｜><｜User｜>U<｜Assistant｜><think>")
     }
 
     @Test func earlierReasoningIsDroppedWithoutTools() throws {
@@ -42,7 +57,8 @@ import Testing
              {"role":"user","content":"2+2?"}]}
             """#
         #expect(try render(json).text
-            == "<｜begin▁of▁sentence｜><｜User｜>1+1?<｜Assistant｜></think>2<｜end▁of▁sentence｜><｜User｜>2+2?<｜Assistant｜><think>")
+            == "<｜begin▁of▁sentence｜>" + ChatRenderer.effortHigh
+                + "<｜User｜>1+1?<｜Assistant｜></think>2<｜end▁of▁sentence｜><｜User｜>2+2?<｜Assistant｜><think>")
     }
 
     @Test func toolsKeepReasoningAndRenderSchemasAndCalls() throws {
@@ -59,7 +75,7 @@ import Testing
         let r = try render(json)
         let schema = #"{"name": "get_weather", "description": "Weather now", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}"#
         let d = "｜DSML｜"
-        let expected = "<｜begin▁of▁sentence｜>Sys\n\n" + ChatRenderer.toolsBlock(schema)
+        let expected = "<｜begin▁of▁sentence｜>" + ChatRenderer.effortHigh + "Sys\n\n" + ChatRenderer.toolsBlock(schema)
             + "<｜User｜>Paris?<｜Assistant｜><think>"
             + "need tool</think>\n\n<\(d)tool_calls>\n"
             + "<\(d)invoke name=\"get_weather\">\n"
@@ -75,13 +91,13 @@ import Testing
 
     @Test func toolsWithoutSystemMessageGetALeadingSystemBlock() throws {
         let r = try render(#"{"tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"x"}]}"#)
-        #expect(r.text.hasPrefix("<｜begin▁of▁sentence｜>\n\n## Tools\n"))
+        #expect(r.text.hasPrefix("<｜begin▁of▁sentence｜>" + ChatRenderer.effortHigh + "\n\n## Tools\n"))
         #expect(r.text.contains(#"{"name": "f", "description": null, "parameters": null}"#))
     }
 
     @Test func contentPartsAndEstimates() throws {
         let parts = try render(#"{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}"#)
-        #expect(parts.text == "<｜begin▁of▁sentence｜><｜User｜>a\nb<｜Assistant｜><think>")
+        #expect(parts.text == "<｜begin▁of▁sentence｜>" + ChatRenderer.effortHigh + "<｜User｜>a\nb<｜Assistant｜><think>")
         #expect(parts.reasons.isEmpty)
         let image = try Self.counter.countChat(request: JSONValue.parse(
             #"{"messages":[{"role":"user","content":[{"type":"text","text":"see"},{"type":"image_url","image_url":{"url":"x"}}]}]}"#))

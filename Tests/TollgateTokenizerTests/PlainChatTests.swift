@@ -73,7 +73,7 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
         var generator = SplitMix64(seed: seed)
-        for _ in 0..<3_000 {
+        for _ in 0..<4_000 {
             let json = RandomPlainChat.request(&generator)
             let count = try #require(plain(json), "seed \(seed): refused \(json)")
             let expected = try general(json)
@@ -103,7 +103,7 @@ enum RandomPlainChat {
         "こんにちは、世界", "안녕하세요", "مرحبا بالعالم", "Привет, мир", "नमस्ते दुनिया", "👩‍👩‍👧‍👦 🇫🇷 e\u{301}",
         "<｜User｜>", "<｜Assistant｜>x", "<think>inner</think>", "<｜end▁of▁sentence｜>", "<｜User", "｜>", "</",
         "func f() { return \"quoted\" }", "{\"json\": [1, 2.5e3, null]}", "\\ backslash / slash", "\u{0}\u{1f}",
-        "\u{FFFF}\u{10FFFF}", " ", "\n", "  \n  ",
+        "\u{FFFF}\u{10FFFF}", " ", "\n", "  \n  ", "\r\nCRLF first", "\n\nleading blank line", ".\n", "<｜",
     ]
 
     static func request<G: RandomNumberGenerator>(_ g: inout G) -> String {
@@ -119,7 +119,7 @@ enum RandomPlainChat {
         case 2: members.append(key("thinking", &g) + "true")
         default: break
         }
-        if let effort = ["none", "low", "high", "max", "xhigh", nil, nil].randomElement(using: &g)! {
+        if let effort = ["none", "low", "medium", "high", "max", "xhigh", "other", nil, nil].randomElement(using: &g)! {
             members.append(key("reasoning_effort", &g) + "\"" + effort + "\"")
         }
         if Bool.random(using: &g) { members.append(key("tools", &g) + ["[]", "null", "[ ]"].randomElement(using: &g)!) }
@@ -130,7 +130,7 @@ enum RandomPlainChat {
     }
 
     static func message<G: RandomNumberGenerator>(_ g: inout G) -> String {
-        let role = ["system", "user", "user", "assistant"].randomElement(using: &g)!
+        let role = ["system", "system", "user", "user", "assistant"].randomElement(using: &g)!
         var members = [key("role", &g) + "\"" + role + "\""]
         if Int.random(in: 0..<8, using: &g) == 0 {
             members.append(key("content", &g) + "null")

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Computes the reference token ids the Swift parity tests compare against, with Hugging Face
-# `tokenizers` 0.23.3 from PyPI in a git-ignored venv. Run from anywhere; run before `swift test`.
+# `tokenizers` 0.23.3 from PyPI in a git-ignored venv, and the chat prompts vLLM 0.33.0's own
+# DeepSeek V4 encoder renders (the one file is taken from the vllm wheel, downloaded once without
+# its dependencies). Run from anywhere; run before `swift test`.
 #
 #   scripts/tokenizer-reference/prepare.sh            # writes .build-tokenizer-reference/reference.json
 #   TOLLGATE_TOKENIZER_SEED=123 scripts/...prepare.sh # reproduce a randomized run
 #   TOLLGATE_TOKENIZER_RANDOM=20000 ...               # more random cases (default 5000)
 #   scripts/tokenizer-reference/prepare.sh --venv-only  # only create the venv (benchmark)
 #
-# The Swift tests read $TOLLGATE_TOKENIZER_REFERENCE, or .build-tokenizer-reference/reference.json.
+# The Swift tests read $TOLLGATE_TOKENIZER_REFERENCE, or .build-tokenizer-reference/reference.json,
+# and chat-reference.json beside it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="${TOLLGATE_TOKENIZER_VENV:-$root/.venv-tokenizer-reference}"
@@ -33,3 +36,23 @@ if [ -n "${TOLLGATE_TOKENIZER_SEED:-}" ]; then seed_args=(--seed "$TOLLGATE_TOKE
     --random "${TOLLGATE_TOKENIZER_RANDOM:-5000}" \
     "${seed_args[@]}" \
     --out "$out"
+
+# vLLM's V4 chat encoder: a standard-library-only module inside the vllm wheel.
+encoder="$venv/vllm-0.33.0/deepseek_v4_encoding.py"
+if [ ! -f "$encoder" ]; then
+    wheel_dir="$(mktemp -d)"
+    "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps vllm==0.33.0 -d "$wheel_dir"
+    "$venv/bin/python" - "$wheel_dir" "$encoder" <<'PY'
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "vllm-0.33.0-*.whl"))[0]
+os.makedirs(os.path.dirname(sys.argv[2]), exist_ok=True)
+with zipfile.ZipFile(wheel) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("vllm/tokenizers/deepseek_v4_encoding.py"))
+PY
+    rm -rf "$wheel_dir"
+fi
+"$venv/bin/python" "$root/scripts/tokenizer-reference/chat_reference.py" \
+    --encoder "$encoder" \
+    --tokenizer "$tokenizer" \
+    --fixtures "$root/Tests/TollgateTokenizerTests/Fixtures/chat-layout-cases.json" \
+    --out "$(dirname "$out")/chat-reference.json"

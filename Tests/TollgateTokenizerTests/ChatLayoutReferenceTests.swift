@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+@testable import TollgateTokenizer
+
+/// Chat prompts must be laid out exactly as vLLM 0.33.0's own DeepSeek V4 encoder lays them out,
+/// and counted as Hugging Face counts that prompt. The reference is rendered by the real encoder
+/// just before `swift test` (scripts/tokenizer-reference/prepare.sh); missing, the tests fail.
+@Suite struct ChatLayoutReferenceTests {
+    static let counter = ChatPromptCounter(tokenizer: try! DeepSeekTokenizer.shared)
+
+    struct Case {
+        var name: String
+        var request: String
+        var prompt: String
+        var tokens: Int
+    }
+
+    static let path: String = {
+        if let p = ProcessInfo.processInfo.environment["TOLLGATE_CHAT_REFERENCE"], !p.isEmpty { return p }
+        return URL(fileURLWithPath: ReferenceCases.path).deletingLastPathComponent()
+            .appendingPathComponent("chat-reference.json").path
+    }()
+
+    static func load() -> [Case]? {
+        guard let data = FileManager.default.contents(atPath: path), let doc = try? JSONValue.parse(data) else {
+            Issue.record("vLLM chat reference not found or unreadable at \(path); run scripts/tokenizer-reference/prepare.sh")
+            return nil
+        }
+        #expect(doc["vllm"]?.stringValue == "0.33.0")
+        return (doc["cases"]?.arrayValue ?? []).map { c in
+            var tokens = -1
+            if case .number(let n)? = c["tokens"] { tokens = Int(n) ?? -1 }
+            return Case(
+                name: c["name"]?.stringValue ?? "", request: PythonJSON.dumps(c["request"] ?? .null),
+                prompt: c["prompt"]?.stringValue ?? "", tokens: tokens)
+        }
+    }
+
+    @Test func everyReferenceLayoutIsRenderedAndCountedExactly() throws {
+        guard let cases = Self.load() else { return }
+        #expect(cases.count >= 25, "too few chat layout cases in the reference")
+        for c in cases {
+            let request = try JSONValue.parse(c.request)
+            let rendered = try Self.counter.render(chatRequest: request)
+            #expect(rendered.text == c.prompt, "\(c.name): layout differs from vLLM's encoder")
+            #expect(rendered.reasons.isEmpty, "\(c.name): marked as estimated")
+            let count = try Self.counter.countChat(requestJSON: Array(c.request.utf8))
+            #expect(count.tokens == c.tokens, "\(c.name): \(count.tokens) tokens, vLLM + HF say \(c.tokens)")
+        }
+    }
+
+    @Test func theShortcutCoversThePlainReferenceCases() throws {
+        guard let cases = Self.load() else { return }
+        var plain = 0
+        for c in cases {
+            guard let tokens = Array(c.request.utf8).withUnsafeBufferPointer({ Self.counter.countPlainChat($0) }) else { continue }
+            plain += 1
+            #expect(tokens == c.tokens, "\(c.name): shortcut counted \(tokens), vLLM + HF say \(c.tokens)")
+        }
+        #expect(plain >= 15, "the shortcut should take the plain cases")
+    }
+}
