@@ -120,6 +120,11 @@ let package = Package(
             dependencies: ["TollgateLedger", "TollgateMoney"]
         ),
 
+        // The parts of pricing one short request, timed in-process (bench/pricing-parts.sh drives it).
+        .executableTarget(
+            name: "PricingBench",
+            dependencies: ["TollgateTokenizer", "TollgatePricing", "TollgateWire", "TollgateMoney"]
+        ),
         // The command line: serve, demo, engine-sim and the rest. Thin: parses and calls libraries.
         .executableTarget(
             name: "tollgate",

@@ -15,8 +15,9 @@ enum PromptSegment {
 /// The simulator's prompt-token approximation, documented in docs/ENGINE_SIM.md:
 /// text tokens = ceil(raw JSON string bytes / 4) per message, plus 4 per message for the role
 /// markers, plus 3 for the frame (BOS, the assistant opener, `<think>` or `</think>`); tools add
-/// ceil(raw `tools` JSON bytes / 4) + 4. Completions: ceil(prompt bytes / 4) + 1, plus 3 with a
-/// FIM `suffix`. Integer token arrays count one token each.
+/// ceil(raw `tools` JSON bytes / 4) + 4; in thinking mode the reasoning-effort preamble vLLM
+/// 0.33.0 puts first (its exact length, ``effortPreambleTokens(_:)``). Completions: ceil(prompt
+/// bytes / 4) + 1, plus 3 with a FIM `suffix`. Integer token arrays count one token each.
 struct PromptTokens {
     static let perMessage = 4
     static let chatFrame = 3
@@ -31,6 +32,7 @@ struct PromptTokens {
     private(set) var segments: [PromptSegment] = []
     private(set) var prefixHash: UInt64 = PromptHash.offsetBasis
     private var toolTokens = 0
+    private var preambleTokens = 0
     private var toolsHash: UInt64?
     private var completionParts = 0
 
@@ -39,6 +41,21 @@ struct PromptTokens {
     }
 
     static func tokens(forBytes bytes: Int) -> Int { (bytes + 3) / 4 }
+
+    /// Tokens of the effort preamble in thinking mode, by `reasoning_effort` (measured with the
+    /// DeepSeek V4 tokenizer): the "high" text for no effort, `high` or any other string; the
+    /// "max" text for `max`; nothing for `low`, `minimal`, `medium`.
+    static func effortPreambleTokens(_ effort: String?) -> Int {
+        switch effort {
+        case "max": return 92
+        case "low", "minimal", "medium": return 0
+        default: return 79
+        }
+    }
+
+    mutating func addEffortPreamble(tokens: Int) {
+        preambleTokens = tokens
+    }
 
     mutating func addText(_ range: Range<Int>) {
         if collectSegments { segments.append(.text(range)) }
@@ -77,13 +94,14 @@ struct PromptTokens {
     mutating func finish(endpoint: InferenceEndpoint) {
         switch endpoint {
         case .chat:
-            let front = Self.chatFrame + toolTokens
+            let front = Self.chatFrame + toolTokens + preambleTokens
             tokens += front
             for index in prefixes.indices {
                 prefixes[index].tokens += front
                 if let toolsHash { prefixes[index].hash = PromptHash.mix(prefixes[index].hash, toolsHash) }
             }
             if collectSegments {
+                segments.insert(contentsOf: Array(repeating: .special(Self.markerID), count: preambleTokens), at: 0)
                 segments.insert(.special(Self.bosID), at: 0)
                 segments.append(.special(Self.markerID))
                 segments.append(.special(Self.markerID))

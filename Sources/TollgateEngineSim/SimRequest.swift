@@ -66,6 +66,7 @@ struct SimRequest {
         var counter = PromptTokens(collectSegments: collectSegments)
         var scanner = JSONScanner(body)
         var toolsRange: Range<Int>?
+        var effort: String?
         let endpoint = base.endpoint
         try scanner.walkObject { key, _, value in
             if JSONScanner.key(key, is: "messages"), endpoint == .chat {
@@ -123,7 +124,12 @@ struct SimRequest {
                 }
             } else if JSONScanner.key(key, is: "ignore_eos") {
                 if try value.peekKind() == .bool { ignoreEOS = try value.readBool() }
+            } else if JSONScanner.key(key, is: "reasoning_effort") {
+                if try value.peekKind() == .string { effort = try value.readString() }
             }
+        }
+        if endpoint == .chat && base.thinking {
+            counter.addEffortPreamble(tokens: PromptTokens.effortPreambleTokens(effort))
         }
         if let toolsRange, tools.count > 0 {
             // Tools are rendered once, as a system block, at the front of the prompt.

@@ -35,8 +35,9 @@ struct ResponseShapeTests {
         #expect(message["reasoning_content"] == nil)
         let usage = try #require(body["usage"] as? [String: Any])
         let prompt = try #require(usage["prompt_tokens"] as? Int)
-        // "Hello there, how are you?" is 25 bytes: 7 text tokens + 4 per message + 3 frame.
-        #expect(prompt == 14)
+        // "Hello there, how are you?" is 25 bytes: 7 text tokens + 4 per message + 3 frame, and 79
+        // for the effort preamble a thinking request without `reasoning_effort` gets.
+        #expect(prompt == 93)
         #expect(usage["completion_tokens"] as? Int == 80)
         #expect(usage["total_tokens"] as? Int == prompt + 80)
         #expect((usage["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"] as? Int == 16)
@@ -202,7 +203,7 @@ struct ResponseShapeTests {
         #expect(response.status == 400)
         #expect(
             response.body
-                == #"{"object":"error","message":"This model's maximum context length is 100 tokens. However, you requested 104 tokens (14 in the messages, 90 in the completion). Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}"#
+                == #"{"object":"error","message":"This model's maximum context length is 100 tokens. However, you requested 183 tokens (93 in the messages, 90 in the completion). Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}"#
         )
         #expect(fixture.simulator.stats().badRequests == 1)
     }
@@ -269,8 +270,12 @@ struct ResponseShapeTests {
         #expect(try await fixture.client.get("/health").status == 200)
 
         let tokenized = try await fixture.client.post("/tokenize", #"{"messages":[{"role":"user","content":"Hello there, how are you?"}]}"#).json()
-        #expect(tokenized["count"] as? Int == 14)  // equals usage.prompt_tokens of the same chat
-        #expect((tokenized["tokens"] as? [Int])?.count == 14)
+        #expect(tokenized["count"] as? Int == 93)  // equals usage.prompt_tokens of the same chat
+        #expect((tokenized["tokens"] as? [Int])?.count == 93)
+        let low = try await fixture.client.post(
+            "/tokenize", #"{"reasoning_effort":"low","messages":[{"role":"user","content":"Hello there, how are you?"}]}"#
+        ).json()
+        #expect(low["count"] as? Int == 14)  // no preamble at low effort
         #expect(tokenized["max_model_len"] as? Int == 131_072)
         let prompt = try await fixture.client.post("/tokenize", #"{"model":"deepseek-ai/DeepSeek-V4-Flash","prompt":"abcdefgh"}"#).json()
         #expect(prompt["count"] as? Int == 3)

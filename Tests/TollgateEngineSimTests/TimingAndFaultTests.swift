@@ -74,7 +74,7 @@ struct TimingAndFaultTests {
         let text = after.body
         #expect(text.contains(#"vllm:request_success_total{finished_reason="stop",model_name="deepseek-ai/DeepSeek-V4-Flash"} 2.0"#))
         #expect(text.contains(#"vllm:generation_tokens_total{model_name="deepseek-ai/DeepSeek-V4-Flash"} 20.0"#))
-        #expect(text.contains(#"vllm:prompt_tokens_total{model_name="deepseek-ai/DeepSeek-V4-Flash"} 16.0"#))
+        #expect(text.contains(#"vllm:prompt_tokens_total{model_name="deepseek-ai/DeepSeek-V4-Flash"} 174.0"#))
         #expect(text.contains(#"vllm:num_requests_running{model_name="deepseek-ai/DeepSeek-V4-Flash"} 0.0"#))
         #expect(text.contains(#"vllm:kv_cache_usage_perc{model_name="deepseek-ai/DeepSeek-V4-Flash"} 0.0"#))
         #expect(text.contains(#"vllm:time_to_first_token_seconds_count{model_name="deepseek-ai/DeepSeek-V4-Flash"} 2"#))

@@ -1,0 +1,59 @@
+// The parts of pricing one short chat request, timed in-process (bench/pricing-parts.sh runs it
+// from the repository root). "hot": the best of five loops of 200,000 calls; "cold": the mean of
+// 300 calls, each after walking 16 MB so that caches hold none of the tables, as on a busy box.
+import Foundation
+import TollgateMoney
+import TollgatePricing
+import TollgateTokenizer
+import TollgateWire
+
+let request = Array(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}"#.utf8)
+// A vLLM-shaped answer as the simulator sends it; usage sits at `usageRange`.
+let response = Array(#"{"id":"chatcmpl-f937721baa76f418000000000003e1ee","object":"chat.completion","created":1795920567,"model":"deepseek-v4-flash","choices":[{"index":0,"message":{"role":"assistant","content":"","reasoning":"Weigh against maybe constraints what consider facts short compare check check compare.","tool_calls":[]},"logprobs":null,"finish_reason":"length","stop_reason":null}],"usage":{"prompt_tokens":10,"total_tokens":26,"completion_tokens":16,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":16}},"prompt_logprobs":null}"#.utf8)
+let counter = ChatPromptCounter(tokenizer: try DeepSeekTokenizer.loadBundled())
+let estimator = CostEstimator(book: try PriceBook.load(path: "policies/prices.yaml"))
+let date = Date()
+let usageRange = response.withUnsafeBytes { ResponseShape.inspect($0)!.usageRange! }
+let usage = MeteredUsage(promptTokens: 10, completionTokens: 16)
+let money = Money(nanos: 45_764, currency: "USD")
+
+var sink = 0
+func hot(_ name: String, _ body: () -> Int) -> Double {
+    for _ in 0..<1000 { sink &+= body() }
+    var best = Double.infinity
+    for _ in 0..<5 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<200_000 { sink &+= body() }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 200_000)
+    }
+    return best
+}
+
+var junk = [UInt8](repeating: 1, count: 16 << 20)
+func cold(_ body: () -> Int) -> Double {
+    var total: UInt64 = 0
+    for _ in 0..<300 {
+        for i in stride(from: 0, to: junk.count, by: 64) { junk[i] &+= 1 }
+        let start = DispatchTime.now().uptimeNanoseconds
+        sink &+= body()
+        total += DispatchTime.now().uptimeNanoseconds - start
+    }
+    return Double(total) / 300
+}
+
+let parts: [(String, () -> Int)] = [
+    ("count prompt (plain shortcut)", { request.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 } }),
+    ("count prompt (JSON tree + render)", { (try? counter.countChat(request: JSONValue.parse(request)))?.tokens ?? 0 }),
+    ("estimate (rates + price)", {
+        Int(estimator.estimate(target: "flash-pool", model: "deepseek-v4-flash", promptTokens: 10, maxTokens: 16, thinking: true, at: date)?.money.nanos ?? 0)
+    }),
+    ("read usage from the answer", { response.withUnsafeBytes { TokenUsage.parse(UnsafeRawBufferPointer(rebasing: $0[usageRange]))?.promptTokens ?? 0 } }),
+    ("actual cost", { Int(estimator.actual(target: "flash-pool", model: "deepseek-v4-flash", usage: usage, at: date)?.money.nanos ?? 0) }),
+    ("format money", { money.decimalString.utf8.count }),
+]
+print("| part | hot ns | cold ns |")
+print("|---|---|---|")
+for (name, body) in parts {
+    print("| \(name) | \(Int(hot(name, body))) | \(Int(cold(body))) |")
+}
+if sink == 42 { print("") }
