@@ -120,7 +120,7 @@ struct GatewayHandler: HTTPRequestHandler {
         guard state.pricer != nil || state.ledger != nil else {
             return ProxyExchange(context: context, responder: responder, state: state, account: RequestAccount(), admission: nil).start()
         }
-        var account = RequestAccount()
+        let account = RequestAccount()
         if let pricer = state.pricer {
             guard context.body.readableBytes <= RequestPricer.inlineCountLimit else {
                 return countOffLoop(context, account: account, pricer: pricer, responder: responder)
@@ -138,7 +138,6 @@ struct GatewayHandler: HTTPRequestHandler {
         NIOThreadPool.singleton.runIfActive(eventLoop: responder.eventLoop) {
             pricer.countPrompt(body, endpoint: endpoint)
         }.whenComplete { [self] result in
-            var account = account
             account.prompt = try? result.get()
             if !responder.isFinished { admitAndSend(context, account: account, responder: responder) }
         }

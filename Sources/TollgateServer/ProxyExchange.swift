@@ -54,7 +54,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var isFinished = false
     private let pricer: RequestPricer?
     /// Counts, estimate and usage of this request, for its bill.
-    private(set) var account: RequestAccount
+    let account: RequestAccount
 
     init(context: ExchangeContext, responder: HTTPResponder, state: GatewayState, account: RequestAccount, admission: Admission?) {
         self.context = context

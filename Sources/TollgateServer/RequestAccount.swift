@@ -4,7 +4,9 @@ import TollgateTokenizer
 import TollgateWire
 
 /// What the gateway learns about one request on its way through, to bill it exactly once.
-struct RequestAccount {
+/// A class: it is filled in by the pipeline and then the exchange, on one event loop, and handing
+/// one reference along is cheaper than copying a dozen optional fields.
+final class RequestAccount {
     let startedAt: Date
     /// The prompt as Tollgate counted it before sending (nil without a price book).
     var prompt: PromptCount?
