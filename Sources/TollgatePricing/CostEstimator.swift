@@ -73,7 +73,6 @@ public struct CostEstimator: Sendable {
             rates.inputCacheHit.cost(tokens: tokens.inputCacheHit, currency: currency)
             + rates.inputCacheMiss.cost(tokens: tokens.inputCacheMiss, currency: currency)
             + rates.output.cost(tokens: tokens.output, currency: currency)
-        return PricedCost(
-            money: total, bookVersion: applied.bookVersion, window: applied.window, promotion: applied.promotion)
+        return PricedCost(money: total, source: applied.source)
     }
 }

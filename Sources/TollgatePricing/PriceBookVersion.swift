@@ -17,6 +17,8 @@ public final class PriceBookVersion: Sendable {
         let base: ModelRates
         let windows: [(window: TimeWindow, change: PriceChange)]
         let promotions: [(promotion: Promotion, change: PriceChange)]
+        /// The price source of each combination: `sources[w][p]`, index 0 meaning none.
+        let sources: [[PriceSource]]
     }
 
     init(
@@ -33,10 +35,13 @@ public final class PriceBookVersion: Sendable {
         for (target, prices) in targets {
             for (model, price) in prices.models {
                 let pair = TargetModel(target: target, model: model)
+                let windows = timeWindows.compactMap { window in window.changes[pair].map { (window, $0) } }
+                let promos = promotions.compactMap { promotion in promotion.changes[pair].map { (promotion, $0) } }
+                let windowIDs: [String?] = [nil] + windows.map { $0.0.id }
+                let promotionIDs: [String?] = [nil] + promos.map { $0.0.id }
                 schedules[pair] = Schedule(
-                    base: price.base,
-                    windows: timeWindows.compactMap { window in window.changes[pair].map { (window, $0) } },
-                    promotions: promotions.compactMap { promotion in promotion.changes[pair].map { (promotion, $0) } })
+                    base: price.base, windows: windows, promotions: promos,
+                    sources: windowIDs.map { w in promotionIDs.map { p in PriceSource(bookVersion: id, window: w, promotion: p) } })
             }
         }
         self.schedules = schedules
@@ -50,20 +55,20 @@ public final class PriceBookVersion: Sendable {
     public func rates(target: String, model: String, at date: Date) -> AppliedRates? {
         guard let schedule = schedules[TargetModel(target: target, model: model)] else { return nil }
         var rates = schedule.base
-        var windowID: String?
-        var promotionID: String?
+        var windowIndex = 0
+        var promotionIndex = 0
         if !schedule.windows.isEmpty {
             let minute = TimeWindow.minuteOfDay(date)
-            if let (window, change) = schedule.windows.first(where: { $0.window.contains(minuteOfDay: minute) }) {
-                rates = PriceBookVersion.apply(change, to: rates)
-                windowID = window.id
+            if let index = schedule.windows.firstIndex(where: { $0.window.contains(minuteOfDay: minute) }) {
+                rates = PriceBookVersion.apply(schedule.windows[index].change, to: rates)
+                windowIndex = index + 1
             }
         }
-        if let (promotion, change) = schedule.promotions.first(where: { $0.promotion.isActive(at: date) }) {
-            rates = PriceBookVersion.apply(change, to: rates)
-            promotionID = promotion.id
+        if let index = schedule.promotions.firstIndex(where: { $0.promotion.isActive(at: date) }) {
+            rates = PriceBookVersion.apply(schedule.promotions[index].change, to: rates)
+            promotionIndex = index + 1
         }
-        return AppliedRates(rates: rates, bookVersion: id, window: windowID, promotion: promotionID)
+        return AppliedRates(rates: rates, source: schedule.sources[windowIndex][promotionIndex])
     }
 
     static func apply(_ change: PriceChange, to rates: ModelRates) -> ModelRates {
