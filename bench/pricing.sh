@@ -98,16 +98,23 @@ done
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+def pick(path, stream, c):
+    return sorted((r for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c), key=lambda r: r["rep"])
 def med(path, stream, c, key):
-    return statistics.median(r["r"][key] for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c)
-print("| mode | conns | unpriced req/s | priced req/s | ratio | unpriced p50 ms | priced p50 ms | unpriced CPU µs/req | priced CPU µs/req | CPU ratio | errors |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+    return statistics.median(r["r"][key] for r in pick(path, stream, c))
+# "paired": each priced run against the unpriced run just before it (median, min..max).
+print("| mode | conns | unpriced req/s | priced req/s | ratio | paired ratio | unpriced p50 ms | priced p50 ms | unpriced CPU µs/req | priced CPU µs/req | paired CPU diff µs | errors |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for stream in (0, 1):
     for c in sorted({r["conn"] for r in rows}):
         a, b = med("plain", stream, c, "rps"), med("priced", stream, c, "rps")
         ca, cb = med("plain", stream, c, "cpu_us"), med("priced", stream, c, "cpu_us")
+        pairs = list(zip(pick("plain", stream, c), pick("priced", stream, c)))
+        ratios = [q["r"]["rps"] / p["r"]["rps"] for p, q in pairs]
+        diffs = [q["r"]["cpu_us"] - p["r"]["cpu_us"] for p, q in pairs]
         errors = sum(r["r"]["errors"] for r in rows if r["stream"] == stream and r["conn"] == c)
         print(f"| {'stream' if stream else 'json'} | {c} | {a:,.0f} | {b:,.0f} | {b/a:.1%} | "
+              f"{statistics.median(ratios):.1%} ({min(ratios):.0%}-{max(ratios):.0%}) | "
               f"{med('plain', stream, c, 'p50_ms'):.3f} | {med('priced', stream, c, 'p50_ms'):.3f} | "
-              f"{ca:.1f} | {cb:.1f} | {cb/ca:.2f} | {errors} |")
+              f"{ca:.1f} | {cb:.1f} | {statistics.median(diffs):+.1f} ({min(diffs):+.1f}..{max(diffs):+.1f}) | {errors} |")
 PY
