@@ -23,46 +23,20 @@ PRICED_PORT=${PRICED_PORT:-19081}
 OUT=${OUT:-/tmp/tollgate-pricing-bench}
 mkdir -p "$OUT"
 
-command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }; }
-swift build -c release --product tollgate >&2
-BIN="$(swift build -c release --show-bin-path)/tollgate"
-
-KEY="sk-bench-$(date +%s)"
-config() {  # config PORT EXTRA-YAML
-  cat <<YAML
-listen: {host: 127.0.0.1, port: $1}
-teams:
-  - name: bench
-    key_sha256: $(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-targets:
-  - name: flash-pool
-    kind: pool
-    engine: vllm
-    models: [deepseek-v4-flash]
-    endpoints: [http://127.0.0.1:$SIM_PORT/v1]
-$2
-YAML
-}
-config "$PLAIN_PORT" "" >"$OUT/plain.yaml"
-if [ "${SAME:-0}" = 1 ]; then config "$PRICED_PORT" "" >"$OUT/priced.yaml"
-else config "$PRICED_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"; fi
+. bench/lib.sh
+gateway_config "$PLAIN_PORT" "$SIM_PORT" >"$OUT/plain.yaml"
+if [ "${SAME:-0}" = 1 ]; then gateway_config "$PRICED_PORT" "$SIM_PORT" >"$OUT/priced.yaml"
+else gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"; fi
 
 if [ "${PIN:-0}" = 1 ]; then on0="taskset -c 0"; on1="taskset -c 1"; else on0=""; on1=""; fi
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
 $on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
 pids+=($!)
 $on1 "$BIN" serve --config "$OUT/plain.yaml" --log-level warning >"$OUT/plain.log" 2>&1 &
 plain_pid=$!; pids+=($plain_pid)
 $on1 "$BIN" serve --config "$OUT/priced.yaml" --log-level warning >"$OUT/priced.log" 2>&1 &
 priced_pid=$!; pids+=($priced_pid)
-for port in $PLAIN_PORT $PRICED_PORT; do
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null -H "Authorization: Bearer $KEY" "http://127.0.0.1:$port/v1/models" && break
-    sleep 0.1
-  done
-done
+wait_ready "$PLAIN_PORT"
+wait_ready "$PRICED_PORT"
 curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}' \
   "http://127.0.0.1:$PRICED_PORT/v1/chat/completions" | grep -qi '^x-tollgate-cost-estimate' \

@@ -20,35 +20,13 @@ GW_PORT=${GW_PORT:-19080}
 OUT=${OUT:-/tmp/tollgate-proxy-bench}
 mkdir -p "$OUT"
 
-command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }; }
-swift build -c release --product tollgate >&2
-BIN="$(swift build -c release --show-bin-path)/tollgate"
-
-KEY="sk-bench-$(date +%s)"
-cat >"$OUT/tollgate.yaml" <<YAML
-listen: {host: 127.0.0.1, port: $GW_PORT}
-teams:
-  - name: bench
-    key_sha256: $(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-targets:
-  - name: flash-pool
-    kind: pool
-    engine: vllm
-    models: [deepseek-v4-flash]
-    endpoints: [http://127.0.0.1:$SIM_PORT/v1]
-YAML
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
+. bench/lib.sh
+gateway_config "$GW_PORT" "$SIM_PORT" >"$OUT/tollgate.yaml"
 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads "$SIM_THREADS" >"$OUT/sim.log" 2>&1 &
 pids+=($!)
 "$BIN" serve --config "$OUT/tollgate.yaml" --log-level warning >"$OUT/gateway.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -sf -o /dev/null -H "Authorization: Bearer $KEY" "http://127.0.0.1:$GW_PORT/v1/models" && break
-  sleep 0.1
-done
+wait_ready "$GW_PORT"
 
 run() {  # run URL KEY STREAM CONN -> one JSON line
   BENCH_API_KEY=$2 BENCH_STREAM=$3 wrk -t1 -c"$4" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua "$1/v1/chat/completions" \

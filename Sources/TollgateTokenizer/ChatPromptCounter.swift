@@ -32,10 +32,10 @@ public struct ChatPromptCounter: Sendable {
     /// without building the prompt (``countPlainChat(_:)``, the same count); the rest are parsed
     /// and rendered.
     public func countChat(requestJSON bytes: some Collection<UInt8>) throws -> PromptCount {
-        if let tokens = bytes.withContiguousStorageIfAvailable({ countPlainChat($0) }) ?? nil {
-            return PromptCount(tokens: tokens, exact: true)
+        if let counted = try bytes.withContiguousStorageIfAvailable({ try countChat(requestBytes: UnsafeRawBufferPointer($0)) }) {
+            return counted
         }
-        return try countChat(request: JSONValue.parse(bytes))
+        return try Array(bytes).withUnsafeBytes { try countChat(requestBytes: $0) }
     }
 
     /// ``countChat(requestJSON:)`` for a body in memory, without generic dispatch (the gateway

@@ -104,11 +104,6 @@ extension ChatPromptCounter {
             switch message.role {
             case .system:
                 out.text(message.content)
-                // A system message opens generation when it is last or an assistant turn follows.
-                if next == nil || next == .assistant {
-                    out.marker(markers.assistant)
-                    out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
-                }
             case .user:
                 if index > 0 && messages[index - 1].role == .user {
                     out.append(markers.blockSeparator)
@@ -116,10 +111,6 @@ extension ChatPromptCounter {
                     out.marker(markers.user)
                 }
                 out.text(message.content)
-                if next == nil || next == .assistant {
-                    out.marker(markers.assistant)
-                    out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
-                }
             case .assistant:
                 // Reasoning of turns before the last user turn is dropped (no tools here).
                 if thinking && index > lastUser {
@@ -128,6 +119,11 @@ extension ChatPromptCounter {
                 }
                 out.text(message.content)
                 out.marker(markers.eos)
+            }
+            // A user or system turn that is last or followed by an assistant opens generation.
+            if message.role != .assistant && (next == nil || next == .assistant) {
+                out.marker(markers.assistant)
+                out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
             }
         }
     }
@@ -170,16 +166,15 @@ private struct LayoutCounter {
         length += bytes.count
     }
 
-    /// A JSON string of the request body, decoded.
+    /// A JSON string of the request body, decoded (escapes by the scanner `JSONValue` uses, so
+    /// both paths decode alike).
     mutating func text(_ text: PlainChatRequest.Text?) {
         guard let text, !text.range.isEmpty else { return }
-        let raw = UnsafeBufferPointer(rebasing: body[text.range])
-        if text.escaped {
-            precondition(length + raw.count <= pending.count, "layout buffer too small")
-            length += decodeJSONString(raw, into: pending.baseAddress! + length)
-        } else {
-            append(raw)
-        }
+        guard text.escaped else { return append(UnsafeBufferPointer(rebasing: body[text.range])) }
+        var scanner = JSONScanner(body)
+        scanner.position = text.range.lowerBound - 1  // the opening quote
+        guard (try? scanner.scanString()) != nil else { preconditionFailure("the reader checked this string") }
+        scanner.stringBuffer.withUnsafeBufferPointer { append($0) }
     }
 
     mutating func flush() {

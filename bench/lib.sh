@@ -1,0 +1,37 @@
+# Shared by bench/proxy.sh and bench/pricing.sh (sourced, from the repository root): wrk, the
+# release binary, a one-pool gateway configuration, readiness, and stopping what was started.
+
+command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }; }
+swift build -c release --product tollgate >&2
+BIN="$(swift build -c release --show-bin-path)/tollgate"
+KEY="sk-bench-$(date +%s)"
+
+# gateway_config PORT SIM_PORT [EXTRA_YAML]: one team (key $KEY), one vLLM pool on the simulator.
+gateway_config() {
+  cat <<YAML
+listen: {host: 127.0.0.1, port: $1}
+teams:
+  - name: bench
+    key_sha256: $(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+targets:
+  - name: flash-pool
+    kind: pool
+    engine: vllm
+    models: [deepseek-v4-flash]
+    endpoints: [http://127.0.0.1:$2/v1]
+${3:-}
+YAML
+}
+
+# wait_ready PORT: until the gateway answers /v1/models (at most 10 s).
+wait_ready() {
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null -H "Authorization: Bearer $KEY" "http://127.0.0.1:$1/v1/models" && return 0
+    sleep 0.1
+  done
+}
+
+# Every process started in the background is added to pids and stopped on exit.
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
