@@ -8,7 +8,11 @@ final class VocabularyTable: @unchecked Sendable {
     let offsets: UnsafeMutablePointer<UInt32>
     /// Number of token ids (max id + 1).
     let count: Int
-    /// Slots: high 32 bits = hash tag, low 32 bits = id + 1; 0 = empty.
+    /// Two words per slot. First: hash tag (high 32 bits), token length (8 bits), id + 1 (low 24
+    /// bits); 0 = empty. Second: the token's first eight bytes, zero-padded. Most pieces of real
+    /// text are at most eight bytes, and those are found and compared within their slot: one
+    /// cache line per lookup instead of three (slot, offsets, bytes), which is most of the cost of
+    /// counting a short prompt on a busy server.
     private let slots: UnsafeMutablePointer<UInt64>
     private let mask: Int
     /// Longest byte-level token, in bytes.
@@ -26,6 +30,10 @@ final class VocabularyTable: @unchecked Sendable {
     init(flat: [UInt8], entries: [Entry]) throws {
         let maxID = entries.reduce(-1) { max($0, $1.id) }
         let count = maxID + 1
+        // A slot holds the id in 24 bits and the length in 8.
+        guard count < 1 << 24, entries.allSatisfy({ !$0.reachable || $0.length < 256 }) else {
+            throw TokenizerError.malformed("vocabulary too large for its hash table (\(count) ids)")
+        }
         self.count = count
         var slotOf = [Int32](repeating: -1, count: count)
         var total = 0
@@ -61,8 +69,8 @@ final class VocabularyTable: @unchecked Sendable {
         var capacity = 1024
         while capacity < count * 2 { capacity <<= 1 }
         mask = capacity - 1
-        slots = .allocate(capacity: capacity)
-        slots.initialize(repeating: 0, count: capacity)
+        slots = .allocate(capacity: 2 * capacity)
+        slots.initialize(repeating: 0, count: 2 * capacity)
         for id in 0..<count where reachable[id] {
             let start = Int(offsets[id])
             let n = Int(offsets[id + 1]) - start
@@ -71,9 +79,25 @@ final class VocabularyTable: @unchecked Sendable {
             }
             let h = ByteHash.hash(bytes + start, n)
             var i = Int(truncatingIfNeeded: h) & mask
-            while slots[i] != 0 { i = (i + 1) & mask }
-            slots[i] = (h >> 32) << 32 | UInt64(id + 1)
+            while slots[2 * i] != 0 { i = (i + 1) & mask }
+            slots[2 * i] = Self.head(hash: h, length: n) | UInt64(id + 1)
+            slots[2 * i + 1] = Self.prefix(bytes + start, n)
         }
+    }
+
+    /// A slot's first word without the id: hash tag and length.
+    @inline(__always)
+    private static func head(hash: UInt64, length: Int) -> UInt64 {
+        (hash >> 32) << 32 | UInt64(truncatingIfNeeded: length) << 24
+    }
+
+    /// The first `min(n, 8)` bytes at `p` as a little-endian word, zero-padded.
+    @inline(__always)
+    private static func prefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        if n >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
+        var w: UInt64 = 0
+        for k in 0..<n { w |= UInt64(p[k]) << (8 * UInt64(k)) }
+        return w
     }
 
     deinit {
@@ -85,16 +109,17 @@ final class VocabularyTable: @unchecked Sendable {
     /// The id of the token whose raw bytes are exactly `p[0..<n]`, or -1.
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        guard n <= maxTokenLength else { return -1 }
         let h = ByteHash.hash(p, n)
-        let tag = h >> 32
+        let head = Self.head(hash: h, length: n)
+        let first = Self.prefix(p, n)
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
-            let e = slots[i]
+            let e = slots[2 * i]
             if e == 0 { return -1 }
-            if e >> 32 == tag {
-                let id = Int(e & 0xFFFF_FFFF) - 1
-                let start = Int(offsets[id])
-                if Int(offsets[id + 1]) - start == n && ByteHash.equal(bytes + start, p, n) { return id }
+            if e & ~0xFF_FFFF == head && slots[2 * i + 1] == first {
+                let id = Int(e & 0xFF_FFFF) - 1
+                if n <= 8 || ByteHash.equal(bytes + Int(offsets[id]) + 8, p + 8, n - 8) { return id }
             }
             i = (i + 1) & mask
         }
