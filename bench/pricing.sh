@@ -1,67 +1,74 @@
 #!/usr/bin/env bash
-# Cost of pricing on the proxy path: two gateways in one run, identical except that one loads the
-# price book (counts every prompt exactly, estimates, settles and writes `cost` into the usage).
-# Both proxy the same --instant simulator; wrk alternates between them so drift hits both alike.
-# Prints medians of req/s, p50 and gateway CPU per request (utime+stime from /proc), and the
-# priced/unpriced ratios.
+# Cost of pricing on the proxy path. Three gateways in one run on the same --instant simulator:
+# "plain" and "control" are identical and unpriced, "priced" loads the price book (counts every
+# prompt exactly, estimates, settles and writes `cost` into the usage). wrk drives them in turn,
+# in all six orders, so drift and position hit all three alike. The control is the run's own
+# noise floor: control/plain shows what two identical gateways differ by.
+# Prints medians of req/s, p50 and gateway CPU per request (utime+stime from /proc) and, paired
+# within each repetition, control against plain (the A/A) and priced against the mean of the two
+# unpriced gateways (the A/B): the median with its distribution-free 95% interval. Many short repetitions (the default)
+# make the medians robust to the box's bursts of outside load.
 #
 #   bench/pricing.sh                               # defaults below
-#   CONNECTIONS="1 64" DURATION=5 REPEATS=5 bench/pricing.sh
-#   SAME=1 bench/pricing.sh        # A/A: both gateways unpriced, to see the harness's own spread
-#   PIN=1 bench/pricing.sh         # simulator and wrk on CPU 0, both gateways on CPU 1
+#   CONNECTIONS="1 16 64 256" DURATION=2 REPEATS=9 bench/pricing.sh
+#   PIN=1 bench/pricing.sh         # simulator and wrk on CPU 0, the gateways on CPU 1
 #
 # At one connection an unpinned run is bimodal (p50 about 0.15 or 0.20 ms) depending on where the
-# scheduler puts the three processes; PIN=1 fixes the placement so both gateways are compared alike.
+# scheduler puts the processes; PIN=1 fixes the placement so the gateways are compared alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-"1 64"}
-DURATION=${DURATION:-5}
-REPEATS=${REPEATS:-5}
+DURATION=${DURATION:-2}
+REPEATS=${REPEATS:-15}
 SIM_PORT=${SIM_PORT:-19001}
 PLAIN_PORT=${PLAIN_PORT:-19080}
 PRICED_PORT=${PRICED_PORT:-19081}
+CONTROL_PORT=${CONTROL_PORT:-19082}
 OUT=${OUT:-/tmp/tollgate-pricing-bench}
 mkdir -p "$OUT"
 
 . bench/lib.sh
 gateway_config "$PLAIN_PORT" "$SIM_PORT" >"$OUT/plain.yaml"
-if [ "${SAME:-0}" = 1 ]; then gateway_config "$PRICED_PORT" "$SIM_PORT" >"$OUT/priced.yaml"
-else gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"; fi
+gateway_config "$CONTROL_PORT" "$SIM_PORT" >"$OUT/control.yaml"
+gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
 
 if [ "${PIN:-0}" = 1 ]; then on0="taskset -c 0"; on1="taskset -c 1"; else on0=""; on1=""; fi
 $on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
 pids+=($!)
-$on1 "$BIN" serve --config "$OUT/plain.yaml" --log-level warning >"$OUT/plain.log" 2>&1 &
-plain_pid=$!; pids+=($plain_pid)
-$on1 "$BIN" serve --config "$OUT/priced.yaml" --log-level warning >"$OUT/priced.log" 2>&1 &
-priced_pid=$!; pids+=($priced_pid)
-wait_ready "$PLAIN_PORT"
-wait_ready "$PRICED_PORT"
+declare -A port pid
+port=([plain]=$PLAIN_PORT [control]=$CONTROL_PORT [priced]=$PRICED_PORT)
+for path in plain control priced; do
+  $on1 "$BIN" serve --config "$OUT/$path.yaml" --log-level warning >"$OUT/$path.log" 2>&1 &
+  pid[$path]=$!; pids+=($!)
+done
+for path in plain control priced; do wait_ready "${port[$path]}"; done
 curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}' \
   "http://127.0.0.1:$PRICED_PORT/v1/chat/completions" | grep -qi '^x-tollgate-cost-estimate' \
-  || [ "${SAME:-0}" = 1 ] || { echo "the priced gateway sent no cost estimate" >&2; exit 1; }
+  || { echo "the priced gateway sent no cost estimate" >&2; exit 1; }
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-run() {  # run PORT PID STREAM CONN -> one JSON line with cpu_us per request added
+run() {  # run PATH STREAM CONN -> one JSON line with cpu_us per request added
   local before after line
-  before=$(ticks "$2")
-  line=$(BENCH_API_KEY=$KEY BENCH_STREAM=$3 $on0 wrk -t1 -c"$4" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua \
-    "http://127.0.0.1:$1/v1/chat/completions" | grep '^WRKJSON' | cut -d' ' -f2-)
-  after=$(ticks "$2")
+  before=$(ticks "${pid[$1]}")
+  line=$(BENCH_API_KEY=$KEY BENCH_STREAM=$2 $on0 wrk -t1 -c"$3" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua \
+    "http://127.0.0.1:${port[$1]}/v1/chat/completions" | grep '^WRKJSON' | cut -d' ' -f2-)
+  after=$(ticks "${pid[$1]}")
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["cpu_us"]=(int(sys.argv[2])*1e6/int(sys.argv[3]))/max(r["requests"],1); print(json.dumps(r))' \
     "$line" "$((after - before))" "$(getconf CLK_TCK)"
 }
-run "$PLAIN_PORT" "$plain_pid" 0 16 >/dev/null   # warm up both
-run "$PRICED_PORT" "$priced_pid" 0 16 >/dev/null
+for path in plain control priced; do run $path 0 16 >/dev/null; done   # warm up
 
 : >"$OUT/results.jsonl"
+# Each repetition takes the next of the six orders, so every gateway runs first, second and last,
+# and after each of the others, equally often.
+orders=("plain control priced" "control priced plain" "priced plain control"
+        "priced control plain" "control plain priced" "plain priced control")
 for stream in 0 1; do
   for c in $CONNECTIONS; do
     for rep in $(seq 1 "$REPEATS"); do
-      for path in plain priced; do
-        if [ $path = plain ]; then line=$(run "$PLAIN_PORT" "$plain_pid" "$stream" "$c")
-        else line=$(run "$PRICED_PORT" "$priced_pid" "$stream" "$c"); fi
+      for path in ${orders[$(( (rep - 1) % 6 ))]}; do
+        line=$(run "$path" "$stream" "$c")
         echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
         echo "$path stream=$stream c=$c rep=$rep $line" >&2
       done
@@ -70,25 +77,43 @@ for stream in 0 1; do
 done
 
 python3 - "$OUT/results.jsonl" <<'PY'
-import json, statistics, sys
+import json, math, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def pick(path, stream, c):
     return sorted((r for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c), key=lambda r: r["rep"])
 def med(path, stream, c, key):
     return statistics.median(r["r"][key] for r in pick(path, stream, c))
-# "paired": each priced run against the unpriced run just before it (median, min..max).
-print("| mode | conns | unpriced req/s | priced req/s | ratio | paired ratio | unpriced p50 ms | priced p50 ms | unpriced CPU µs/req | priced CPU µs/req | paired CPU diff µs | errors |")
+def median_ci(values):
+    """Median and its distribution-free 95% interval (order statistics of the binomial)."""
+    xs, n = sorted(values), len(values)
+    k, tail = 0, 0.0
+    while True:  # largest k with P(Binomial(n, 1/2) < k) <= 2.5%
+        p = math.comb(n, k) / 2**n
+        if tail + p > 0.025: break
+        tail += p; k += 1
+    lo, hi = (xs[k - 1], xs[n - k]) if k > 0 else (xs[0], xs[-1])
+    return statistics.median(xs), lo, hi
+def show(values, fmt):
+    m, lo, hi = median_ci(values)
+    return f"{fmt(m)} [{fmt(lo)}, {fmt(hi)}]"
+pct = lambda v: f"{v:.1%}"
+us = lambda v: f"{v:+.1f}"
+print("Paired within each repetition: control against plain (A/A), priced against the mean of plain and control (A/B);")
+print("median [95% interval of the median].")
+print()
+print("| mode | conns | unpriced req/s | priced req/s | control/plain | priced/unpriced | unpriced p50 ms | priced p50 ms | unpriced CPU µs/req | control - plain CPU µs | priced - unpriced CPU µs | errors |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for stream in (0, 1):
     for c in sorted({r["conn"] for r in rows}):
-        a, b = med("plain", stream, c, "rps"), med("priced", stream, c, "rps")
-        ca, cb = med("plain", stream, c, "cpu_us"), med("priced", stream, c, "cpu_us")
-        pairs = list(zip(pick("plain", stream, c), pick("priced", stream, c)))
-        ratios = [q["r"]["rps"] / p["r"]["rps"] for p, q in pairs]
-        diffs = [q["r"]["cpu_us"] - p["r"]["cpu_us"] for p, q in pairs]
+        plain, control, priced = pick("plain", stream, c), pick("control", stream, c), pick("priced", stream, c)
+        both = lambda key: [(p["r"][key] + q["r"][key]) / 2 for p, q in zip(plain, control)]
+        aa_ratio = [q["r"]["rps"] / p["r"]["rps"] for p, q in zip(plain, control)]
+        aa_cpu = [q["r"]["cpu_us"] - p["r"]["cpu_us"] for p, q in zip(plain, control)]
+        ab_ratio = [x["r"]["rps"] / u for u, x in zip(both("rps"), priced)]
+        ab_cpu = [x["r"]["cpu_us"] - u for u, x in zip(both("cpu_us"), priced)]
         errors = sum(r["r"]["errors"] for r in rows if r["stream"] == stream and r["conn"] == c)
-        print(f"| {'stream' if stream else 'json'} | {c} | {a:,.0f} | {b:,.0f} | {b/a:.1%} | "
-              f"{statistics.median(ratios):.1%} ({min(ratios):.0%}-{max(ratios):.0%}) | "
-              f"{med('plain', stream, c, 'p50_ms'):.3f} | {med('priced', stream, c, 'p50_ms'):.3f} | "
-              f"{ca:.1f} | {cb:.1f} | {statistics.median(diffs):+.1f} ({min(diffs):+.1f}..{max(diffs):+.1f}) | {errors} |")
+        print(f"| {'stream' if stream else 'json'} | {c} | {statistics.median(both('rps')):,.0f} | {med('priced', stream, c, 'rps'):,.0f} | "
+              f"{show(aa_ratio, pct)} | {show(ab_ratio, pct)} | "
+              f"{statistics.median(both('p50_ms')):.3f} | {med('priced', stream, c, 'p50_ms'):.3f} | "
+              f"{statistics.median(both('cpu_us')):.1f} | {show(aa_cpu, us)} | {show(ab_cpu, us)} | {errors} |")
 PY

@@ -1,6 +1,6 @@
 // The parts of pricing one short chat request, timed in-process (bench/pricing-parts.sh runs it
-// from the repository root). "hot": the best of five loops of 200,000 calls; "cold": the mean of
-// 300 calls, each after walking 16 MB so that caches hold none of the tables, as on a busy box.
+// from the repository root). "hot": the best of five loops of 200,000 calls; "cold": the median of
+// 301 calls, each after walking 16 MB so that caches hold none of the tables, as on a busy box.
 import Foundation
 import TollgateMoney
 import TollgatePricing
@@ -31,18 +31,19 @@ func hot(_ name: String, _ body: () -> Int) -> Double {
 
 var junk = [UInt8](repeating: 1, count: 16 << 20)
 func cold(_ body: () -> Int) -> Double {
-    var total: UInt64 = 0
-    for _ in 0..<300 {
+    var times: [UInt64] = []
+    for _ in 0..<301 {
         for i in stride(from: 0, to: junk.count, by: 64) { junk[i] &+= 1 }
         let start = DispatchTime.now().uptimeNanoseconds
         sink &+= body()
-        total += DispatchTime.now().uptimeNanoseconds - start
+        times.append(DispatchTime.now().uptimeNanoseconds - start)
     }
-    return Double(total) / 300
+    return Double(times.sorted()[150])
 }
 
 let parts: [(String, () -> Int)] = [
     ("count prompt (plain shortcut)", { request.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 } }),
+    ("tokenize the content alone", { counter.tokenizer.count("Say hello.") }),
     ("count prompt (JSON tree + render)", { (try? counter.countChat(request: JSONValue.parse(request)))?.tokens ?? 0 }),
     ("estimate (rates + price)", {
         Int(estimator.estimate(target: "flash-pool", model: "deepseek-v4-flash", promptTokens: 10, maxTokens: 16, thinking: true, at: date)?.money.nanos ?? 0)

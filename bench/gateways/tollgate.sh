@@ -15,18 +15,19 @@ gw_setup() {
 gw_version() { echo "tollgate $(git -C "$TOLLGATE_REPO" rev-parse --short HEAD)"; }
 
 gw_start() {
-  local config="${TMPDIR:-/tmp}/tollgate-peer-bench.yaml"
+  local config="${TMPDIR:-/tmp}/tollgate-peer-bench-$GW_PORT.yaml"
   cat >"$config" <<YAML
 listen: {host: 127.0.0.1, port: $GW_PORT}
 teams:
   - name: bench
     key_sha256: $(printf %s "$GW_API_KEY" | sha256sum | cut -d' ' -f1)
 targets:
-  - name: mock
+  - name: flash-pool
     kind: pool
     engine: vllm
     models: [deepseek-v4-flash]
     endpoints: [$MOCK_BASE_URL]
+${TOLLGATE_EXTRA_CONFIG:-}
 YAML
   exec "$TOLLGATE_REPO/.build/release/tollgate" serve --config "$config" --log-level warning
 }
