@@ -6,22 +6,9 @@ swift build -c release --product tollgate >&2
 BIN="$(swift build -c release --show-bin-path)/tollgate"
 KEY="sk-bench-$(date +%s)"
 
-# gateway_config PORT SIM_PORT [EXTRA_YAML]: one team (key $KEY), one vLLM pool on the simulator.
-gateway_config() {
-  cat <<YAML
-listen: {host: 127.0.0.1, port: $1}
-teams:
-  - name: bench
-    key_sha256: $(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-targets:
-  - name: flash-pool
-    kind: pool
-    engine: vllm
-    models: [deepseek-v4-flash]
-    endpoints: [http://127.0.0.1:$2/v1]
-${3:-}
-YAML
-}
+. bench/gateway-config.sh
+# gateway_config PORT SIM_PORT [EXTRA_YAML]: the gateway in front of the simulator, key $KEY.
+gateway_config() { gateway_yaml "$1" "http://127.0.0.1:$2/v1" "$KEY" "${3:-}"; }
 
 # wait_ready PORT: until the gateway answers /v1/models (at most 10 s).
 wait_ready() {

@@ -16,18 +16,20 @@ enum ByteHash {
             i += 8
         }
         if i < count {
-            var w: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < count {
-                w |= UInt64(p[i]) << shift
-                shift += 8
-                i += 1
-            }
-            h = mix(h, w)
+            h = mix(h, word(p + i, count - i))
         } else if count == 0 {
             h = mix(h, 0)
         }
         return h
+    }
+
+    /// The first `min(count, 8)` bytes at `p` as a little-endian word, zero-padded.
+    @inline(__always)
+    static func word(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
+        if count >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
+        var w: UInt64 = 0
+        for k in 0..<count { w |= UInt64(p[k]) << (8 * UInt64(k)) }
+        return w
     }
 
     @inline(__always)

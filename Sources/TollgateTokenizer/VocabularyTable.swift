@@ -81,7 +81,7 @@ final class VocabularyTable: @unchecked Sendable {
             var i = Int(truncatingIfNeeded: h) & mask
             while slots[2 * i] != 0 { i = (i + 1) & mask }
             slots[2 * i] = Self.head(hash: h, length: n) | UInt64(id + 1)
-            slots[2 * i + 1] = Self.prefix(bytes + start, n)
+            slots[2 * i + 1] = ByteHash.word(bytes + start, n)
         }
     }
 
@@ -89,15 +89,6 @@ final class VocabularyTable: @unchecked Sendable {
     @inline(__always)
     private static func head(hash: UInt64, length: Int) -> UInt64 {
         (hash >> 32) << 32 | UInt64(truncatingIfNeeded: length) << 24
-    }
-
-    /// The first `min(n, 8)` bytes at `p` as a little-endian word, zero-padded.
-    @inline(__always)
-    private static func prefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
-        if n >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
-        var w: UInt64 = 0
-        for k in 0..<n { w |= UInt64(p[k]) << (8 * UInt64(k)) }
-        return w
     }
 
     deinit {
@@ -112,7 +103,7 @@ final class VocabularyTable: @unchecked Sendable {
         guard n <= maxTokenLength else { return -1 }
         let h = ByteHash.hash(p, n)
         let head = Self.head(hash: h, length: n)
-        let first = Self.prefix(p, n)
+        let first = ByteHash.word(p, n)
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
             let e = slots[2 * i]

@@ -16,18 +16,7 @@ gw_version() { echo "tollgate $(git -C "$TOLLGATE_REPO" rev-parse --short HEAD)"
 
 gw_start() {
   local config="${TMPDIR:-/tmp}/tollgate-peer-bench-$GW_PORT.yaml"
-  cat >"$config" <<YAML
-listen: {host: 127.0.0.1, port: $GW_PORT}
-teams:
-  - name: bench
-    key_sha256: $(printf %s "$GW_API_KEY" | sha256sum | cut -d' ' -f1)
-targets:
-  - name: flash-pool
-    kind: pool
-    engine: vllm
-    models: [deepseek-v4-flash]
-    endpoints: [$MOCK_BASE_URL]
-${TOLLGATE_EXTRA_CONFIG:-}
-YAML
+  . "$TOLLGATE_REPO/bench/gateway-config.sh"
+  gateway_yaml "$GW_PORT" "$MOCK_BASE_URL" "$GW_API_KEY" "${TOLLGATE_EXTRA_CONFIG:-}" >"$config"
   exec "$TOLLGATE_REPO/.build/release/tollgate" serve --config "$config" --log-level warning
 }
