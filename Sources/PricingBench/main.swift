@@ -49,6 +49,8 @@ let parts: [(String, () -> Int)] = [
         Int(estimator.estimate(target: "flash-pool", model: "deepseek-v4-flash", promptTokens: 10, maxTokens: 16, thinking: true, at: date)?.money.nanos ?? 0)
     }),
     ("read usage from the answer", { response.withUnsafeBytes { TokenUsage.parse(UnsafeRawBufferPointer(rebasing: $0[usageRange]))?.promptTokens ?? 0 } }),
+    ("find usage from the end", { response.withUnsafeBytes { TrailingUsage.find(in: $0)?.count ?? 0 } }),
+    ("find usage walking forwards", { response.withUnsafeBytes { ResponseShape.inspect($0)?.usageRange?.count ?? 0 } }),
     ("actual cost", { Int(estimator.actual(target: "flash-pool", model: "deepseek-v4-flash", usage: usage, at: date)?.money.nanos ?? 0) }),
     ("format money", { money.decimalString.utf8.count }),
 ]

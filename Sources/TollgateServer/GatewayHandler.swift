@@ -165,7 +165,7 @@ struct GatewayHandler: HTTPRequestHandler {
         let estimate = context.candidates.compactMap {
             pricer.estimate(target: $0, request: request, promptTokens: prompt, at: account.startedAt)?.money
         }.max() ?? .zero(pricer.currency)
-        ledger.admit(key, estimatedTokens: prompt + output, estimate: estimate, on: responder.eventLoop) { [self] result in
+        ledger.admit(key, estimatedTokens: prompt + output, estimate: estimate, on: responder.eventLoop) { result in
             switch result {
             case .success(let admission):
                 if responder.isFinished {

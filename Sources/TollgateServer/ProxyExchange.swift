@@ -147,9 +147,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         billable = (200..<300).contains(status)
         if (200..<300).contains(status) && request.stream && contentType.hasPrefix("text/event-stream") {
             mode = .streaming
-            var headers = baseHeaders()
-            headers.add(name: "content-type", value: "text/event-stream")
-            headers.add(name: "cache-control", value: "no-cache")
+            let headers = answerHeaders(contentType: "text/event-stream", extra: ("cache-control", "no-cache"))
             responder.sendHead(status: .ok, headers: headers)
         } else {
             mode = .buffering(status: status)
@@ -259,12 +257,14 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private func sendSuccessBody(_ body: ByteBuffer) {
         var out = body
         body.withUnsafeReadableBytes { bytes in
-            // Unpriced answers without vLLM's `reasoning` key go out untouched, unread.
-            guard pricer != nil || ByteSearch.find(#""reasoning""#, in: bytes) != nil else { return }
-            guard let shape = ResponseShape.inspect(bytes) else { return }
-            if pricer != nil, let range = shape.usageRange {
-                account.reported = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: bytes[range]))
-            }
+            // Unpriced answers without vLLM's `reasoning` key go out untouched, unread; priced ones
+            // need only their usage, which is found from the end without walking the whole body.
+            let hasReasoningKey = ByteSearch.find(#""reasoning""#, in: bytes) != nil
+            guard pricer != nil || hasReasoningKey else { return }
+            let trailingUsage = hasReasoningKey ? nil : TrailingUsage.find(in: bytes)
+            guard let shape = trailingUsage.map({ ResponseShape(usageRange: $0, of: bytes) }) ?? ResponseShape.inspect(bytes)
+            else { return }
+            if pricer != nil { account.reported = shape.usage }
             var splices = shape.reasoningRenames
             if let range = shape.usageRange, let cost = settle()?.cost {
                 splices.append(costSplice(usageRange: range, cost: cost.money))
@@ -274,10 +274,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
                 out = responder.allocator.spliced(bytes, splices)
             }
         }
-        var headers = baseHeaders()
-        headers.add(name: "content-type", value: "application/json")
         mode = .done
-        responder.send(status: .ok, headers: headers, body: out)
+        responder.send(status: .ok, headers: answerHeaders(contentType: "application/json"), body: out)
         finished(status: 200, errorCode: nil)
     }
 
@@ -318,7 +316,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         guard let shape = ResponseShape.inspect(payload) else { return appendOutgoing(event) }
         var splices = shape.reasoningRenames
         if let range = shape.usageRange {
-            account.reported = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: payload[range])) ?? account.reported
+            account.reported = shape.usage ?? account.reported
             if shape.isUsageOnlyChunk {
                 account.streamedEvents -= 1
                 guard request.clientWantsUsage else { return }
@@ -399,18 +397,22 @@ final class ProxyExchange: UpstreamResponseDelegate {
 
     // MARK: ending
 
-    private func baseHeaders() -> HTTPHeaders {
-        var headers = HTTPHeaders()
-        // One allocation for ours, the admission's and the content headers added after.
-        headers.reserveCapacity(6 + (admission?.headers.count ?? 0))
-        headers.add(name: "x-request-id", value: requestID)
-        headers.add(name: "x-tollgate-target", value: target?.name ?? "none")
-        for (name, value) in admission?.headers ?? [] { headers.add(name: name, value: value) }
+    /// The head of a successful answer. Built as one list: `HTTPHeaders.add` checks each name it
+    /// is given, and these names are all known to be ASCII.
+    private func answerHeaders(contentType: String, extra: (String, String)? = nil) -> HTTPHeaders {
+        var headers: [(String, String)] = []
+        // One allocation, including the content-length the responder adds.
+        headers.reserveCapacity(7 + (admission?.headers.count ?? 0))
+        headers.append(("content-type", contentType))
+        if let extra { headers.append(extra) }
+        headers.append(("x-request-id", requestID))
+        headers.append(("x-tollgate-target", target?.name ?? "none"))
+        if let admission { headers.append(contentsOf: admission.headers) }
         if let estimate = account.estimate {
-            headers.add(name: "x-tollgate-cost-estimate", value: estimate.money.decimalString)
-            headers.add(name: "x-tollgate-currency", value: estimate.money.currency)
+            headers.append(("x-tollgate-cost-estimate", estimate.money.decimalString))
+            headers.append(("x-tollgate-currency", estimate.money.currency))
         }
-        return headers
+        return HTTPHeaders(headers)
     }
 
     /// Bills the request once: the engine's usage (or Tollgate's own count) priced on the target.

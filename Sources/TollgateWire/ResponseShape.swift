@@ -1,9 +1,12 @@
 /// What the gateway needs to know about an upstream response body or stream chunk, found in one
-/// pass: where `usage` is, whether `choices` is empty (the usage-only chunk), where an engine used
-/// vLLM's `reasoning` key that clients expect as `reasoning_content`, and an `error` member.
+/// pass: where `usage` is and what it says, whether `choices` is empty (the usage-only chunk),
+/// where an engine used vLLM's `reasoning` key that clients expect as `reasoning_content`, and an
+/// `error` member.
 public struct ResponseShape: Sendable {
     /// Range of the top-level `usage` value when it is an object.
     public var usageRange: Range<Int>?
+    /// That object's counts, when it has the two basic ones.
+    public var usage: TokenUsage?
     /// Number of `choices` entries; nil when absent.
     public var choiceCount: Int?
     /// Key ranges (quotes included) of `choices[*].message.reasoning` / `choices[*].delta.reasoning`
@@ -11,6 +14,15 @@ public struct ResponseShape: Sendable {
     public var reasoningKeyRanges: [Range<Int>] = []
     /// Range of a top-level `error` value (errors sent inside a stream).
     public var errorRange: Range<Int>?
+
+    public init() {}
+
+    /// The shape of an answer of which only the usage object was read, at `usageRange` of `bytes`
+    /// (see ``TrailingUsage``).
+    public init(usageRange: Range<Int>, of bytes: UnsafeRawBufferPointer) {
+        self.usageRange = usageRange
+        self.usage = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: bytes[usageRange]))
+    }
 
     /// A chunk with `choices: []` and a usage object: the one `include_usage` adds.
     public var isUsageOnlyChunk: Bool { choiceCount == 0 && usageRange != nil }
@@ -23,8 +35,12 @@ public struct ResponseShape: Sendable {
             guard try scanner.peekKind() == .object else { return nil }
             try scanner.walkObject { key, _, value in
                 if JSONScanner.key(key, is: "usage") {
-                    let (kind, range) = try value.skipValue()
-                    if kind == .object { shape.usageRange = range }
+                    if try value.peekKind() == .object {
+                        (shape.usageRange, shape.usage) = try TokenUsage.read(&value)
+                    } else {
+                        try value.skipValue()
+                        (shape.usageRange, shape.usage) = (nil, nil)
+                    }
                 } else if JSONScanner.key(key, is: "error") {
                     shape.errorRange = try value.skipValue().range
                 } else if JSONScanner.key(key, is: "choices"), try value.peekKind() == .array {

@@ -17,6 +17,13 @@ public struct TokenUsage: Equatable, Sendable {
     /// Reads a `usage` object; nil when it is not one or lacks the two basic counts.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> TokenUsage? {
         var scanner = JSONScanner(bytes)
+        return try? read(&scanner).usage
+    }
+
+    /// Walks the `usage` object at the scanner (which must be one): its range, and its counts
+    /// when it has the two basic ones. Used by ``ResponseShape`` to read the usage in the same
+    /// pass that finds it.
+    static func read(_ scanner: inout JSONScanner) throws -> (range: Range<Int>, usage: TokenUsage?) {
         var prompt: Int?
         var completion: Int?
         var hit: Int?
@@ -25,28 +32,24 @@ public struct TokenUsage: Equatable, Sendable {
         func readCount(_ value: inout JSONScanner) throws -> Int? {
             try value.peekKind() == .number ? try value.readInt() : nil
         }
-        do {
-            try scanner.walkObject { key, _, value in
-                if JSONScanner.key(key, is: "prompt_tokens") {
-                    prompt = try readCount(&value)
-                } else if JSONScanner.key(key, is: "completion_tokens") {
-                    completion = try readCount(&value)
-                } else if JSONScanner.key(key, is: "prompt_cache_hit_tokens") {
-                    hit = try readCount(&value)
-                } else if JSONScanner.key(key, is: "prompt_tokens_details"), try value.peekKind() == .object {
-                    try value.walkObject { detailKey, _, detail in
-                        if JSONScanner.key(detailKey, is: "cached_tokens") { cached = try readCount(&detail) }
-                    }
-                } else if JSONScanner.key(key, is: "completion_tokens_details"), try value.peekKind() == .object {
-                    try value.walkObject { detailKey, _, detail in
-                        if JSONScanner.key(detailKey, is: "reasoning_tokens") { reasoning = try readCount(&detail) }
-                    }
+        let range = try scanner.walkObject { key, _, value in
+            if JSONScanner.key(key, is: "prompt_tokens") {
+                prompt = try readCount(&value)
+            } else if JSONScanner.key(key, is: "completion_tokens") {
+                completion = try readCount(&value)
+            } else if JSONScanner.key(key, is: "prompt_cache_hit_tokens") {
+                hit = try readCount(&value)
+            } else if JSONScanner.key(key, is: "prompt_tokens_details"), try value.peekKind() == .object {
+                try value.walkObject { detailKey, _, detail in
+                    if JSONScanner.key(detailKey, is: "cached_tokens") { cached = try readCount(&detail) }
+                }
+            } else if JSONScanner.key(key, is: "completion_tokens_details"), try value.peekKind() == .object {
+                try value.walkObject { detailKey, _, detail in
+                    if JSONScanner.key(detailKey, is: "reasoning_tokens") { reasoning = try readCount(&detail) }
                 }
             }
-        } catch {
-            return nil
         }
-        guard let prompt, let completion else { return nil }
-        return TokenUsage(promptTokens: prompt, completionTokens: completion, cacheHitTokens: hit ?? cached, reasoningTokens: reasoning)
+        guard let prompt, let completion else { return (range, nil) }
+        return (range, TokenUsage(promptTokens: prompt, completionTokens: completion, cacheHitTokens: hit ?? cached, reasoningTokens: reasoning))
     }
 }

@@ -26,10 +26,14 @@ import TollgateTokenizer
         Money(nanos: Int64(hit * 100 + (prompt - hit) * 1000 + completion * 2000), currency: "USD").decimalString
     }
 
-    @Test func nonStreamingCarriesEstimateAndActualCost() async throws {
+    /// With thinking on the simulator answers with vLLM's `reasoning` key, which the gateway
+    /// renames walking the whole answer; without it, only the usage is read, from the end.
+    @Test(arguments: ["", #","thinking":{"type":"disabled"}"#])
+    func nonStreamingCarriesEstimateAndActualCost(thinking: String) async throws {
         let fixture = try await GatewayFixture.start(priceBook: Self.book)
         defer { Task { await fixture.stop() } }
-        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"How much is this?"}],"max_tokens":8}"#
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"How much is this?"}],"max_tokens":8"#
+            + thinking + "}"
         let response = try await fixture.chat(body)
         #expect(response.status == 200)
         let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(body.utf8))
@@ -40,6 +44,9 @@ import TollgateTokenizer
         let reportedPrompt = try #require(usage["prompt_tokens"] as? Int)
         let completion = try #require(usage["completion_tokens"] as? Int)
         #expect(usage["cost"] as? String == expectedCost(prompt: reportedPrompt, completion: completion))
+        let message = try #require((try json(response.body)["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])
+        #expect(message["reasoning"] == nil)
+        #expect((message["reasoning_content"] as? String != nil) == thinking.isEmpty)
     }
 
     @Test func streamUsageChunkCarriesCost() async throws {

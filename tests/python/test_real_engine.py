@@ -58,6 +58,11 @@ def test_real_engine_non_streaming(real_demo: Demo):
     assert isinstance(content, str) and content.strip()
     assert completion.usage is not None
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
+    # This engine sends no `reasoning` key, so the gateway reads only the usage, from the end of
+    # the answer, and adds the cost there.
+    usage = json.loads(raw.http_response.content)["usage"]
+    assert usage["prompt_tokens"] == completion.usage.prompt_tokens
+    assert float(usage["cost"]) > 0 and "estimated" not in usage
 
 
 def test_real_engine_streaming_sdk(real_demo: Demo):
