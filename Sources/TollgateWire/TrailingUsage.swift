@@ -8,8 +8,9 @@
 /// the first quote met is the opening one, or an escaped quote when a backslash precedes it. An
 /// opening quote always follows a separator or space, so there the next separator expected is a
 /// backslash and the read fails. Anything unexpected, or no `usage` among the last `maxMembers`
-/// members, returns nil and the caller walks the body forwards. Like the forward walk, a body that is not JSON may
-/// yield nothing; unlike it, this reads only the tail and does not prove the rest well-formed.
+/// members, returns nil and the caller walks the body forwards. Unlike the forward walk, this
+/// reads only the tail: it does not prove the rest of the body well-formed (an engine's usage is
+/// billed even if something before it is broken).
 public enum TrailingUsage {
     /// How many members from the end are read before giving up.
     static let maxMembers = 8
