@@ -27,7 +27,8 @@ public enum TrailingUsage {
             // Before a member: `,` when another one precedes it, `{` at the start of the object.
             let isFirst = reader.take(UInt8(ascii: "{"))
             guard isFirst || reader.take(UInt8(ascii: ",")) else { return nil }
-            if value.isObject && reader.matches(key, "usage") { return value.range }
+            // The last `usage` wins, as in the forward walk: one that is not an object means none.
+            if reader.matches(key, "usage") { return value.isObject ? value.range : nil }
             if isFirst { return nil }
         }
         return nil
@@ -52,14 +53,11 @@ public enum TrailingUsage {
             guard end > 0, depth < TrailingUsage.maxDepth else { return nil }
             let close = end
             switch bytes[end - 1] {
-            case UInt8(ascii: "}"):
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                let isObject = bytes[end - 1] == UInt8(ascii: "}")
                 end -= 1
-                guard members(depth: depth) else { return nil }
-                return (end..<close, true)
-            case UInt8(ascii: "]"):
-                end -= 1
-                guard elements(depth: depth) else { return nil }
-                return (end..<close, false)
+                guard contents(isObject: isObject, depth: depth) else { return nil }
+                return (end..<close, isObject)
             case UInt8(ascii: "\""):
                 guard string() != nil else { return nil }
                 return (end..<close, false)
@@ -70,22 +68,15 @@ public enum TrailingUsage {
             }
         }
 
-        /// An object's members back to and including its `{` (its `}` already consumed).
-        private mutating func members(depth: Int) -> Bool {
-            if take(UInt8(ascii: "{")) { return true }
-            while true {
-                guard value(depth: depth + 1) != nil, take(UInt8(ascii: ":")), string() != nil else { return false }
-                if take(UInt8(ascii: "{")) { return true }
-                guard take(UInt8(ascii: ",")) else { return false }
-            }
-        }
-
-        /// An array's elements back to and including its `[` (its `]` already consumed).
-        private mutating func elements(depth: Int) -> Bool {
-            if take(UInt8(ascii: "[")) { return true }
+        /// An object's members or an array's elements back to and including the opening bracket
+        /// (the closing one already consumed).
+        private mutating func contents(isObject: Bool, depth: Int) -> Bool {
+            let opening = isObject ? UInt8(ascii: "{") : UInt8(ascii: "[")
+            if take(opening) { return true }
             while true {
                 guard value(depth: depth + 1) != nil else { return false }
-                if take(UInt8(ascii: "[")) { return true }
+                if isObject { guard take(UInt8(ascii: ":")), string() != nil else { return false } }
+                if take(opening) { return true }
                 guard take(UInt8(ascii: ",")) else { return false }
             }
         }

@@ -26,8 +26,9 @@ import TollgateTokenizer
         Money(nanos: Int64(hit * 100 + (prompt - hit) * 1000 + completion * 2000), currency: "USD").decimalString
     }
 
-    /// With thinking on the simulator answers with vLLM's `reasoning` key, which the gateway
-    /// renames walking the whole answer; without it, only the usage is read, from the end.
+    /// With thinking on and off. The simulator speaks vLLM, which always sends a `reasoning` key
+    /// (null without thinking), so both walk the whole answer; an answer without that key (read
+    /// from the end, `TrailingUsage`) is covered by tests/python/test_real_engine.py.
     @Test(arguments: ["", #","thinking":{"type":"disabled"}"#])
     func nonStreamingCarriesEstimateAndActualCost(thinking: String) async throws {
         let fixture = try await GatewayFixture.start(priceBook: Self.book)

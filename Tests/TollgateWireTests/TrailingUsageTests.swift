@@ -39,6 +39,10 @@ import Testing
         #expect(trailing(#"{"choices":[{"message":{"usage":{"prompt_tokens":1}}}]}"#) == nil)
         #expect(trailing(#"{"id":"x","usage":null}"#) == nil)
         #expect(trailing(#"{"id":"x","usage":[1,2]}"#) == nil)
+        // A duplicate key: the last one wins, both ways.
+        let duplicate = #"{"usage":{"prompt_tokens":1},"usage":null}"#
+        #expect(trailing(duplicate) == nil)
+        #expect(forward(duplicate) == nil)
         #expect(trailing(#"[{"usage":{"prompt_tokens":1}}]"#) == nil)
         #expect(trailing(#"{}"#) == nil)
         #expect(trailing("") == nil)
