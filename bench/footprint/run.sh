@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Code footprint of one short proxied request, plain and priced (see footprint.py): the distinct
-# lines of machine code each executes, counted under qemu-user. Repeatable (emulation does not change which code runs), so it settles what
-# timing on this noisy box cannot: how much code pricing adds to a request. Takes about 5 minutes
-# (the priced gateway's tokenizer load runs under emulation); leaves about 100 MB in $OUT.
+# lines of machine code each executes, counted under qemu-user. Repeatable (emulation does not
+# change which code runs), so it settles what timing on this noisy box cannot: how much code pricing
+# adds to a request. Takes about 5 minutes (the priced gateway's tokenizer load runs under
+# emulation); leaves about 100 MB in $OUT.
 #
 #   bench/footprint/run.sh
 set -euo pipefail
