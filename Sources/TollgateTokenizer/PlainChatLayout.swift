@@ -1,3 +1,5 @@
+import TollgateWire
+
 /// The markers of the DeepSeek V4 chat layout, each with whether it splits text cleanly.
 ///
 /// When a marker splits cleanly, the text before and after it can be counted separately and the
@@ -43,11 +45,13 @@ struct LayoutMarkers: Sendable {
 }
 
 extension ChatPromptCounter {
-    /// The prompt tokens of a plain chat request (see ``PlainChatRequest``), laid out as
-    /// ``ChatRenderer`` lays it out but counted piece by piece; nil when the request is not plain.
-    func countPlainChat(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard let request = PlainChatRequest.read(bytes) else { return nil }
-        let messages = request.messages
+    /// The prompt tokens of a plain chat request, from the turns the routing parse recorded in its
+    /// `body` (see ``ChatTurns``), laid out as ``ChatRenderer`` lays it out but counted piece by
+    /// piece. `thinking` is the request's thinking mode (``InferenceRequest/thinking``).
+    public func countTurns(_ request: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer) -> PromptCount {
+        let bytes = body.assumingMemoryBound(to: UInt8.self)
+        let messages = request.turns
+        let effort = request.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
         // Consecutive user messages form one turn (`merge_tool_messages`): the first opens it with
         // the User marker, the others follow a blank line, and the turn's last one is followed by
         // the Assistant opener when an assistant turn (or the end) comes next.
@@ -59,9 +63,9 @@ extension ChatPromptCounter {
             + (messages.count + 1) * 4 * markers.longest
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
             var out = LayoutCounter(tokenizer: tokenizer, body: bytes, pending: pending)
-            lay(request, lastUser: lastUser, into: &out)
+            lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, into: &out)
             out.flush()
-            return out.count
+            return PromptCount(tokens: out.count, exact: true)
         }
     }
 
@@ -70,7 +74,7 @@ extension ChatPromptCounter {
     /// character but CR or LF, and no added token runs past its end (checked at load); so it
     /// stands alone before a clean marker, or before system text that starts with neither.
     private func preambleStandsAlone(
-        before first: PlainChatRequest.Message, then next: PlainChatRequest.Role?, in body: UnsafeBufferPointer<UInt8>
+        before first: ChatTurns.Turn, then next: ChatTurns.Role?, in body: UnsafeBufferPointer<UInt8>
     ) -> Bool {
         guard markers.preamblesEndCleanly else { return false }
         switch first.role {
@@ -87,14 +91,14 @@ extension ChatPromptCounter {
         }
     }
 
-    private func lay(_ request: PlainChatRequest, lastUser: Int, into out: inout LayoutCounter) {
-        let messages = request.messages
-        let thinking = request.thinking
+    private func lay(
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, into out: inout LayoutCounter
+    ) {
         out.marker(markers.bos)
         for (index, message) in messages.enumerated() {
             let next = index + 1 < messages.count ? messages[index + 1].role : nil
-            if index == 0 && thinking && request.effort != .low {
-                let high = request.effort == .high
+            if index == 0 && thinking && effort != .low {
+                let high = effort == .high
                 if preambleStandsAlone(before: message, then: next, in: out.body) {
                     out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
                 } else {
@@ -168,12 +172,12 @@ private struct LayoutCounter {
 
     /// A JSON string of the request body, decoded (escapes by the scanner `JSONValue` uses, so
     /// both paths decode alike).
-    mutating func text(_ text: PlainChatRequest.Text?) {
+    mutating func text(_ text: ChatTurns.Text?) {
         guard let text, !text.range.isEmpty else { return }
         guard text.escaped else { return append(UnsafeBufferPointer(rebasing: body[text.range])) }
         var scanner = JSONScanner(body)
         scanner.position = text.range.lowerBound - 1  // the opening quote
-        guard (try? scanner.scanString()) != nil else { preconditionFailure("the reader checked this string") }
+        guard (try? scanner.scanString()) != nil else { preconditionFailure("the routing parse checked this string") }
         scanner.stringBuffer.withUnsafeBufferPointer { append($0) }
     }
 

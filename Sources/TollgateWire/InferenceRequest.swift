@@ -25,6 +25,9 @@ public struct InferenceRequest: Sendable {
     /// Chat prefix completion (`prefix: true` on the last assistant message) or FIM (`suffix`):
     /// the DeepSeek API takes these on its beta base URL only.
     public var needsBeta: Bool
+    /// The messages of a plain chat request, for counting its prompt without reading the body
+    /// again; recorded only when asked (`recordingTurns`), nil for requests that are not plain.
+    public var chatTurns: ChatTurns?
 
     // Byte ranges in the original body, for ``rewrite(_:servedModel:forceUsage:)``.
     var modelValueRange: Range<Int>
@@ -33,9 +36,13 @@ public struct InferenceRequest: Sendable {
     var objectEnd: Int
 
     /// Reads and validates `body`. Throws ``GatewayError`` (400 `invalid_json` or `invalid_request`).
-    public static func parse(_ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint) throws(GatewayError) -> InferenceRequest {
+    /// With `recordingTurns`, a plain chat request's messages are recorded too (``chatTurns``).
+    public static func parse(
+        _ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint, recordingTurns: Bool = false
+    ) throws(GatewayError) -> InferenceRequest {
         do {
-            return try parseOrThrow(body, endpoint: endpoint)
+            if recordingTurns && endpoint == .chat { return try parseOrThrow(body, endpoint: endpoint, turns: ChatTurnRecorder()) }
+            return try parseOrThrow(body, endpoint: endpoint, turns: NoTurns())
         } catch let error as GatewayError {
             throw error
         } catch let error as JSONSyntaxError {
@@ -45,7 +52,9 @@ public struct InferenceRequest: Sendable {
         }
     }
 
-    private static func parseOrThrow(_ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint) throws -> InferenceRequest {
+    private static func parseOrThrow<Turns: TurnRecording>(
+        _ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint, turns initialTurns: Turns
+    ) throws -> InferenceRequest {
         var scanner = JSONScanner(body)
         guard body.count > 0 else { throw GatewayError.invalidRequest("The request body is empty; send a JSON object.") }
         let rootKind = try scanner.peekKind()
@@ -60,18 +69,21 @@ public struct InferenceRequest: Sendable {
         var wantsUsage = false
         var maxTokens: Int?
         var maxCompletionTokens: Int?
-        var thinking = true
+        var thinkingDisabled = false
+        var effortIsNone = false
         var needsBeta = false
         var sawMessages = false
         var sawPrompt = false
         var streamOptionsRange: Range<Int>?
         var includeUsageRange: Range<Int>?
+        var turns = initialTurns
 
         let objectRange = try scanner.walkObject { key, _, value in
             func kind() throws -> JSONKind { try value.peekKind() }
             func typeError(_ expected: String) -> GatewayError {
                 .invalidRequest("'\(String(decoding: key, as: UTF8.self))' must be \(expected).", param: String(decoding: key, as: UTF8.self))
             }
+            turns.key(key)
             if JSONScanner.key(key, is: "model") {
                 guard try kind() == .string else { throw typeError("a string") }
                 let start = value.offset
@@ -112,21 +124,30 @@ public struct InferenceRequest: Sendable {
                 default: throw typeError("an integer")
                 }
             } else if JSONScanner.key(key, is: "thinking") {
+                turns.once(ChatTurnRecorder.thinking)
                 switch try kind() {
                 case .null: try value.skipValue()
                 case .object:
                     try value.walkObject { thinkingKey, _, field in
-                        if JSONScanner.key(thinkingKey, is: "type"), try field.peekKind() == .string {
-                            thinking = try field.readString() != "disabled"
+                        turns.key(thinkingKey)
+                        if JSONScanner.key(thinkingKey, is: "type") {
+                            turns.once(ChatTurnRecorder.thinkingType)
+                            if try field.peekKind() == .string { thinkingDisabled = try field.readString() == "disabled" }
                         }
                     }
                 default: throw typeError("an object")
                 }
             } else if JSONScanner.key(key, is: "reasoning_effort") {
-                if try kind() == .string, try value.readString() == "none" { thinking = false }
+                turns.once(ChatTurnRecorder.effort)
+                if try kind() == .string {
+                    let effort = try value.readString()
+                    effortIsNone = effort == "none"
+                    turns.effort(effort)
+                }
             } else if JSONScanner.key(key, is: "messages") {
                 guard endpoint == .chat else { return }
                 guard try kind() == .array else { throw typeError("an array of messages") }
+                turns.once(ChatTurnRecorder.messages)
                 sawMessages = true
                 var lastIsPrefix = false
                 try value.walkArray { _, message in
@@ -135,19 +156,26 @@ public struct InferenceRequest: Sendable {
                     }
                     var role: String?
                     var prefix = false
+                    var turn = ChatTurnRecorder.Message()
                     try message.walkObject { messageKey, _, field in
+                        turns.key(messageKey)
                         if JSONScanner.key(messageKey, is: "role") {
                             guard try field.peekKind() == .string else {
                                 throw GatewayError.invalidRequest("'role' must be a string.", param: "messages")
                             }
+                            let start = field.offset
                             role = try field.readString()
+                            turns.role(in: body, from: start, to: field.offset, of: &turn)
                         } else if JSONScanner.key(messageKey, is: "prefix"), try field.peekKind() == .bool {
                             prefix = try field.readBool()
+                        } else {
+                            try turns.member(messageKey, &field, of: &turn)
                         }
                     }
-                    guard role != nil else {
+                    guard let role else {
                         throw GatewayError.invalidRequest("Each message needs a 'role'.", param: "messages")
                     }
+                    turns.end(turn)
                     lastIsPrefix = prefix && role == "assistant"
                 }
                 needsBeta = needsBeta || lastIsPrefix
@@ -164,6 +192,11 @@ public struct InferenceRequest: Sendable {
                 case .null: break
                 default: throw typeError("a string")
                 }
+            } else if JSONScanner.key(key, is: "tools") {  // last: only the count reads these
+                turns.once(ChatTurnRecorder.tools)
+                try turns.tools(&value)
+            } else if JSONScanner.key(key, is: "chat_template_kwargs") {
+                turns.giveUp()
             }
         }
         try scanner.expectEnd()
@@ -178,7 +211,8 @@ public struct InferenceRequest: Sendable {
         }
         return InferenceRequest(
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
-            maxTokens: maxCompletionTokens ?? maxTokens, thinking: thinking, needsBeta: needsBeta,
+            maxTokens: maxCompletionTokens ?? maxTokens, thinking: !(thinkingDisabled || effortIsNone), needsBeta: needsBeta,
+            chatTurns: turns.recorded,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange,
             includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1)
     }

@@ -131,6 +131,15 @@ public struct JSONScanner {
         return hasEscape ? JSONScanner.unescape(inner) : String(decoding: inner, as: UTF8.self)
     }
 
+    /// Skips a string value without decoding it: the range of its contents (inside the quotes) and
+    /// whether it has escapes to decode.
+    public mutating func readStringRange() throws -> (range: Range<Int>, escaped: Bool) {
+        skipWhitespace()
+        let start = offset
+        let escaped = try skipString()
+        return ((start + 1)..<(offset - 1), escaped)
+    }
+
     /// Reads `true` or `false`.
     public mutating func readBool() throws -> Bool {
         skipWhitespace()

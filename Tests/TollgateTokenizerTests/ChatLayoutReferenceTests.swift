@@ -53,7 +53,7 @@ import Testing
         guard let cases = Self.load() else { return }
         var plain = 0
         for c in cases {
-            guard let tokens = Array(c.request.utf8).withUnsafeBufferPointer({ Self.counter.countPlainChat($0) }) else { continue }
+            guard let tokens = Self.counter.shortcutCount(c.request) else { continue }
             plain += 1
             #expect(tokens == c.tokens, "\(c.name): shortcut counted \(tokens), vLLM + HF say \(c.tokens)")
         }

@@ -1,13 +1,14 @@
 import Testing
+import TollgateWire
 @testable import TollgateTokenizer
 
-/// The plain-request shortcut (`countPlainChat`) must give exactly the general renderer's count,
-/// and must refuse every request it does not handle exactly.
+/// The plain-request shortcut (turns recorded by the routing parse, then `countTurns`) must give
+/// exactly the general renderer's count, and must refuse every request it does not handle exactly.
 @Suite struct PlainChatTests {
     static let counter = ChatPromptCounter(tokenizer: try! DeepSeekTokenizer.shared)
 
     private func plain(_ json: String) -> Int? {
-        Array(json.utf8).withUnsafeBufferPointer { Self.counter.countPlainChat($0) }
+        Self.counter.shortcutCount(json)
     }
 
     private func general(_ json: String) throws -> Int {
@@ -34,6 +35,11 @@ import Testing
         #"{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"},{"role":"assistant","content":"c","reasoning_content":"r"},{"role":"user","content":"d"},{"role":"assistant","content":null,"reasoning":"e"}]}"#,
         #"{"messages":[{"role":"user","content":"\u00e9\ud83d\ude00 \"q\" \\ \/ \n\t<\uff5cUser\uff5c>"}],"stream":true,"stream_options":{"include_usage":true},"n":1,"temperature":0.7e-1,"stop":["x",null,true,false,-0,{"k":[]}]}"#,
         #"{"messages":[{"role":"user","content":"<｜end▁of▁sentence｜><think>"},{"role":"system","content":"</think>"}]}"#,
+        // Lone surrogates decode to U+FFFD on both paths.
+        #"{"messages":[{"role":"user","content":"\ud83d"}]}"#,
+        #"{"messages":[{"role":"user","content":"a\ude00b"}]}"#,
+        #"{"messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"m\u0061x"}"#,
+        #"{"reasoning_effort":"none","thinking":{"type":"enabled"},"messages":[{"role":"user","content":"Hi"}]}"#,
     ])
     func plainRequestsCountLikeTheGeneralPath(_ json: String) throws {
         let count = try #require(plain(json), "refused a plain request")
@@ -49,8 +55,16 @@ import Testing
         #"{"messages":[{"role":"user","role":"system","content":"Hi"}]}"#,
         #"{"messages":[],"messages":[]}"#,
         #"{"mess\u0061ges":[{"role":"user","content":"Hi"}]}"#,
-        #"{"messages":[{"role":"user","content":"\ud83d"}]}"#,
-        #"{"messages":[{"role":"user","content":"\ude00"}]}"#,
+        // An escaped key may name what the general path reads.
+        #"{"messages":[{"role":"user","content":"Hi"}],"t\u006fols":[{"type":"function","function":{"name":"f"}}]}"#,
+        #"{"messages":[{"role":"user","c\u006ftent":"Hi"}]}"#,
+        #"{"messages":[{"role":"us\u0065r","content":"Hi"}]}"#,
+        #"{"messages":[{"role":"user","content":"Hi"}],"thinking":{"typ\u0065":"disabled"}}"#,
+        #"{"messages":[{"role":"user","content":"Hi"}],"thinking":{"type":"disabled","type":"enabled"}}"#,
+        #"{"messages":[{"role":"user","content":"Hi"}],"tools":[],"tools":[]}"#,
+        #"{"messages":[{"role":"user","content":"Hi","content":"Yo"}]}"#,
+        #"{"messages":[{"role":"assistant","content":"Hi","reasoning":"a","reasoning":"b"}]}"#,
+        #"{"messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"low","reasoning_effort":"max"}"#,
         #"{"chat_template_kwargs":{"thinking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
         #"{"messages":[{"role":"user","content":"Hi"}]} x"#,
         #"{"messages":[{"role":"user","content":"Hi"}],"n":01}"#,
@@ -63,8 +77,16 @@ import Testing
     }
 
     @Test func invalidUTF8IsLeftToTheGeneralPath() {
-        let bytes: [UInt8] = Array(#"{"messages":[{"role":"user","content":""#.utf8) + [0xC3, 0x28] + Array(#""}]}"#.utf8)
-        #expect(bytes.withUnsafeBufferPointer { Self.counter.countPlainChat($0) } == nil)
+        let bytes: [UInt8] = Array(#"{"model":"m","messages":[{"role":"user","content":""#.utf8) + [0xC3, 0x28] + Array(#""}]}"#.utf8)
+        #expect((try? bytes.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat, recordingTurns: true) }) == nil)
+    }
+
+    @Test func turnsAreRecordedOnlyWhenAskedFor() throws {
+        let body = Array(#"{"model":"m","messages":[{"role":"user","content":"Hi"}]}"#.utf8)
+        let recorded = try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat, recordingTurns: true) }
+        #expect(recorded.chatTurns?.turns.count == 1)
+        let plain = try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat) }
+        #expect(plain.chatTurns == nil)
     }
 
     /// Thousands of generated plain requests per run, with escapes, markers inside content, merged
@@ -116,11 +138,11 @@ enum RandomPlainChat {
         switch Int.random(in: 0..<5, using: &g) {
         case 0: members.append(key("thinking", &g) + #"{"type":"disabled"}"#)
         case 1: members.append(key("thinking", &g) + #"{"type":"enabled"}"#)
-        case 2: members.append(key("thinking", &g) + "true")
+        case 2: members.append(key("thinking", &g) + "null")
         default: break
         }
         if let effort = ["none", "low", "medium", "high", "max", "xhigh", "other", nil, nil].randomElement(using: &g)! {
-            members.append(key("reasoning_effort", &g) + "\"" + effort + "\"")
+            members.append(key("reasoning_effort", &g) + string(effort, &g))
         }
         if Bool.random(using: &g) { members.append(key("tools", &g) + ["[]", "null", "[ ]"].randomElement(using: &g)!) }
         if Bool.random(using: &g) { members.append(key("max_tokens", &g) + "\(Int.random(in: 0...100_000, using: &g))") }
@@ -159,8 +181,8 @@ enum RandomPlainChat {
         space(&g) + "\"" + name + "\"" + space(&g) + ":" + space(&g)
     }
 
-    /// A JSON string literal; each character is written raw or escaped at random. (Role and
-    /// effort names are written raw above: the shortcut leaves escaped names to the general path.)
+    /// A JSON string literal; each character is written raw or escaped at random. (Roles are
+    /// written raw above: the shortcut leaves escaped role names to the general path.)
     static func string<G: RandomNumberGenerator>(_ value: String, _ g: inout G) -> String {
         var out = "\""
         for scalar in value.unicodeScalars {
@@ -186,5 +208,23 @@ enum RandomPlainChat {
     private static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 4 - digits.count) + digits
+    }
+}
+
+extension ChatPromptCounter {
+    /// The plain-request shortcut alone, as the gateway takes it: the routing parse records the
+    /// turns (a model is added when the request names none: that parse requires one), then they
+    /// are laid out. Nil when the parse records no turns.
+    func shortcutCount(_ json: String) -> Int? {
+        var bytes = Array(json.utf8)
+        if !json.contains(#""model""#), let brace = bytes.firstIndex(of: UInt8(ascii: "{")) {
+            bytes.insert(contentsOf: #""model":"m","#.utf8, at: brace + 1)
+        }
+        return bytes.withUnsafeBytes { body in
+            guard let request = try? InferenceRequest.parse(body, endpoint: .chat, recordingTurns: true),
+                let turns = request.chatTurns
+            else { return nil }
+            return countTurns(turns, thinking: request.thinking, body: body).tokens
+        }
     }
 }

@@ -29,6 +29,35 @@ import Testing
         #expect(!request.needsBeta)
     }
 
+    @Test func thinkingIsOffWhenEitherFieldSaysSoInAnyOrder() throws {
+        let effortFirst = try parse(
+            #"{"model":"m","reasoning_effort":"none","thinking":{"type":"enabled"},"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(!effortFirst.thinking)
+        let typeFirst = try parse(
+            #"{"model":"m","thinking":{"type":"disabled"},"reasoning_effort":"high","messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(!typeFirst.thinking)
+        #expect(try parse(#"{"model":"m","thinking":{"type":"enabled"},"messages":[]}"#).thinking)
+    }
+
+    @Test func recordsTheTurnsOfAPlainChatAsRangesOfTheBody() throws {
+        let json = #"{"model":"m","messages":[{"role":"system","content":"Be \"brief\"."},{"role":"assistant","content":null,"reasoning_content":"r"},{"role":"user","content":"hi"}],"reasoning_effort":"max"}"#
+        let bytes = Array(json.utf8)
+        let request = try bytes.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat, recordingTurns: true) }
+        let chat = try #require(request.chatTurns)
+        func text(_ t: ChatTurns.Text?) -> String? { t.map { String(decoding: bytes[$0.range], as: UTF8.self) } }
+        #expect(chat.turns.map(\.role) == [.system, .assistant, .user])
+        #expect(text(chat.turns[0].content) == #"Be \"brief\"."#)
+        #expect(chat.turns[0].content?.escaped == true)
+        #expect(chat.turns[1].content == nil)
+        #expect(text(chat.turns[1].reasoning) == "r")
+        #expect(text(chat.turns[2].content) == "hi")
+        #expect(chat.turns[2].content?.escaped == false)
+        #expect(chat.reasoningEffort == "max")
+        // Completions requests have no turns to record.
+        let prompt = Array(#"{"model":"m","prompt":"hi"}"#.utf8)
+        #expect(try prompt.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .completions, recordingTurns: true) }.chatTurns == nil)
+    }
+
     @Test func prefixCompletionAndFIMNeedBeta() throws {
         let prefix = try parse(
             #"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"```py","prefix":true}]}"#)

@@ -24,11 +24,13 @@ final class RequestPricer: Sendable {
     var currency: String { estimator.book.currency }
 
     /// The prompt's token count, or nil when the body cannot be laid out (the engine will judge it).
-    func countPrompt(_ body: ByteBuffer, endpoint: InferenceEndpoint) -> PromptCount? {
+    /// A plain chat is counted from the turns `request`'s parse recorded in `body`.
+    func countPrompt(_ body: ByteBuffer, request: InferenceRequest) -> PromptCount? {
         body.withUnsafeReadableBytes { bytes -> PromptCount? in
-            switch endpoint {
+            switch request.endpoint {
             case .chat:
-                return try? counter.countChat(requestBytes: bytes)
+                if let turns = request.chatTurns { return counter.countTurns(turns, thinking: request.thinking, body: bytes) }
+                return try? counter.countChat(request: JSONValue.parse(bytes))
             case .completions:
                 guard let request = try? JSONValue.parse(bytes) else { return nil }
                 return try? counter.countCompletion(request: request)

@@ -1,0 +1,173 @@
+/// The messages of a chat request in the shape most traffic has, as byte ranges of its body, so
+/// that the prompt can be counted without reading the body a second time.
+///
+/// ``InferenceRequest/parse(_:endpoint:recordingTurns:)`` records them on its one pass over the
+/// body. A request is plain when its messages are system, user and assistant turns whose content
+/// is a string or null, with no tools, no tool calls and no `chat_template_kwargs`, no key written
+/// with escapes and no duplicate of a key the layout depends on (JSON parsers disagree on which
+/// one wins). Anything else gets no turns, and the prompt counter renders it the general way.
+public struct ChatTurns: Sendable {
+    public enum Role: Sendable { case system, user, assistant }
+
+    /// A JSON string's contents: a byte range of the body, and whether it has escapes to decode.
+    public struct Text: Sendable, Equatable {
+        public var range: Range<Int>
+        public var escaped: Bool
+    }
+
+    public struct Turn: Sendable {
+        public var role: Role
+        public var content: Text?
+        /// `reasoning_content`, else `reasoning` (assistant turns only).
+        public var reasoning: Text?
+    }
+
+    public var turns: [Turn] = []
+    /// `reasoning_effort`, when it is a string.
+    public var reasoningEffort: String?
+}
+
+/// What ``InferenceRequest``'s parse notes besides the routing fields. The parse is specialized
+/// for each kind, so a gateway without a price book runs none of the recording code.
+protocol TurnRecording {
+    /// The turns, when the request was plain and they were recorded.
+    var recorded: ChatTurns? { get }
+    mutating func giveUp()
+    mutating func key(_ key: UnsafeRawBufferPointer)
+    mutating func once(_ bit: UInt8)
+    mutating func effort(_ value: String)
+    mutating func tools(_ value: inout JSONScanner) throws
+    /// The role string as written, quotes included, is `body[start..<end]` (plain offsets: the
+    /// parse without a recorder then builds no slice, and checks no bounds, for it).
+    mutating func role(in body: UnsafeRawBufferPointer, from start: Int, to end: Int, of message: inout ChatTurnRecorder.Message)
+    mutating func member(_ key: UnsafeRawBufferPointer, _ field: inout JSONScanner, of message: inout ChatTurnRecorder.Message) throws
+    mutating func end(_ message: ChatTurnRecorder.Message)
+}
+
+/// Records nothing (no price book).
+struct NoTurns: TurnRecording {
+    var recorded: ChatTurns? { nil }
+    @inline(__always) mutating func giveUp() {}
+    @inline(__always) mutating func key(_ key: UnsafeRawBufferPointer) {}
+    @inline(__always) mutating func once(_ bit: UInt8) {}
+    @inline(__always) mutating func effort(_ value: String) {}
+    @inline(__always) mutating func tools(_ value: inout JSONScanner) throws {}
+    @inline(__always) mutating func role(
+        in body: UnsafeRawBufferPointer, from start: Int, to end: Int, of message: inout ChatTurnRecorder.Message
+    ) {}
+    @inline(__always) mutating func member(
+        _ key: UnsafeRawBufferPointer, _ field: inout JSONScanner, of message: inout ChatTurnRecorder.Message
+    ) throws {}
+    @inline(__always) mutating func end(_ message: ChatTurnRecorder.Message) {}
+}
+
+/// Builds ``ChatTurns`` while ``InferenceRequest`` walks a chat request, and gives up for good at
+/// the first thing the plain layout does not cover.
+struct ChatTurnRecorder: TurnRecording {
+    private var turns = ChatTurns()
+    private var isPlain = true
+    private var topLevel = SeenKeys()
+
+    var recorded: ChatTurns? { isPlain ? turns : nil }
+
+    // The keys the layout depends on, by bit, top level and per message.
+    static let messages: UInt8 = 0, tools: UInt8 = 1, thinking: UInt8 = 2, effort: UInt8 = 3, thinkingType: UInt8 = 4
+    static let role: UInt8 = 0, content: UInt8 = 1, reasoning: UInt8 = 2, reasoningContent: UInt8 = 3, toolCalls: UInt8 = 4
+
+    mutating func giveUp() { isPlain = false }
+
+    /// Every key of an object the layout reads: one written with escapes may name a key the
+    /// general path would see (`"t\u006fols"`).
+    mutating func key(_ key: UnsafeRawBufferPointer) {
+        if key.contains(UInt8(ascii: "\\")) { isPlain = false }
+    }
+
+    /// A top-level key the layout depends on.
+    mutating func once(_ bit: UInt8) {
+        if !topLevel.insert(bit) { isPlain = false }
+    }
+
+    mutating func effort(_ value: String) {
+        turns.reasoningEffort = value
+    }
+
+    /// An empty list of tools is no tools; anything else that is a list is.
+    mutating func tools(_ value: inout JSONScanner) throws {
+        guard try value.peekKind() == .array else { return }
+        try value.walkArray { _, _ in isPlain = false }
+    }
+
+    /// One message's members, then ``end(_:)``.
+    struct Message {
+        var seen = SeenKeys()
+        var role: ChatTurns.Role?
+        var content: ChatTurns.Text?
+        var reasoning: ChatTurns.Text?
+        var reasoningContent: ChatTurns.Text?
+    }
+
+    /// A member of a message other than `role`.
+    mutating func member(_ key: UnsafeRawBufferPointer, _ field: inout JSONScanner, of message: inout Message) throws {
+        guard isPlain else { return }
+        if JSONScanner.key(key, is: "content") {
+            if !message.seen.insert(Self.content) { isPlain = false }
+            switch try field.peekKind() {
+            case .string: message.content = try text(&field)
+            case .null: break
+            default: isPlain = false  // content parts
+            }
+        } else if JSONScanner.key(key, is: "reasoning_content") || JSONScanner.key(key, is: "reasoning") {
+            let isContent = JSONScanner.key(key, is: "reasoning_content")
+            if !message.seen.insert(isContent ? Self.reasoningContent : Self.reasoning) { isPlain = false }
+            // Only a string counts; anything else is ignored, as the general path does.
+            guard try field.peekKind() == .string else { return }
+            if isContent { message.reasoningContent = try text(&field) } else { message.reasoning = try text(&field) }
+        } else if JSONScanner.key(key, is: "tool_calls") {
+            if !message.seen.insert(Self.toolCalls) { isPlain = false }
+            switch try field.peekKind() {
+            case .null: break
+            case .array: try field.walkArray { _, _ in isPlain = false }
+            default: isPlain = false
+            }
+        }
+    }
+
+    /// The role as written, quotes included: other roles, and names written with escapes, are
+    /// left to the general path.
+    mutating func role(in body: UnsafeRawBufferPointer, from start: Int, to end: Int, of message: inout Message) {
+        if !message.seen.insert(Self.role) { isPlain = false }
+        let quoted = UnsafeRawBufferPointer(rebasing: body[start..<end])
+        if JSONScanner.key(quoted, is: #""user""#) {
+            message.role = .user
+        } else if JSONScanner.key(quoted, is: #""assistant""#) {
+            message.role = .assistant
+        } else if JSONScanner.key(quoted, is: #""system""#) {
+            message.role = .system
+        } else {
+            isPlain = false
+        }
+    }
+
+    mutating func end(_ message: Message) {
+        guard isPlain, let role = message.role else { return }
+        turns.turns.append(ChatTurns.Turn(
+            role: role, content: message.content,
+            reasoning: role == .assistant ? message.reasoningContent ?? message.reasoning : nil))
+    }
+
+    private func text(_ field: inout JSONScanner) throws -> ChatTurns.Text {
+        let (range, escaped) = try field.readStringRange()
+        return ChatTurns.Text(range: range, escaped: escaped)
+    }
+}
+
+/// Which of an object's keys have been seen, by bit.
+struct SeenKeys {
+    private var bits: UInt8 = 0
+
+    /// False when `bit` was seen before.
+    mutating func insert(_ bit: UInt8) -> Bool {
+        defer { bits |= 1 << bit }
+        return bits & (1 << bit) == 0
+    }
+}
