@@ -42,7 +42,8 @@ func cold(_ body: () -> Int) -> Double {
 }
 
 let parts: [(String, () -> Int)] = [
-    ("count prompt (plain shortcut)", { request.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 } }),
+    // Includes the routing parse, which records the turns (the gateway runs it for routing anyway).
+    ("count prompt (parse + plain turns)", { request.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 } }),
     ("tokenize the content alone", { counter.tokenizer.count("Say hello.") }),
     ("count prompt (JSON tree + render)", { (try? counter.countChat(request: JSONValue.parse(request)))?.tokens ?? 0 }),
     ("estimate (rates + price)", {
