@@ -42,8 +42,13 @@ func cold(_ body: () -> Int) -> Double {
 }
 
 let parts: [(String, () -> Int)] = [
-    // Includes the routing parse, which records the turns (the gateway runs it for routing anyway).
-    ("count prompt (parse + plain turns)", { request.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 } }),
+    // The gateway parses every request to route it; with a price book that parse also records a
+    // plain chat's turns, which are then counted. The first row is the parse alone, as unpriced.
+    ("routing parse alone", { request.withUnsafeBytes { (try? InferenceRequest.parse($0, endpoint: .chat))?.maxTokens ?? 0 } }),
+    ("routing parse recording turns", {
+        request.withUnsafeBytes { (try? InferenceRequest.parse($0, endpoint: .chat, recordingTurns: true))?.chatTurns?.turns.count ?? 0 }
+    }),
+    ("parse recording turns + count them", { request.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 } }),
     ("tokenize the content alone", { counter.tokenizer.count("Say hello.") }),
     ("count prompt (JSON tree + render)", { (try? counter.countChat(request: JSONValue.parse(request)))?.tokens ?? 0 }),
     ("estimate (rates + price)", {

@@ -45,13 +45,14 @@ struct LayoutMarkers: Sendable {
 }
 
 extension ChatPromptCounter {
-    /// The prompt tokens of a plain chat request, from the turns the routing parse recorded in its
-    /// `body` (see ``ChatTurns``), laid out as ``ChatRenderer`` lays it out but counted piece by
-    /// piece. `thinking` is the request's thinking mode (``InferenceRequest/thinking``).
-    public func countTurns(_ request: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer) -> PromptCount {
+    /// The prompt tokens of a plain chat request, from the turns the routing parse recorded (see
+    /// ``ChatTurns``), laid out as ``ChatRenderer`` lays it out but counted piece by piece. `body`
+    /// must be the bytes that parse read (the turns are ranges of it); `thinking` is the request's
+    /// thinking mode (``InferenceRequest/thinking``).
+    public func countTurns(_ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer) -> PromptCount {
         let bytes = body.assumingMemoryBound(to: UInt8.self)
-        let messages = request.turns
-        let effort = request.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
+        let messages = chat.turns
+        let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
         // Consecutive user messages form one turn (`merge_tool_messages`): the first opens it with
         // the User marker, the others follow a blank line, and the turn's last one is followed by
         // the Assistant opener when an assistant turn (or the end) comes next.

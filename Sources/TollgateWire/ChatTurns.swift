@@ -33,7 +33,7 @@ protocol TurnRecording {
     /// The turns, when the request was plain and they were recorded.
     var recorded: ChatTurns? { get }
     mutating func giveUp()
-    mutating func key(_ key: UnsafeRawBufferPointer)
+    mutating func key(escaped: Bool)
     mutating func once(_ bit: UInt8)
     mutating func effort(_ value: String)
     mutating func tools(_ value: inout JSONScanner) throws
@@ -48,7 +48,7 @@ protocol TurnRecording {
 struct NoTurns: TurnRecording {
     var recorded: ChatTurns? { nil }
     @inline(__always) mutating func giveUp() {}
-    @inline(__always) mutating func key(_ key: UnsafeRawBufferPointer) {}
+    @inline(__always) mutating func key(escaped: Bool) {}
     @inline(__always) mutating func once(_ bit: UInt8) {}
     @inline(__always) mutating func effort(_ value: String) {}
     @inline(__always) mutating func tools(_ value: inout JSONScanner) throws {}
@@ -78,8 +78,8 @@ struct ChatTurnRecorder: TurnRecording {
 
     /// Every key of an object the layout reads: one written with escapes may name a key the
     /// general path would see (`"t\u006fols"`).
-    mutating func key(_ key: UnsafeRawBufferPointer) {
-        if key.contains(UInt8(ascii: "\\")) { isPlain = false }
+    mutating func key(escaped: Bool) {
+        if escaped { isPlain = false }
     }
 
     /// A top-level key the layout depends on.

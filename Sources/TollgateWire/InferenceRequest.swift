@@ -83,7 +83,7 @@ public struct InferenceRequest: Sendable {
             func typeError(_ expected: String) -> GatewayError {
                 .invalidRequest("'\(String(decoding: key, as: UTF8.self))' must be \(expected).", param: String(decoding: key, as: UTF8.self))
             }
-            turns.key(key)
+            turns.key(escaped: value.keyHasEscapes)
             if JSONScanner.key(key, is: "model") {
                 guard try kind() == .string else { throw typeError("a string") }
                 let start = value.offset
@@ -129,7 +129,7 @@ public struct InferenceRequest: Sendable {
                 case .null: try value.skipValue()
                 case .object:
                     try value.walkObject { thinkingKey, _, field in
-                        turns.key(thinkingKey)
+                        turns.key(escaped: field.keyHasEscapes)
                         if JSONScanner.key(thinkingKey, is: "type") {
                             turns.once(ChatTurnRecorder.thinkingType)
                             if try field.peekKind() == .string { thinkingDisabled = try field.readString() == "disabled" }
@@ -158,7 +158,7 @@ public struct InferenceRequest: Sendable {
                     var prefix = false
                     var turn = ChatTurnRecorder.Message()
                     try message.walkObject { messageKey, _, field in
-                        turns.key(messageKey)
+                        turns.key(escaped: field.keyHasEscapes)
                         if JSONScanner.key(messageKey, is: "role") {
                             guard try field.peekKind() == .string else {
                                 throw GatewayError.invalidRequest("'role' must be a string.", param: "messages")

@@ -18,6 +18,9 @@ public struct JSONSyntaxError: Error, Equatable, Sendable, CustomStringConvertib
 public struct JSONScanner {
     public let bytes: UnsafeRawBufferPointer
     public private(set) var offset: Int
+    /// Whether the key of the member ``walkObject(_:)`` is visiting was written with escapes (its
+    /// raw bytes then differ from the name it stands for).
+    public private(set) var keyHasEscapes = false
     private static let maxDepth = 512
 
     public init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
@@ -67,13 +70,14 @@ public struct JSONScanner {
             skipWhitespace()
             guard peekByte() == UInt8(ascii: "\"") else { throw error("expected a key") }
             let keyStart = offset
-            try skipString()
+            let keyEscaped = try skipString()
             let keyRange = keyStart..<offset
             let key = UnsafeRawBufferPointer(rebasing: bytes[(keyStart + 1)..<(offset - 1)])
             skipWhitespace()
             try expect(UInt8(ascii: ":"))
             skipWhitespace()
             let before = offset
+            keyHasEscapes = keyEscaped
             try body(key, keyRange, &self)
             if offset == before { try skipValue() }
             skipWhitespace()
