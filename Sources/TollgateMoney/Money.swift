@@ -101,37 +101,55 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     static func format(nanos: Int64) -> String {
-        // Digits are written right to left into a fixed buffer: this runs for every priced response.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
-            var end = 32
-            var magnitude = nanos.magnitude
-            var fraction = magnitude % UInt64(nanosPerUnit)
-            magnitude /= UInt64(nanosPerUnit)
-            if fraction != 0 {
-                var digits = 9
-                while fraction % 10 == 0 {
-                    fraction /= 10
-                    digits -= 1
-                }
-                for _ in 0..<digits {
-                    end -= 1
-                    buffer[end] = UInt8(ascii: "0") + UInt8(fraction % 10)
-                    fraction /= 10
-                }
-                end -= 1
-                buffer[end] = UInt8(ascii: ".")
-            }
-            repeat {
-                end -= 1
-                buffer[end] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if nanos < 0 {
-                end -= 1
-                buffer[end] = UInt8(ascii: "-")
-            }
-            return String(decoding: UnsafeBufferPointer(rebasing: buffer[end..<32]), as: UTF8.self)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxDecimalLength) { buffer in
+            let count = writeDecimal(nanos: nanos, into: buffer)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
         }
+    }
+
+    /// The most bytes ``decimalString`` can have: a sign, 10 whole digits, a point, 9 decimals.
+    public static let maxDecimalLength = 21
+
+    /// Writes ``decimalString``'s bytes to the start of `out` (at least ``maxDecimalLength``
+    /// bytes) and returns how many it wrote. The cost written into every priced response is
+    /// formatted this way, without a `String` in between.
+    public func writeDecimal(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        Money.writeDecimal(nanos: nanos, into: out)
+    }
+
+    private static func writeDecimal(nanos: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        precondition(out.count >= Money.maxDecimalLength, "decimal buffer too small")
+        // Digits are written right to left, then moved to the front.
+        var end = Money.maxDecimalLength
+        var magnitude = nanos.magnitude
+        var fraction = magnitude % UInt64(Money.nanosPerUnit)
+        magnitude /= UInt64(Money.nanosPerUnit)
+        if fraction != 0 {
+            var digits = 9
+            while fraction % 10 == 0 {
+                fraction /= 10
+                digits -= 1
+            }
+            for _ in 0..<digits {
+                end -= 1
+                out[end] = UInt8(ascii: "0") + UInt8(fraction % 10)
+                fraction /= 10
+            }
+            end -= 1
+            out[end] = UInt8(ascii: ".")
+        }
+        repeat {
+            end -= 1
+            out[end] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        if nanos < 0 {
+            end -= 1
+            out[end] = UInt8(ascii: "-")
+        }
+        let count = Money.maxDecimalLength - end
+        if end > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: out.baseAddress! + end, byteCount: count) }
+        return count
     }
 }
 

@@ -72,6 +72,11 @@ struct RoundingTests {
         for (nanos, text) in cases {
             #expect(Money(nanos: nanos, currency: "USD").decimalString == text)
             #expect(Money(decimal: text, currency: "USD")?.nanos == nanos || nanos == Int64.min)
+            // The byte writer the cost splice uses writes the same text at the buffer's start.
+            var buffer = [UInt8](repeating: 0xFF, count: Money.maxDecimalLength + 3)
+            let count = buffer.withUnsafeMutableBufferPointer { Money(nanos: nanos, currency: "USD").writeDecimal(into: $0) }
+            #expect(String(decoding: buffer[..<count], as: UTF8.self) == text)
+            #expect(count <= Money.maxDecimalLength)
         }
         for _ in 0..<10_000 {
             let nanos = Int64.random(in: -10_000_000_000_000...10_000_000_000_000)

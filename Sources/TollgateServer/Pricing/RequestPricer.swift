@@ -72,11 +72,18 @@ final class RequestPricer: Sendable {
     }
 }
 
-/// What one request cost.
-struct Settlement: Sendable {
-    var usage: MeteredUsage
-    var cost: PricedCost?
-    var listPrice: PricedCost?
+/// What one request cost. A class, made once per request: passing it along is one reference
+/// count instead of copying two optional prices field by field.
+final class Settlement: Sendable {
+    let usage: MeteredUsage
+    let cost: PricedCost?
+    let listPrice: PricedCost?
+
+    init(usage: MeteredUsage, cost: PricedCost?, listPrice: PricedCost?) {
+        self.usage = usage
+        self.cost = cost
+        self.listPrice = listPrice
+    }
 }
 
 extension MeteredUsage {
@@ -90,10 +97,16 @@ extension MeteredUsage {
 }
 
 /// Adds `"cost":"<decimal>"` to a usage object (OpenRouter's field), given the object's range.
+/// Written straight into one array of the right size: this runs for every priced answer.
 func costSplice(usageRange: Range<Int>, cost: Money) -> Splice {
     let at = usageRange.upperBound - 1
-    var member: [UInt8] = usageRange.count > 2 ? Array(#","cost":""#.utf8) : Array(#""cost":""#.utf8)
-    member.append(contentsOf: cost.decimalString.utf8)
-    member.append(UInt8(ascii: "\""))
+    let lead: StaticString = usageRange.count > 2 ? #","cost":""# : #""cost":""#
+    let member = [UInt8](unsafeUninitializedCapacity: lead.utf8CodeUnitCount + Money.maxDecimalLength + 1) { out, count in
+        UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: lead.utf8Start, byteCount: lead.utf8CodeUnitCount)
+        count = lead.utf8CodeUnitCount
+        count += cost.writeDecimal(into: UnsafeMutableBufferPointer(rebasing: out[count...]))
+        out[count] = UInt8(ascii: "\"")
+        count += 1
+    }
     return Splice(range: at..<at, replacement: member)
 }
