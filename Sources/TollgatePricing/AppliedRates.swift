@@ -29,10 +29,25 @@ public final class PriceSource: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Rates in force for one model on one target at one moment, with what made them so.
-public struct AppliedRates: Hashable, Sendable {
+/// Rates in force for one model on one target at one moment, with what made them so. One shared
+/// object per combination, resolved when the book loads: a priced request holds a reference.
+public final class AppliedRates: Hashable, Sendable {
     public let rates: ModelRates
     public let source: PriceSource
+
+    init(rates: ModelRates, source: PriceSource) {
+        self.rates = rates
+        self.source = source
+    }
+
+    public static func == (lhs: AppliedRates, rhs: AppliedRates) -> Bool {
+        lhs === rhs || (lhs.rates == rhs.rates && lhs.source == rhs.source)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rates)
+        hasher.combine(source)
+    }
 
     public var bookVersion: String { source.bookVersion }
     /// The time window whose prices applied, if any.

@@ -14,11 +14,10 @@ public final class PriceBookVersion: Sendable {
     private let schedules: [TargetModel: Schedule]
 
     private struct Schedule: Sendable {
-        let base: ModelRates
         let windows: [(window: TimeWindow, change: PriceChange)]
         let promotions: [(promotion: Promotion, change: PriceChange)]
-        /// The price source of each combination: `sources[w][p]`, index 0 meaning none.
-        let sources: [[PriceSource]]
+        /// The rates of each combination, changes applied: `applied[w][p]`, index 0 meaning none.
+        let applied: [[AppliedRates]]
     }
 
     init(
@@ -37,11 +36,19 @@ public final class PriceBookVersion: Sendable {
                 let pair = TargetModel(target: target, model: model)
                 let windows = timeWindows.compactMap { window in window.changes[pair].map { (window, $0) } }
                 let promos = promotions.compactMap { promotion in promotion.changes[pair].map { (promotion, $0) } }
-                let windowIDs: [String?] = [nil] + windows.map { $0.0.id }
-                let promotionIDs: [String?] = [nil] + promos.map { $0.0.id }
-                schedules[pair] = Schedule(
-                    base: price.base, windows: windows, promotions: promos,
-                    sources: windowIDs.map { w in promotionIDs.map { p in PriceSource(bookVersion: id, window: w, promotion: p) } })
+                let windowChoices: [(window: TimeWindow, change: PriceChange)?] = [nil] + windows
+                let promotionChoices: [(promotion: Promotion, change: PriceChange)?] = [nil] + promos
+                // The window's change first, then the promotion's (the parser checked every pair).
+                let applied = windowChoices.map { w in
+                    promotionChoices.map { p in
+                        var rates = price.base
+                        if let w { rates = PriceBookVersion.apply(w.change, to: rates) }
+                        if let p { rates = PriceBookVersion.apply(p.change, to: rates) }
+                        return AppliedRates(
+                            rates: rates, source: PriceSource(bookVersion: id, window: w?.window.id, promotion: p?.promotion.id))
+                    }
+                }
+                schedules[pair] = Schedule(windows: windows, promotions: promos, applied: applied)
             }
         }
         self.schedules = schedules
@@ -51,24 +58,19 @@ public final class PriceBookVersion: Sendable {
     /// version has no price for that pair.
     ///
     /// The base price is changed first by the time window containing `date` (at most one per pair,
-    /// checked at load), then by the active promotion (likewise at most one).
+    /// checked at load), then by the active promotion (likewise at most one). Every combination is
+    /// resolved at load, so this only picks one.
     public func rates(target: String, model: String, at date: Date) -> AppliedRates? {
         guard let schedule = schedules[TargetModel(target: target, model: model)] else { return nil }
-        var rates = schedule.base
         var windowIndex = 0
-        var promotionIndex = 0
         if !schedule.windows.isEmpty {
             let minute = TimeWindow.minuteOfDay(date)
             if let index = schedule.windows.firstIndex(where: { $0.window.contains(minuteOfDay: minute) }) {
-                rates = PriceBookVersion.apply(schedule.windows[index].change, to: rates)
                 windowIndex = index + 1
             }
         }
-        if let index = schedule.promotions.firstIndex(where: { $0.promotion.isActive(at: date) }) {
-            rates = PriceBookVersion.apply(schedule.promotions[index].change, to: rates)
-            promotionIndex = index + 1
-        }
-        return AppliedRates(rates: rates, source: schedule.sources[windowIndex][promotionIndex])
+        let promotionIndex = schedule.promotions.firstIndex(where: { $0.promotion.isActive(at: date) }).map { $0 + 1 } ?? 0
+        return schedule.applied[windowIndex][promotionIndex]
     }
 
     static func apply(_ change: PriceChange, to rates: ModelRates) -> ModelRates {
