@@ -118,9 +118,6 @@ struct GatewayHandler: HTTPRequestHandler {
         let context = ExchangeContext(
             request: parsed, body: request.body, candidates: candidates, requestID: requestID, caller: caller,
             baseLogger: logger)
-        guard state.pricer != nil || state.ledger != nil else {
-            return ProxyExchange(context: context, responder: responder, state: state, account: RequestAccount(), admission: nil).start()
-        }
         let account = RequestAccount()
         if let pricer = state.pricer {
             guard context.body.readableBytes <= RequestPricer.inlineCountLimit else {
@@ -146,12 +143,17 @@ struct GatewayHandler: HTTPRequestHandler {
 
     /// Admission (with a ledger), then the exchange. Without a ledger there is nothing to wait for.
     private func admitAndSend(_ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder) {
-        guard state.ledger != nil else {
-            return ProxyExchange(context: context, responder: responder, state: state, account: account, admission: nil).start()
-        }
+        guard state.ledger != nil else { return startExchange(context, account: account, admission: nil, responder: responder) }
         admit(context, account: account, responder: responder) { [self] admission in
-            ProxyExchange(context: context, responder: responder, state: state, account: account, admission: admission).start()
+            startExchange(context, account: account, admission: admission, responder: responder)
         }
+    }
+
+    /// One copy for every kind of gateway (priced or not, with a ledger or not), so that pricing
+    /// runs no code of its own here.
+    @inline(never)
+    private func startExchange(_ context: ExchangeContext, account: RequestAccount, admission: Admission?, responder: HTTPResponder) {
+        ProxyExchange(context: context, responder: responder, state: state, account: account, admission: admission).start()
     }
 
     /// Rate limits and budget, when keys come from the ledger.

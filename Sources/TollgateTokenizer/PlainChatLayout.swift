@@ -136,6 +136,9 @@ extension ChatPromptCounter {
 
 /// Counts a prompt given as a sequence of texts and markers: text accumulates until a marker that
 /// splits cleanly, then is counted in one tokenizer pass.
+///
+/// Its steps are kept out of line: ``ChatPromptCounter/lay`` calls them from many places, and one
+/// copy of each is fewer cold code lines for a short request than a copy inlined at every call.
 private struct LayoutCounter {
     let tokenizer: DeepSeekTokenizer
     let body: UnsafeBufferPointer<UInt8>
@@ -149,7 +152,7 @@ private struct LayoutCounter {
         self.pending = pending
     }
 
-    mutating func marker(_ marker: LayoutMarkers.Marker) {
+    @inline(never) mutating func marker(_ marker: LayoutMarkers.Marker) {
         guard marker.splitsCleanly else { return append(marker.bytes) }
         flush()
         count += 1
@@ -160,7 +163,7 @@ private struct LayoutCounter {
     }
 
     /// Text whose token count is already known, standing alone.
-    mutating func counted(_ tokens: Int) {
+    @inline(never) mutating func counted(_ tokens: Int) {
         flush()
         count += tokens
     }
@@ -173,7 +176,7 @@ private struct LayoutCounter {
 
     /// A JSON string of the request body, decoded (escapes by the scanner `JSONValue` uses, so
     /// both paths decode alike).
-    mutating func text(_ text: ChatTurns.Text?) {
+    @inline(never) mutating func text(_ text: ChatTurns.Text?) {
         guard let text, !text.range.isEmpty else { return }
         guard text.escaped else { return append(UnsafeBufferPointer(rebasing: body[text.range])) }
         var scanner = JSONScanner(body)
@@ -182,7 +185,7 @@ private struct LayoutCounter {
         scanner.stringBuffer.withUnsafeBufferPointer { append($0) }
     }
 
-    mutating func flush() {
+    @inline(never) mutating func flush() {
         guard length > 0 else { return }
         count += tokenizer.count(validUTF8: UnsafeBufferPointer(rebasing: pending[0..<length]))
         length = 0
