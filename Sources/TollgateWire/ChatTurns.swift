@@ -37,9 +37,8 @@ protocol TurnRecording {
     mutating func once(_ bit: UInt8)
     mutating func effort(_ value: String)
     mutating func tools(_ value: inout JSONScanner) throws
-    /// The role string as written, quotes included, is `body[start..<end]` (plain offsets: the
-    /// parse without a recorder then builds no slice, and checks no bounds, for it).
-    mutating func role(in body: UnsafeRawBufferPointer, from start: Int, to end: Int, of message: inout ChatTurnRecorder.Message)
+    /// The role as written between its quotes, and whether it has escapes.
+    mutating func role(_ name: UnsafeRawBufferPointer, escaped: Bool, of message: inout ChatTurnRecorder.Message)
     mutating func member(_ key: UnsafeRawBufferPointer, _ field: inout JSONScanner, of message: inout ChatTurnRecorder.Message) throws
     mutating func end(_ message: ChatTurnRecorder.Message)
 }
@@ -52,9 +51,7 @@ struct NoTurns: TurnRecording {
     @inline(__always) mutating func once(_ bit: UInt8) {}
     @inline(__always) mutating func effort(_ value: String) {}
     @inline(__always) mutating func tools(_ value: inout JSONScanner) throws {}
-    @inline(__always) mutating func role(
-        in body: UnsafeRawBufferPointer, from start: Int, to end: Int, of message: inout ChatTurnRecorder.Message
-    ) {}
+    @inline(__always) mutating func role(_ name: UnsafeRawBufferPointer, escaped: Bool, of message: inout ChatTurnRecorder.Message) {}
     @inline(__always) mutating func member(
         _ key: UnsafeRawBufferPointer, _ field: inout JSONScanner, of message: inout ChatTurnRecorder.Message
     ) throws {}
@@ -116,8 +113,7 @@ struct ChatTurnRecorder: TurnRecording {
             case .null: break
             default: isPlain = false  // content parts
             }
-        } else if JSONScanner.key(key, is: "reasoning_content") || JSONScanner.key(key, is: "reasoning") {
-            let isContent = JSONScanner.key(key, is: "reasoning_content")
+        } else if let isContent = JSONScanner.key(key, is: "reasoning_content") ? true : JSONScanner.key(key, is: "reasoning") ? false : nil {
             if !message.seen.insert(isContent ? Self.reasoningContent : Self.reasoning) { isPlain = false }
             // Only a string counts; anything else is ignored, as the general path does.
             guard try field.peekKind() == .string else { return }
@@ -132,16 +128,14 @@ struct ChatTurnRecorder: TurnRecording {
         }
     }
 
-    /// The role as written, quotes included: other roles, and names written with escapes, are
-    /// left to the general path.
-    mutating func role(in body: UnsafeRawBufferPointer, from start: Int, to end: Int, of message: inout Message) {
-        if !message.seen.insert(Self.role) { isPlain = false }
-        let quoted = UnsafeRawBufferPointer(rebasing: body[start..<end])
-        if JSONScanner.key(quoted, is: #""user""#) {
+    /// Other roles, and names written with escapes, are left to the general path.
+    mutating func role(_ name: UnsafeRawBufferPointer, escaped: Bool, of message: inout Message) {
+        if !message.seen.insert(Self.role) || escaped { isPlain = false }
+        if JSONScanner.key(name, is: "user") {
             message.role = .user
-        } else if JSONScanner.key(quoted, is: #""assistant""#) {
+        } else if JSONScanner.key(name, is: "assistant") {
             message.role = .assistant
-        } else if JSONScanner.key(quoted, is: #""system""#) {
+        } else if JSONScanner.key(name, is: "system") {
             message.role = .system
         } else {
             isPlain = false

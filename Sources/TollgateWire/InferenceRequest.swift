@@ -154,7 +154,8 @@ public struct InferenceRequest: Sendable {
                     guard try message.peekKind() == .object else {
                         throw GatewayError.invalidRequest("Each message must be an object.", param: "messages")
                     }
-                    var role: String?
+                    var hasRole = false
+                    var isAssistant = false
                     var prefix = false
                     var turn = ChatTurnRecorder.Message()
                     try message.walkObject { messageKey, _, field in
@@ -163,20 +164,23 @@ public struct InferenceRequest: Sendable {
                             guard try field.peekKind() == .string else {
                                 throw GatewayError.invalidRequest("'role' must be a string.", param: "messages")
                             }
-                            let start = field.offset
-                            role = try field.readString()
-                            turns.role(in: body, from: start, to: field.offset, of: &turn)
+                            // Compared as written: no String is built for a role on the hot path.
+                            let (range, escaped) = try field.readStringRange()
+                            let name = UnsafeRawBufferPointer(rebasing: body[range])
+                            hasRole = true
+                            isAssistant = escaped ? JSONScanner.unescape(name) == "assistant" : JSONScanner.key(name, is: "assistant")
+                            turns.role(name, escaped: escaped, of: &turn)
                         } else if JSONScanner.key(messageKey, is: "prefix"), try field.peekKind() == .bool {
                             prefix = try field.readBool()
                         } else {
                             try turns.member(messageKey, &field, of: &turn)
                         }
                     }
-                    guard let role else {
+                    guard hasRole else {
                         throw GatewayError.invalidRequest("Each message needs a 'role'.", param: "messages")
                     }
                     turns.end(turn)
-                    lastIsPrefix = prefix && role == "assistant"
+                    lastIsPrefix = prefix && isAssistant
                 }
                 needsBeta = needsBeta || lastIsPrefix
             } else if JSONScanner.key(key, is: "prompt") {

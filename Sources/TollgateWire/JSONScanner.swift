@@ -128,11 +128,9 @@ public struct JSONScanner {
 
     /// Reads a string value and decodes it (escapes included).
     public mutating func readString() throws -> String {
-        skipWhitespace()
-        let start = offset
-        let hasEscape = try skipString()
-        let inner = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<(offset - 1)])
-        return hasEscape ? JSONScanner.unescape(inner) : String(decoding: inner, as: UTF8.self)
+        let (range, escaped) = try readStringRange()
+        let inner = UnsafeRawBufferPointer(rebasing: bytes[range])
+        return escaped ? JSONScanner.unescape(inner) : String(decoding: inner, as: UTF8.self)
     }
 
     /// Skips a string value without decoding it: the range of its contents (inside the quotes) and

@@ -62,6 +62,12 @@ import Testing
         let prefix = try parse(
             #"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"```py","prefix":true}]}"#)
         #expect(prefix.needsBeta)
+        // The role is compared as written, escapes decoded only when present.
+        let escapedRole = try parse(
+            #"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assist\u0061nt","content":"x","prefix":true}]}"#)
+        #expect(escapedRole.needsBeta)
+        let userPrefix = try parse(#"{"model":"m","messages":[{"role":"user","content":"a","prefix":true}]}"#)
+        #expect(!userPrefix.needsBeta)
         let fim = try parse(#"{"model":"m","prompt":"def f(","suffix":"return x"}"#, .completions)
         #expect(fim.needsBeta)
     }
