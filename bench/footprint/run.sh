@@ -15,8 +15,10 @@ command -v qemu-x86_64 >/dev/null || apt-get install -y -q qemu-user >/dev/null
 gcc -O2 -o "$OUT/trace-filter" bench/footprint/trace-filter.c
 
 . bench/lib.sh
-# No health probes during the measured requests: they would run in the same phases.
-quiet="health: {interval_ms: 600000}"
+# No health probes during the measured requests: they would run in the same phases. Emulation is
+# slow: generous timeouts keep the first probe (and the requests) from timing out on a busy box.
+quiet="health: {interval_ms: 600000}
+timeouts: {connect_ms: 60000, first_byte_ms: 120000, idle_ms: 120000}"
 gateway_config "$PLAIN_PORT" "$SIM_PORT" "$quiet" >"$OUT/plain.yaml"
 gateway_config "$PRICED_PORT" "$SIM_PORT" "$quiet
 pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
