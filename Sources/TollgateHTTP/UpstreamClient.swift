@@ -16,7 +16,7 @@ public protocol UpstreamResponseDelegate: AnyObject {
 }
 
 /// One request to send upstream.
-public struct UpstreamRequest {
+public struct UpstreamRequest: Sendable {
     public var origin: UpstreamOrigin
     /// Path below the origin's base path, e.g. `/chat/completions`.
     public var path: String
