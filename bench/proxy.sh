@@ -5,6 +5,7 @@
 #
 #   bench/proxy.sh                                  # defaults below
 #   CONNECTIONS="1 64" DURATION=5 REPEATS=3 bench/proxy.sh
+#   PRICED=1 bench/proxy.sh     # also a gateway with the price book: pricing's cost on this benchmark
 #
 # Loopback only; every run is bounded by DURATION; every process started here is stopped here.
 set -euo pipefail
@@ -17,6 +18,9 @@ SIM_PORT=${SIM_PORT:-19001}
 # serves both paths. SIM_THREADS=2 gives it both cores (it then serves ~70k req/s alone).
 SIM_THREADS=${SIM_THREADS:-1}
 GW_PORT=${GW_PORT:-19080}
+PRICED_PORT=${PRICED_PORT:-19081}
+PATHS="direct tollgate"
+[ "${PRICED:-0}" = 1 ] && PATHS="direct tollgate priced"
 OUT=${OUT:-/tmp/tollgate-proxy-bench}
 mkdir -p "$OUT"
 
@@ -27,6 +31,12 @@ pids+=($!)
 "$BIN" serve --config "$OUT/tollgate.yaml" --log-level warning >"$OUT/gateway.log" 2>&1 &
 pids+=($!)
 wait_ready "$GW_PORT"
+if [ "${PRICED:-0}" = 1 ]; then
+  gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
+  "$BIN" serve --config "$OUT/priced.yaml" --log-level warning >"$OUT/priced.log" 2>&1 &
+  pids+=($!)
+  wait_ready "$PRICED_PORT"
+fi
 
 run() {  # run URL KEY STREAM CONN -> one JSON line
   BENCH_API_KEY=$2 BENCH_STREAM=$3 wrk -t1 -c"$4" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua "$1/v1/chat/completions" \
@@ -35,13 +45,18 @@ run() {  # run URL KEY STREAM CONN -> one JSON line
 # warm up both paths
 run "http://127.0.0.1:$SIM_PORT" "" 0 16 >/dev/null
 run "http://127.0.0.1:$GW_PORT" "$KEY" 0 16 >/dev/null
+[ "${PRICED:-0}" = 1 ] && run "http://127.0.0.1:$PRICED_PORT" "$KEY" 0 16 >/dev/null
 
 : >"$OUT/results.jsonl"
 for stream in 0 1; do
   for c in $CONNECTIONS; do
     for rep in $(seq 1 "$REPEATS"); do
-      for path in direct tollgate; do
-        if [ $path = direct ]; then url="http://127.0.0.1:$SIM_PORT"; key=""; else url="http://127.0.0.1:$GW_PORT"; key=$KEY; fi
+      for path in $PATHS; do
+        case $path in
+          direct) url="http://127.0.0.1:$SIM_PORT"; key="" ;;
+          tollgate) url="http://127.0.0.1:$GW_PORT"; key=$KEY ;;
+          priced) url="http://127.0.0.1:$PRICED_PORT"; key=$KEY ;;
+        esac
         line=$(run "$url" "$key" "$stream" "$c")
         echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
         echo "$path stream=$stream c=$c rep=$rep $line" >&2
@@ -64,4 +79,20 @@ for stream in (0, 1):
         errors = sum(r["r"]["errors"] for r in rows if r["stream"] == stream and r["conn"] == c)
         print(f"| {'stream' if stream else 'json'} | {c} | {d:,.0f} | {t:,.0f} | {t/d:.0%} | {dp:.3f} | {tp:.3f} | {tp-dp:+.3f} | "
               f"{med('direct', stream, c, 'p99_ms'):.3f} | {med('tollgate', stream, c, 'p99_ms'):.3f} | {errors} |")
+if any(r["path"] == "priced" for r in rows):
+    # Pricing on this benchmark: the priced gateway against the unpriced one, with the spread of
+    # the unpriced gateway's own repetitions as the benchmark's resolution.
+    def spread(path, stream, c, key):
+        values = [r["r"][key] for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c]
+        return min(values), max(values)
+    print()
+    print("| mode | conns | tollgate req/s (min-max) | priced req/s (min-max) | priced/tollgate | tollgate p50 ms | priced p50 ms | added by pricing p50 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for stream in (0, 1):
+        for c in sorted({r["conn"] for r in rows}):
+            t, p = med("tollgate", stream, c, "rps"), med("priced", stream, c, "rps")
+            (tl, th), (pl, ph) = spread("tollgate", stream, c, "rps"), spread("priced", stream, c, "rps")
+            tp, pp = med("tollgate", stream, c, "p50_ms"), med("priced", stream, c, "p50_ms")
+            print(f"| {'stream' if stream else 'json'} | {c} | {t:,.0f} ({tl:,.0f}-{th:,.0f}) | {p:,.0f} ({pl:,.0f}-{ph:,.0f}) | "
+                  f"{p/t:.1%} | {tp:.3f} | {pp:.3f} | {pp-tp:+.3f} |")
 PY
