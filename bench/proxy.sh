@@ -18,9 +18,10 @@ SIM_PORT=${SIM_PORT:-19001}
 # serves both paths. SIM_THREADS=2 gives it both cores (it then serves ~70k req/s alone).
 SIM_THREADS=${SIM_THREADS:-1}
 GW_PORT=${GW_PORT:-19080}
+PRICED=${PRICED:-0}
 PRICED_PORT=${PRICED_PORT:-19081}
 PATHS="direct tollgate"
-[ "${PRICED:-0}" = 1 ] && PATHS="direct tollgate priced"
+if [ "$PRICED" = 1 ]; then PATHS="direct tollgate priced"; fi
 OUT=${OUT:-/tmp/tollgate-proxy-bench}
 mkdir -p "$OUT"
 
@@ -31,7 +32,7 @@ pids+=($!)
 "$BIN" serve --config "$OUT/tollgate.yaml" --log-level warning >"$OUT/gateway.log" 2>&1 &
 pids+=($!)
 wait_ready "$GW_PORT"
-if [ "${PRICED:-0}" = 1 ]; then
+if [ "$PRICED" = 1 ]; then
   gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
   "$BIN" serve --config "$OUT/priced.yaml" --log-level warning >"$OUT/priced.log" 2>&1 &
   pids+=($!)
@@ -42,22 +43,18 @@ run() {  # run URL KEY STREAM CONN -> one JSON line
   BENCH_API_KEY=$2 BENCH_STREAM=$3 wrk -t1 -c"$4" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua "$1/v1/chat/completions" \
     | grep '^WRKJSON' | cut -d' ' -f2-
 }
-# warm up both paths
-run "http://127.0.0.1:$SIM_PORT" "" 0 16 >/dev/null
-run "http://127.0.0.1:$GW_PORT" "$KEY" 0 16 >/dev/null
-[ "${PRICED:-0}" = 1 ] && run "http://127.0.0.1:$PRICED_PORT" "$KEY" 0 16 >/dev/null
+declare -A url=([direct]="http://127.0.0.1:$SIM_PORT" [tollgate]="http://127.0.0.1:$GW_PORT"
+                [priced]="http://127.0.0.1:$PRICED_PORT")
+declare -A key=([direct]="" [tollgate]=$KEY [priced]=$KEY)
+# warm up every path
+for path in $PATHS; do run "${url[$path]}" "${key[$path]}" 0 16 >/dev/null; done
 
 : >"$OUT/results.jsonl"
 for stream in 0 1; do
   for c in $CONNECTIONS; do
     for rep in $(seq 1 "$REPEATS"); do
       for path in $PATHS; do
-        case $path in
-          direct) url="http://127.0.0.1:$SIM_PORT"; key="" ;;
-          tollgate) url="http://127.0.0.1:$GW_PORT"; key=$KEY ;;
-          priced) url="http://127.0.0.1:$PRICED_PORT"; key=$KEY ;;
-        esac
-        line=$(run "$url" "$key" "$stream" "$c")
+        line=$(run "${url[$path]}" "${key[$path]}" "$stream" "$c")
         echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
         echo "$path stream=$stream c=$c rep=$rep $line" >&2
       done
@@ -68,8 +65,10 @@ done
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+def values(path, stream, c, key):
+    return [r["r"][key] for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c]
 def med(path, stream, c, key):
-    return statistics.median(r["r"][key] for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c)
+    return statistics.median(values(path, stream, c, key))
 print("| mode | conns | direct req/s | tollgate req/s | ratio | direct p50 ms | tollgate p50 ms | added p50 ms | direct p99 ms | tollgate p99 ms | errors |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for stream in (0, 1):
@@ -83,8 +82,7 @@ if any(r["path"] == "priced" for r in rows):
     # Pricing on this benchmark: the priced gateway against the unpriced one, with the spread of
     # the unpriced gateway's own repetitions as the benchmark's resolution.
     def spread(path, stream, c, key):
-        values = [r["r"][key] for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c]
-        return min(values), max(values)
+        return min(values(path, stream, c, key)), max(values(path, stream, c, key))
     print()
     print("| mode | conns | tollgate req/s (min-max) | priced req/s (min-max) | priced/tollgate | tollgate p50 ms | priced p50 ms | added by pricing p50 ms |")
     print("|---|---|---|---|---|---|---|---|")
