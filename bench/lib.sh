@@ -1,5 +1,6 @@
 # Shared by bench/proxy.sh and bench/pricing.sh (sourced, from the repository root): wrk, the
-# release binary, a one-pool gateway configuration, readiness, and stopping what was started.
+# release binary, a one-pool gateway configuration, readiness, the order of paths per repetition,
+# and stopping what was started.
 
 command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }; }
 swift build -c release --product tollgate >&2
@@ -15,6 +16,19 @@ wait_ready() {
   for _ in $(seq 1 100); do
     curl -sf -o /dev/null -H "Authorization: Bearer $KEY" "http://127.0.0.1:$1/v1/models" && return 0
     sleep 0.1
+  done
+}
+
+# balanced_order REP PATH...: the paths in the order repetition REP (from 1) runs them. A round
+# of n repetitions rotates the start one step at a time, so every path runs in every place; every
+# other round runs backwards, so over 2n repetitions each path follows each other one equally
+# often. Drift and the previous run's load then hit all paths alike.
+balanced_order() {
+  local rep=$1; shift
+  local paths=("$@") n=$# i
+  local k=$(( (rep - 1) % n )) backwards=$(( (rep - 1) / n % 2 ))
+  for ((i = 0; i < n; i++)); do
+    if (( backwards )); then echo "${paths[(k - 1 - i + n) % n]}"; else echo "${paths[(k + i) % n]}"; fi
   done
 }
 

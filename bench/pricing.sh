@@ -60,14 +60,10 @@ run() {  # run PATH STREAM CONN -> one JSON line with cpu_us per request added
 for path in plain control priced; do run $path 0 16 >/dev/null; done   # warm up
 
 : >"$OUT/results.jsonl"
-# Each repetition takes the next of the six orders, so every gateway runs first, second and last,
-# and after each of the others, equally often.
-orders=("plain control priced" "control priced plain" "priced plain control"
-        "priced control plain" "control plain priced" "plain priced control")
 for stream in 0 1; do
   for c in $CONNECTIONS; do
     for rep in $(seq 1 "$REPEATS"); do
-      for path in ${orders[$(( (rep - 1) % 6 ))]}; do
+      for path in $(balanced_order "$rep" plain control priced); do
         line=$(run "$path" "$stream" "$c")
         echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
         echo "$path stream=$stream c=$c rep=$rep $line" >&2

@@ -2,7 +2,8 @@
 # Proxy overhead: the same wrk load (a) straight to an --instant engine simulator and (b) through
 # Tollgate to that simulator, in one run, at several connection counts, streaming and not.
 # Prints a Markdown table of medians over REPEATS runs and the gateway/direct ratios. The paths
-# take turns in a rotating order (REPEATS a multiple of twice the number of paths balances it fully).
+# take turns in bench/lib.sh's balanced order (fully balanced when REPEATS is a multiple of twice
+# the number of paths).
 #
 #   bench/proxy.sh                                  # defaults below
 #   CONNECTIONS="1 64" DURATION=5 REPEATS=3 bench/proxy.sh
@@ -51,16 +52,10 @@ declare -A key=([direct]="" [tollgate]=$KEY [priced]=$KEY)
 for path in $PATHS; do run "${url[$path]}" "${key[$path]}" 0 16 >/dev/null; done
 
 : >"$OUT/results.jsonl"
-read -ra paths <<<"$PATHS"
 for stream in 0 1; do
   for c in $CONNECTIONS; do
     for rep in $(seq 1 "$REPEATS"); do
-      # Each repetition starts one path later, so every path runs in every place; the next round of
-      # repetitions runs backwards, so no path always follows the same other one.
-      k=$(( (rep - 1) % ${#paths[@]} ))
-      order=("${paths[@]:k}" "${paths[@]:0:k}")
-      if (( (rep - 1) / ${#paths[@]} % 2 == 1 )); then order=($(printf '%s\n' "${order[@]}" | tac)); fi
-      for path in "${order[@]}"; do
+      for path in $(balanced_order "$rep" $PATHS); do
         line=$(run "${url[$path]}" "${key[$path]}" "$stream" "$c")
         echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
         echo "$path stream=$stream c=$c rep=$rep $line" >&2
@@ -91,19 +86,14 @@ if any(r["path"] == "priced" for r in rows):
     def spread(path, stream, c, key):
         return min(values(path, stream, c, key)), max(values(path, stream, c, key))
     print()
-    def paired_ratios(stream, c):  # priced/tollgate within each repetition
-        by_rep = {}
-        for r in rows:
-            if r["stream"] == stream and r["conn"] == c:
-                by_rep.setdefault(r["rep"], {})[r["path"]] = r["r"]["rps"]
-        return [v["priced"] / v["tollgate"] for v in by_rep.values()]
     print("| mode | conns | tollgate req/s (min-max) | priced req/s (min-max) | priced/tollgate per repetition, median (min-max) | tollgate p50 ms | priced p50 ms | added by pricing p50 ms |")
     print("|---|---|---|---|---|---|---|---|")
     for stream in (0, 1):
         for c in sorted({r["conn"] for r in rows}):
             t, p = med("tollgate", stream, c, "rps"), med("priced", stream, c, "rps")
             (tl, th), (pl, ph) = spread("tollgate", stream, c, "rps"), spread("priced", stream, c, "rps")
-            ratios = paired_ratios(stream, c)
+            # values() lists each path's repetitions in run order, so zip pairs them by repetition.
+            ratios = [p / t for t, p in zip(values("tollgate", stream, c, "rps"), values("priced", stream, c, "rps"))]
             tp, pp = med("tollgate", stream, c, "p50_ms"), med("priced", stream, c, "p50_ms")
             print(f"| {'stream' if stream else 'json'} | {c} | {t:,.0f} ({tl:,.0f}-{th:,.0f}) | {p:,.0f} ({pl:,.0f}-{ph:,.0f}) | "
                   f"{statistics.median(ratios):.1%} ({min(ratios):.1%}-{max(ratios):.1%}) | {tp:.3f} | {pp:.3f} | {pp-tp:+.3f} |")
