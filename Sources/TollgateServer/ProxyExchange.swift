@@ -265,13 +265,11 @@ final class ProxyExchange: UpstreamResponseDelegate {
             guard let shape = trailingUsage.map({ ResponseShape(usageRange: $0, of: bytes) }) ?? ResponseShape.inspect(bytes)
             else { return }
             if pricer != nil { account.reported = shape.usage }
-            var splices = shape.reasoningRenames
-            if let range = shape.usageRange, let cost = settle()?.cost {
-                splices.append(costSplice(usageRange: range, cost: cost.money))
-                splices.sort { $0.range.lowerBound < $1.range.lowerBound }
-            }
-            if !splices.isEmpty {
-                out = responder.allocator.spliced(bytes, splices)
+            var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
+            if let range = shape.usageRange, let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
+            if !edits.isEmpty {
+                out = responder.allocator.buffer(capacity: bytes.count + edits.growth)
+                out.writeEdited(bytes, edits)
             }
         }
         mode = .done
@@ -314,18 +312,21 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if target?.engine == .llamacpp { collectGeneratedText(payload) }
         guard mayCarryUsage(payload) || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
         guard let shape = ResponseShape.inspect(payload) else { return appendOutgoing(event) }
-        var splices = shape.reasoningRenames
+        var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
         if let range = shape.usageRange {
             account.reported = shape.usage ?? account.reported
             if shape.isUsageOnlyChunk {
                 account.streamedEvents -= 1
                 guard request.clientWantsUsage else { return }
-                if let cost = settle()?.cost { splices.append(costSplice(usageRange: range, cost: cost.money)) }
+                if let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
             }
         }
-        guard !splices.isEmpty else { return appendOutgoing(event) }
-        splices.sort { $0.range.lowerBound < $1.range.lowerBound }
-        appendOutgoing(SSE.event(Splice.apply(splices, to: payload)))
+        guard !edits.isEmpty else { return appendOutgoing(event) }
+        // The event goes out as one `data:` line, as SSE.event frames it.
+        reserveOutgoing(payload.count + edits.growth + 8)
+        outgoing!.writeStaticString("data: ")
+        outgoing!.writeEdited(payload, edits)
+        outgoing!.writeStaticString("\n\n")
     }
 
     /// The client asked for usage but the engine sent none (llama.cpp's server never does): the
@@ -380,13 +381,18 @@ final class ProxyExchange: UpstreamResponseDelegate {
     }
 
     private func appendOutgoing<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        if outgoing == nil { outgoing = responder.allocator.buffer(capacity: 512) }
+        reserveOutgoing(512)
         outgoing!.writeBytes(bytes)
     }
 
     private func appendOutgoing(_ bytes: UnsafeRawBufferPointer) {
-        if outgoing == nil { outgoing = responder.allocator.buffer(capacity: max(512, bytes.count)) }
+        reserveOutgoing(bytes.count)
         outgoing!.writeBytes(bytes)
+    }
+
+    /// Makes sure there is an outgoing buffer, sized for at least `bytes` when it is new.
+    private func reserveOutgoing(_ bytes: Int) {
+        if outgoing == nil { outgoing = responder.allocator.buffer(capacity: max(512, bytes)) }
     }
 
     private func flushOutgoing() {
@@ -413,6 +419,11 @@ final class ProxyExchange: UpstreamResponseDelegate {
             headers.append(("x-tollgate-currency", estimate.money.currency))
         }
         return HTTPHeaders(headers)
+    }
+
+    /// The request's cost, once it is settled (nil without a price for its target).
+    private func settledCost() -> Money? {
+        settle()?.cost?.money
     }
 
     /// Bills the request once: the engine's usage (or Tollgate's own count) priced on the target.

@@ -74,10 +74,6 @@ public struct ResponseShape: Sendable {
         return shape
     }
 
-    /// The splices that rename `reasoning` keys to `reasoning_content`.
-    public var reasoningRenames: [Splice] {
-        reasoningKeyRanges.map { Splice(range: $0, replacement: Array(#""reasoning_content""#.utf8)) }
-    }
 }
 
 /// Reads an upstream error body in either shape engines use, OpenAI's `{"error":{...}}` or the flat

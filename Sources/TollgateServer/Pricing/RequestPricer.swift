@@ -72,18 +72,12 @@ final class RequestPricer: Sendable {
     }
 }
 
-/// What one request cost. A class, made once per request: passing it along is one reference
-/// count instead of copying two optional prices field by field.
-final class Settlement: Sendable {
+/// What one request cost. Kept in the request's ``RequestAccount`` (a value: no allocation of
+/// its own on every priced request).
+struct Settlement: Sendable {
     let usage: MeteredUsage
     let cost: PricedCost?
     let listPrice: PricedCost?
-
-    init(usage: MeteredUsage, cost: PricedCost?, listPrice: PricedCost?) {
-        self.usage = usage
-        self.cost = cost
-        self.listPrice = listPrice
-    }
 }
 
 extension MeteredUsage {
@@ -94,19 +88,4 @@ extension MeteredUsage {
             completionTokens: reported.completionTokens, reasoningTokens: reported.reasoningTokens ?? 0,
             estimated: false)
     }
-}
-
-/// Adds `"cost":"<decimal>"` to a usage object (OpenRouter's field), given the object's range.
-/// Written straight into one array of the right size: this runs for every priced answer.
-func costSplice(usageRange: Range<Int>, cost: Money) -> Splice {
-    let at = usageRange.upperBound - 1
-    let lead: StaticString = usageRange.count > 2 ? #","cost":""# : #""cost":""#
-    let member = [UInt8](unsafeUninitializedCapacity: lead.utf8CodeUnitCount + Money.maxDecimalLength + 1) { out, count in
-        UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: lead.utf8Start, byteCount: lead.utf8CodeUnitCount)
-        count = lead.utf8CodeUnitCount
-        count += cost.writeDecimal(into: UnsafeMutableBufferPointer(rebasing: out[count...]))
-        out[count] = UInt8(ascii: "\"")
-        count += 1
-    }
-    return Splice(range: at..<at, replacement: member)
 }

@@ -1,0 +1,55 @@
+import NIOCore
+import Testing
+import TollgateMoney
+import TollgateWire
+
+@testable import TollgateServer
+
+/// The edits written into answers: `reasoning` renamed, `cost` added to the usage object, in
+/// either order and alone, within the room `growth` promises.
+@Suite struct AnswerEditsTests {
+    func edited(_ json: String, cost: Money? = nil) throws -> String {
+        let bytes = Array(json.utf8)
+        let shape = try #require(bytes.withUnsafeBytes { ResponseShape.inspect($0) })
+        var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
+        if let cost, let usage = shape.usageRange { edits.addCost(cost, toUsageAt: usage) }
+        var out = ByteBufferAllocator().buffer(capacity: 0)
+        bytes.withUnsafeBytes { out.writeEdited($0, edits) }
+        #expect(out.readableBytes <= bytes.count + edits.growth)
+        return String(buffer: out)
+    }
+
+    @Test func renamesReasoningBeforeTheCost() throws {
+        let out = try edited(
+            #"{"choices":[{"delta":{"reasoning":"a"}},{"delta":{"reasoning":"b"}}],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#,
+            cost: Money(nanos: 1_234_500, currency: "USD"))
+        #expect(
+            out == #"{"choices":[{"delta":{"reasoning_content":"a"}},{"delta":{"reasoning_content":"b"}}],"#
+                + #""usage":{"prompt_tokens":5,"completion_tokens":7,"cost":"0.0012345"}}"#)
+    }
+
+    @Test func addsTheCostBeforeALaterRename() throws {
+        let out = try edited(
+            #"{"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"reasoning":"r"}}]}"#,
+            cost: Money(nanos: 2_000_000_000, currency: "USD"))
+        #expect(
+            out == #"{"usage":{"prompt_tokens":1,"completion_tokens":2,"cost":"2"},"choices":[{"message":{"reasoning_content":"r"}}]}"#)
+    }
+
+    @Test func costAloneAndInAnEmptyUsageObject() throws {
+        #expect(
+            try edited(#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#, cost: Money(nanos: 7, currency: "USD"))
+                == #"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"cost":"0.000000007"}}"#)
+        #expect(
+            try edited(#"{"usage":{}}"#, cost: Money(nanos: -1_500_000_000, currency: "USD"))
+                == #"{"usage":{"cost":"-1.5"}}"#)
+    }
+
+    @Test func noEditsCopyTheBytes() throws {
+        let json = #"{"choices":[{"message":{"content":"hi","reasoning":"x","reasoning_content":"x"}}]}"#
+        let bytes = Array(json.utf8)
+        let shape = try #require(bytes.withUnsafeBytes { ResponseShape.inspect($0) })
+        #expect(AnswerEdits(reasoningKeys: shape.reasoningKeyRanges).isEmpty)
+        #expect(try edited(json) == json)
+    }
+}
