@@ -3,8 +3,13 @@
 # and stopping what was started.
 
 command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }; }
-swift build -c release --product tollgate >&2
-BIN="$(swift build -c release --show-bin-path)/tollgate"
+# TOLLGATE_BENCH_BIN runs another build (say, an older commit's) instead of this checkout's.
+if [ -n "${TOLLGATE_BENCH_BIN:-}" ]; then
+  BIN=$TOLLGATE_BENCH_BIN
+else
+  swift build -c release --product tollgate >&2
+  BIN="$(swift build -c release --show-bin-path)/tollgate"
+fi
 KEY="sk-bench-$(date +%s)"
 
 . bench/gateway-config.sh

@@ -93,7 +93,7 @@ extension ChatPromptCounter {
     }
 
     private func lay(
-        _ messages: ChatTurns.TurnList, thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, into out: inout LayoutCounter
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, into out: inout LayoutCounter
     ) {
         out.marker(markers.bos)
         for (index, message) in messages.enumerated() {

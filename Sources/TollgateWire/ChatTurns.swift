@@ -22,38 +22,9 @@ public struct ChatTurns: Sendable {
         public var reasoning: Text?
     }
 
-    public var turns = TurnList()
+    public var turns: [Turn] = []
     /// `reasoning_effort`, when it is a string.
     public var reasoningEffort: String?
-
-    /// The turns in order. The first two are held inline: most requests are one user turn, or a
-    /// system prompt and a user turn, and recording those then allocates nothing.
-    public struct TurnList: RandomAccessCollection, Sendable {
-        private static let unused = Turn(role: .system, content: nil, reasoning: nil)
-        private var first = unused
-        private var second = unused
-        private var more: [Turn] = []
-        public private(set) var endIndex = 0
-        public var startIndex: Int { 0 }
-
-        public subscript(position: Int) -> Turn {
-            precondition(position >= 0 && position < endIndex, "turn index out of range")
-            switch position {
-            case 0: return first
-            case 1: return second
-            default: return more[position - 2]
-            }
-        }
-
-        mutating func append(_ turn: Turn) {
-            switch endIndex {
-            case 0: first = turn
-            case 1: second = turn
-            default: more.append(turn)
-            }
-            endIndex += 1
-        }
-    }
 }
 
 /// What ``InferenceRequest``'s parse notes besides the routing fields. The parse is specialized

@@ -72,12 +72,19 @@ final class RequestPricer: Sendable {
     }
 }
 
-/// What one request cost. Kept in the request's ``RequestAccount`` (a value: no allocation of
-/// its own on every priced request).
-struct Settlement: Sendable {
+/// What one request cost. A class, made once per request: passing it along is one reference
+/// count, where a value would be copied field by field (and the copying code is more code to run
+/// cold on every request than the allocation: `bench/footprint/run.sh`).
+final class Settlement: Sendable {
     let usage: MeteredUsage
     let cost: PricedCost?
     let listPrice: PricedCost?
+
+    init(usage: MeteredUsage, cost: PricedCost?, listPrice: PricedCost?) {
+        self.usage = usage
+        self.cost = cost
+        self.listPrice = listPrice
+    }
 }
 
 extension MeteredUsage {
