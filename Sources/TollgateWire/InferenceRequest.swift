@@ -254,18 +254,4 @@ public struct Splice: Equatable, Sendable {
         self.range = range
         self.replacement = replacement
     }
-
-    /// Applies sorted, non-overlapping splices.
-    public static func apply(_ splices: [Splice], to bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + splices.reduce(0) { $0 + $1.replacement.count })
-        var cursor = 0
-        for splice in splices {
-            out.append(contentsOf: bytes[cursor..<splice.range.lowerBound])
-            out.append(contentsOf: splice.replacement)
-            cursor = splice.range.upperBound
-        }
-        out.append(contentsOf: bytes[cursor..<bytes.count])
-        return out
-    }
 }

@@ -73,7 +73,6 @@ public struct ResponseShape: Sendable {
         }
         return shape
     }
-
 }
 
 /// Reads an upstream error body in either shape engines use, OpenAI's `{"error":{...}}` or the flat

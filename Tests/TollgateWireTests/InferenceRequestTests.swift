@@ -14,8 +14,15 @@ import Testing
     func rewritten(_ json: String, served: String?) throws -> String {
         let bytes = Array(json.utf8)
         let request = try parse(json)
-        let out = bytes.withUnsafeBytes { Splice.apply(request.rewrite(servedModel: served, forceUsage: true), to: $0) }
-        return String(decoding: out, as: UTF8.self)
+        // Applied the way the gateway's `ByteBufferAllocator.spliced` applies them: in order.
+        var out: [UInt8] = []
+        var cursor = 0
+        for splice in request.rewrite(servedModel: served, forceUsage: true) {
+            #expect(splice.range.lowerBound >= cursor, "splices must be sorted and must not overlap")
+            out += bytes[cursor..<splice.range.lowerBound] + splice.replacement
+            cursor = splice.range.upperBound
+        }
+        return String(decoding: out + bytes[cursor...], as: UTF8.self)
     }
 
     @Test func readsRoutingFields() throws {
