@@ -322,11 +322,11 @@ final class ProxyExchange: UpstreamResponseDelegate {
             }
         }
         guard !edits.isEmpty else { return appendOutgoing(event) }
-        // The event goes out as one `data:` line, as SSE.event frames it.
-        reserveOutgoing(payload.count + edits.growth + 8)
-        outgoing!.writeStaticString("data: ")
+        // The event goes out as one `data:` line, framed as SSE.event frames it.
+        reserveOutgoing(SSE.dataPrefix.utf8CodeUnitCount + payload.count + edits.growth + SSE.eventTerminator.utf8CodeUnitCount)
+        outgoing!.writeStaticString(SSE.dataPrefix)
         outgoing!.writeEdited(payload, edits)
-        outgoing!.writeStaticString("\n\n")
+        outgoing!.writeStaticString(SSE.eventTerminator)
     }
 
     /// The client asked for usage but the engine sent none (llama.cpp's server never does): the

@@ -2,12 +2,17 @@
 public enum SSE {
     public static let done: [UInt8] = Array("data: [DONE]\n\n".utf8)
 
+    /// What comes before and after an event's payload when Tollgate writes one.
+    public static let dataPrefix: StaticString = "data: "
+    public static let eventTerminator: StaticString = "\n\n"
+
     /// `data: <payload>\n\n`
     public static func event(_ payload: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = Array("data: ".utf8)
-        out.reserveCapacity(payload.count + 8)
+        var out: [UInt8] = []
+        out.reserveCapacity(dataPrefix.utf8CodeUnitCount + payload.count + eventTerminator.utf8CodeUnitCount)
+        out.append(contentsOf: UnsafeBufferPointer(start: dataPrefix.utf8Start, count: dataPrefix.utf8CodeUnitCount))
         out.append(contentsOf: payload)
-        out.append(contentsOf: [0x0A, 0x0A])
+        out.append(contentsOf: UnsafeBufferPointer(start: eventTerminator.utf8Start, count: eventTerminator.utf8CodeUnitCount))
         return out
     }
 
