@@ -1,4 +1,4 @@
-# Shared by bench/proxy.sh and bench/pricing.sh (sourced, from the repository root): wrk, the
+# Shared by the gateway benchmarks in bench/ (sourced, from the repository root): wrk, the
 # release binary, a one-pool gateway configuration, readiness, the order of paths per repetition,
 # and stopping what was started.
 
@@ -15,6 +15,8 @@ KEY="sk-bench-$(date +%s)"
 . bench/gateway-config.sh
 # gateway_config PORT SIM_PORT [EXTRA_YAML]: the gateway in front of the simulator, key $KEY.
 gateway_config() { gateway_yaml "$1" "http://127.0.0.1:$2/v1" "$KEY" "${3:-}"; }
+# The EXTRA_YAML of a priced gateway: the shipped price book.
+PRICING="pricing: {price_book: $PWD/policies/prices.yaml}"
 
 # wait_ready PORT: until the gateway answers /v1/models (at most 10 s).
 wait_ready() {

@@ -20,7 +20,7 @@ command -v perf >/dev/null || apt-get install -y -q linux-perf >/dev/null
 
 . bench/lib.sh
 gateway_config "$PLAIN_PORT" "$SIM_PORT" >"$OUT/plain.yaml"
-gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
+gateway_config "$PRICED_PORT" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
 # As bench/pricing.sh with PIN=1: simulator and wrk on CPU 0, the gateways on CPU 1.
 taskset -c 0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
 pids+=($!)

@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 . bench/lib.sh
 gateway_config "$PLAIN_PORT" "$SIM_PORT" >"$OUT/plain.yaml"
 gateway_config "$CONTROL_PORT" "$SIM_PORT" >"$OUT/control.yaml"
-gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
+gateway_config "$PRICED_PORT" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
 
 if [ "${PIN:-0}" = 1 ]; then on0="taskset -c 0"; on1="taskset -c 1"; else on0=""; on1=""; fi
 $on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &

@@ -35,7 +35,7 @@ pids+=($!)
 pids+=($!)
 wait_ready "$GW_PORT"
 if [ "$PRICED" = 1 ]; then
-  gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
+  gateway_config "$PRICED_PORT" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
   "$BIN" serve --config "$OUT/priced.yaml" --log-level warning >"$OUT/priced.log" 2>&1 &
   pids+=($!)
   wait_ready "$PRICED_PORT"

@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 . bench/lib.sh
 cc -O2 -shared -fPIC -o "$OUT/count.so" bench/allocations/count.c
 gateway_config "$PLAIN_PORT" "$SIM_PORT" >"$OUT/plain.yaml"
-gateway_config "$PRICED_PORT" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
+gateway_config "$PRICED_PORT" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
 pids+=($!)
 declare -A port pid

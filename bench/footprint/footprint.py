@@ -11,10 +11,12 @@ behind "pricing's cost is the first touch of its code" (docs/BENCHMARKS.md).
 bench/footprint/run.sh passes these. ANALYZE_ONLY=1 reads the files a previous run left in OUT
 again instead of tracing; TOP=N lists N functions per mode (default 40).
 """
-import collections, http.client, json, os, re, signal, subprocess, sys, time
+import collections, http.client, os, re, signal, subprocess, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from short_request import post as post_short  # noqa: E402
 
 BIN, FILTER, OUT, PLAIN, PRICED, PLAIN_PORT, PRICED_PORT, KEY = sys.argv[1:9]
-BODY = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 16}
 # One warm-up request per mode, then three measured ones per mode, interleaved and a second apart,
 # so that background work (a timer, threads winding down) cannot fall in all three windows.
 PHASES = [("json", False, "warm"), ("stream", True, "warm")] + [
@@ -22,13 +24,7 @@ PHASES = [("json", False, "warm"), ("stream", True, "warm")] + [
 
 
 def post(conn, stream):
-    body = dict(BODY, stream=True, stream_options={"include_usage": True}) if stream else BODY
-    conn.request("POST", "/v1/chat/completions", json.dumps(body),
-                 {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
-    response = conn.getresponse()
-    response.read()
-    assert response.status == 200, response.status
-    return response.getheader("x-tollgate-cost-estimate")
+    return post_short(conn, KEY, stream).getheader("x-tollgate-cost-estimate")
 
 
 def trace(name, config, port):

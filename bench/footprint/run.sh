@@ -21,7 +21,7 @@ quiet="health: {interval_ms: 600000}
 timeouts: {connect_ms: 60000, first_byte_ms: 120000, idle_ms: 120000}"
 gateway_config "$PLAIN_PORT" "$SIM_PORT" "$quiet" >"$OUT/plain.yaml"
 gateway_config "$PRICED_PORT" "$SIM_PORT" "$quiet
-pricing: {price_book: $PWD/policies/prices.yaml}" >"$OUT/priced.yaml"
+$PRICING" >"$OUT/priced.yaml"
 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
 pids+=($!)
 python3 bench/footprint/footprint.py "$BIN" "$OUT/trace-filter" "$OUT" "$OUT/plain.yaml" "$OUT/priced.yaml" \
