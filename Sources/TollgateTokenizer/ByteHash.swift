@@ -70,39 +70,32 @@ enum ByteLevelAlphabet {
         return table
     }()
 
-    /// Decodes a byte-level string (UTF-8 bytes of alphabet characters) to raw bytes.
-    /// Returns false if a character is outside the alphabet (such tokens are not reachable by BPE).
-    static func decode(_ utf8: [UInt8], into out: inout [UInt8], skipping skip: Int = -1) -> Bool {
-        out.removeAll(keepingCapacity: true)
-        let table = byteForScalar
-        var i = 0
-        let n = utf8.count
-        while i < n {
-            if i == skip {
-                i += 1
-                continue
+    /// Decodes a byte-level string (UTF-8 bytes of alphabet characters) to raw bytes at `out`,
+    /// which has room for `text.count` bytes (a character is never shorter than its byte).
+    /// Returns the number of bytes, or nil if a character is outside the alphabet (such tokens
+    /// are not reachable by BPE).
+    static func decode(_ text: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int? {
+        byteForScalar.withUnsafeBufferPointer { table in
+            var i = 0
+            var count = 0
+            let n = text.count
+            while i < n {
+                let b0 = text[i]
+                var scalar: Int
+                if b0 < 0x80 {
+                    scalar = Int(b0)
+                    i += 1
+                } else if b0 & 0xE0 == 0xC0 && i + 1 < n {
+                    scalar = Int(b0 & 0x1F) << 6 | Int(text[i + 1] & 0x3F)
+                    i += 2
+                } else {
+                    return nil
+                }
+                guard scalar < 0x144, table[scalar] >= 0 else { return nil }
+                out[count] = UInt8(truncatingIfNeeded: table[scalar])
+                count += 1
             }
-            let b0 = utf8[i]
-            var scalar: Int
-            if b0 < 0x80 {
-                scalar = Int(b0)
-                i += 1
-            } else if b0 & 0xE0 == 0xC0 && i + 1 < n {
-                scalar = Int(b0 & 0x1F) << 6 | Int(utf8[i + 1] & 0x3F)
-                i += 2
-            } else {
-                return false
-            }
-            guard scalar < 0x144, table[scalar] >= 0 else { return false }
-            out.append(UInt8(table[scalar]))
+            return count
         }
-        return true
-    }
-
-    /// Number of raw bytes encoded by `utf8[0..<end]` (one per alphabet character).
-    static func decodedLength(_ utf8: [UInt8], upTo end: Int) -> Int {
-        var n = 0
-        for i in 0..<end where utf8[i] & 0xC0 != 0x80 { n += 1 }
-        return n
     }
 }

@@ -212,9 +212,26 @@ struct JSONScanner {
 
     mutating func parseInt() throws -> Int {
         let start = peekPosition()
+        // Fast path for the vocabulary's ids: up to 18 plain digits, no leading zero, nothing after.
+        var value = 0
+        while position < bytes.count && position - start < 18, case let d = bytes[position] &- 0x30, d < 10 {
+            value = value * 10 + Int(d)
+            position += 1
+        }
+        let digits = position - start
+        if digits > 0 && (digits == 1 || bytes[start] != 0x30)
+            && (position == bytes.count || !Self.continuesNumber(bytes[position]))
+        {
+            return value
+        }
+        position = start
         let text = try parseNumberText()
         guard let v = Int(text) else { throw Self.error("expected an integer", at: start) }
         return v
+    }
+
+    private static func continuesNumber(_ b: UInt8) -> Bool {
+        (0x30...0x39).contains(b) || b == UInt8(ascii: ".") || b | 0x20 == UInt8(ascii: "e")
     }
 
     private mutating func peekPosition() -> Int {
@@ -225,6 +242,26 @@ struct JSONScanner {
     mutating func parseString() throws -> String {
         try scanString()
         return String(decoding: stringBuffer, as: UTF8.self)
+    }
+
+    /// Calls `body` with the next string's UTF-8 bytes: a view into the document when the string
+    /// has no escapes (no copy; nearly every vocabulary entry), else the decoded `stringBuffer`.
+    mutating func withNextString<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R {
+        try expect(UInt8(ascii: "\""))
+        var end = position
+        while end < bytes.count {
+            let b = bytes[end]
+            if b == UInt8(ascii: "\"") {
+                let text = UnsafeBufferPointer(rebasing: bytes[position..<end])
+                position = end + 1
+                return try body(text)
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            end += 1
+        }
+        position -= 1
+        try scanString()
+        return try stringBuffer.withUnsafeBufferPointer(body)
     }
 
     /// Reads a JSON string into `stringBuffer` as UTF-8 bytes (escapes decoded; a lone surrogate

@@ -122,7 +122,6 @@ struct TokenizerFileLoader {
         merges: inout [(left: UInt32, right: UInt32, merged: UInt32)]?
     ) throws {
         guard try s.open(UInt8(ascii: "{"), close: UInt8(ascii: "}")) else { throw TokenizerError.malformed("empty model") }
-        var raw: [UInt8] = []
         repeat {
             let key = try s.parseString()
             try s.expect(UInt8(ascii: ":"))
@@ -137,76 +136,91 @@ struct TokenizerFileLoader {
             case "byte_fallback":
                 guard try s.parseValue() == .bool(false) else { throw TokenizerError.unsupported("byte_fallback") }
             case "vocab":
-                var flat: [UInt8] = []
-                flat.reserveCapacity(1 << 20)
-                var entries: [VocabularyTable.Entry] = []
-                entries.reserveCapacity(130_000)
-                if try s.open(UInt8(ascii: "{"), close: UInt8(ascii: "}")) {
-                    repeat {
-                        try s.scanString()
-                        let reachable = ByteLevelAlphabet.decode(s.stringBuffer, into: &raw)
-                        let offset = flat.count
-                        flat.append(contentsOf: reachable ? raw : s.stringBuffer)
-                        try s.expect(UInt8(ascii: ":"))
-                        entries.append(.init(offset: offset, length: flat.count - offset, id: try s.parseInt(), reachable: reachable))
-                    } while try s.nextElement(close: UInt8(ascii: "}"))
-                }
-                vocab = try VocabularyTable(flat: flat, entries: entries)
+                vocab = try parseVocabulary(&s)
             case "merges":
                 guard let vocabulary = vocab else {
                     throw TokenizerError.unsupported("model.merges before model.vocab")
                 }
-                var list: [(left: UInt32, right: UInt32, merged: UInt32)] = []
-                list.reserveCapacity(130_000)
-                var pair: [UInt8] = []
-                pair.reserveCapacity(512)
-                if try s.open(UInt8(ascii: "["), close: UInt8(ascii: "]")) {
-                    repeat {
-                        list.append(try parseMerge(&s, &raw, &pair, vocabulary, index: list.count))
-                    } while try s.nextElement(close: UInt8(ascii: "]"))
-                }
-                merges = list
+                merges = try parseMerges(&s, vocabulary)
             default:
                 try s.skipValue()  // unk_token, fuse_unk, ignore_merges: no effect on a byte-level vocabulary
             }
         } while try s.nextElement(close: UInt8(ascii: "}"))
     }
 
-    /// One merge, either `"a b"` (older format) or `["a", "b"]`, resolved to (left, right, merged) ids.
-    private static func parseMerge(
-        _ s: inout JSONScanner, _ raw: inout [UInt8], _ pair: inout [UInt8], _ vocabulary: VocabularyTable, index: Int
-    ) throws -> (left: UInt32, right: UInt32, merged: UInt32) {
-        let at = s.position
-        pair.removeAll(keepingCapacity: true)
-        var split = 0
-        if s.peek() == UInt8(ascii: "[") {
-            s.position += 1
-            try s.scanString()
-            guard ByteLevelAlphabet.decode(s.stringBuffer, into: &raw) else { throw TokenizerError.malformed("merge side not byte-level", at: at) }
-            pair.append(contentsOf: raw)
-            split = pair.count
-            try s.expect(UInt8(ascii: ","))
-            try s.scanString()
-            guard ByteLevelAlphabet.decode(s.stringBuffer, into: &raw) else { throw TokenizerError.malformed("merge side not byte-level", at: at) }
-            pair.append(contentsOf: raw)
-            try s.expect(UInt8(ascii: "]"))
-        } else {
-            try s.scanString()
-            // Byte-level text never contains a raw space, so the one space separates the two sides.
-            guard let space = s.stringBuffer.firstIndex(of: 0x20),
-                s.stringBuffer[(space + 1)...].firstIndex(of: 0x20) == nil,
-                ByteLevelAlphabet.decode(s.stringBuffer, into: &raw, skipping: space)
-            else { throw TokenizerError.malformed("merge is not two byte-level tokens", at: at) }
-            pair = raw
-            split = ByteLevelAlphabet.decodedLength(s.stringBuffer, upTo: space)
+    /// `model.vocab`: token text → id. Tokens are decoded from the byte-level alphabet straight
+    /// out of the document into one buffer; the load is a fresh gateway's first wait.
+    private static func parseVocabulary(_ s: inout JSONScanner) throws -> VocabularyTable {
+        // A token's bytes are never more than its text, so the document's size bounds them all.
+        let flat = UnsafeMutablePointer<UInt8>.allocate(capacity: s.bytes.count)
+        defer { flat.deallocate() }
+        var used = 0
+        var entries: [VocabularyTable.Entry] = []
+        entries.reserveCapacity(130_000)
+        if try s.open(UInt8(ascii: "{"), close: UInt8(ascii: "}")) {
+            repeat {
+                let (length, reachable) = try s.withNextString { text in
+                    if let n = ByteLevelAlphabet.decode(text, into: flat + used) { return (n, true) }
+                    // Not byte-level: kept as written, for decoding only.
+                    for (k, b) in text.enumerated() { flat[used + k] = b }
+                    return (text.count, false)
+                }
+                try s.expect(UInt8(ascii: ":"))
+                entries.append(.init(offset: used, length: length, id: try s.parseInt(), reachable: reachable))
+                used += length
+            } while try s.nextElement(close: UInt8(ascii: "}"))
         }
-        let (left, right, merged) = pair.withUnsafeBufferPointer { p in
-            (vocabulary.lookup(p.baseAddress!, split), vocabulary.lookup(p.baseAddress! + split, p.count - split),
-             vocabulary.lookup(p.baseAddress!, p.count))
-        }
-        guard left >= 0, right >= 0, merged >= 0 else {
-            throw TokenizerError.malformed("merge \(index) uses a token that is not in the vocabulary", at: at)
-        }
-        return (UInt32(left), UInt32(right), UInt32(merged))
+        return try VocabularyTable(flat: UnsafeBufferPointer(start: flat, count: used), entries: entries)
+    }
+
+    /// `model.merges`, each resolved to (left, right, merged) ids, in rank order.
+    private static func parseMerges(_ s: inout JSONScanner, _ vocabulary: VocabularyTable) throws
+        -> [(left: UInt32, right: UInt32, merged: UInt32)]
+    {
+        // Each side is a token of at most `maxTokenLength` bytes; longer text cannot name one.
+        let sideLimit = 2 * vocabulary.maxTokenLength
+        let pair = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * sideLimit + 2)
+        defer { pair.deallocate() }
+        var list: [(left: UInt32, right: UInt32, merged: UInt32)] = []
+        list.reserveCapacity(130_000)
+        guard try s.open(UInt8(ascii: "["), close: UInt8(ascii: "]")) else { return list }
+        repeat {
+            let index = list.count
+            let at = s.position
+            // (bytes of the left side, bytes of both) in `pair`, or nil when not two byte-level tokens.
+            let sides: (split: Int, count: Int)?
+            if s.peek() == UInt8(ascii: "[") {  // ["a", "b"]
+                s.position += 1
+                let left = try s.withNextString { $0.count <= sideLimit ? ByteLevelAlphabet.decode($0, into: pair) : nil }
+                try s.expect(UInt8(ascii: ","))
+                let right = try s.withNextString { text in
+                    left.flatMap { l in text.count <= sideLimit ? ByteLevelAlphabet.decode(text, into: pair + l) : nil }
+                }
+                try s.expect(UInt8(ascii: "]"))
+                sides = left.flatMap { l in right.map { (l, l + $0) } }
+            } else {  // "a b": byte-level text never contains a raw space, so one space separates the sides
+                sides = try s.withNextString { text in
+                    guard let space = text.firstIndex(of: 0x20), space <= sideLimit, text.count - space - 1 <= sideLimit,
+                        let l = ByteLevelAlphabet.decode(UnsafeBufferPointer(rebasing: text[..<space]), into: pair),
+                        let r = ByteLevelAlphabet.decode(UnsafeBufferPointer(rebasing: text[(space + 1)...]), into: pair + l)
+                    else { return nil }
+                    return (l, l + r)
+                }
+            }
+            guard let (split, count) = sides else {
+                throw TokenizerError.malformed("merge \(index) is not two byte-level tokens", at: at)
+            }
+            // Merges are listed in the order their tokens were added: the merged token is nearly
+            // always the id after the previous one (see `VocabularyTable.lookup(_:_:guess:)`).
+            let guess = list.last.map { Int($0.merged) + 1 } ?? -1
+            let left = vocabulary.lookup(pair, split)
+            let right = vocabulary.lookup(pair + split, count - split)
+            let merged = vocabulary.lookup(pair, count, guess: guess)
+            guard left >= 0, right >= 0, merged >= 0 else {
+                throw TokenizerError.malformed("merge \(index) uses a token that is not in the vocabulary", at: at)
+            }
+            list.append((UInt32(left), UInt32(right), UInt32(merged)))
+        } while try s.nextElement(close: UInt8(ascii: "]"))
+        return list
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Token id ↔ raw bytes for the BPE vocabulary, with an open-addressing hash from bytes to id.
 /// Memory is allocated once at load and never mutated afterwards.
 final class VocabularyTable: @unchecked Sendable {
@@ -17,6 +19,8 @@ final class VocabularyTable: @unchecked Sendable {
     private let mask: Int
     /// Longest byte-level token, in bytes.
     let maxTokenLength: Int
+    /// Whether each id is written in the byte-level alphabet (and so can be looked up).
+    private let reachable: [Bool]
 
     /// One vocabulary entry: its raw bytes are `flat[offset..<offset + length]`. Unreachable
     /// tokens (not written in the byte-level alphabet) are stored for decoding but not hashed.
@@ -27,7 +31,7 @@ final class VocabularyTable: @unchecked Sendable {
         var reachable: Bool
     }
 
-    init(flat: [UInt8], entries: [Entry]) throws {
+    init(flat: UnsafeBufferPointer<UInt8>, entries: [Entry]) throws {
         let maxID = entries.reduce(-1) { max($0, $1.id) }
         let count = maxID + 1
         // A slot holds the id in 24 bits and the length in 8.
@@ -49,39 +53,43 @@ final class VocabularyTable: @unchecked Sendable {
         var reachable = [Bool](repeating: false, count: count)
         var offset = 0
         var longest = 0
-        flat.withUnsafeBufferPointer { src in
-            for id in 0..<count {
-                offsets[id] = UInt32(offset)
-                let i = Int(slotOf[id])
-                if i >= 0 {
-                    let e = entries[i]
-                    (bytes + offset).update(from: src.baseAddress! + e.offset, count: e.length)
-                    offset += e.length
-                    reachable[id] = e.reachable
-                    if e.reachable { longest = max(longest, e.length) }
-                }
+        for id in 0..<count {
+            offsets[id] = UInt32(offset)
+            let i = Int(slotOf[id])
+            if i >= 0 {
+                let e = entries[i]
+                (bytes + offset).update(from: flat.baseAddress! + e.offset, count: e.length)
+                offset += e.length
+                reachable[id] = e.reachable
+                if e.reachable { longest = max(longest, e.length) }
             }
         }
         offsets[count] = UInt32(offset)
         self.bytes = bytes
         self.offsets = offsets
+        self.reachable = reachable
         maxTokenLength = longest
         var capacity = 1024
         while capacity < count * 2 { capacity <<= 1 }
         mask = capacity - 1
-        slots = .allocate(capacity: 2 * capacity)
-        slots.initialize(repeating: 0, count: 2 * capacity)
+        // Zeroed pages straight from the kernel: no 4 MB memset at every start.
+        slots = calloc(2 * capacity, MemoryLayout<UInt64>.stride)!.assumingMemoryBound(to: UInt64.self)
         for id in 0..<count where reachable[id] {
-            let start = Int(offsets[id])
-            let n = Int(offsets[id + 1]) - start
-            if lookup(bytes + start, n) >= 0 {
-                throw TokenizerError.malformed("vocabulary token \(id) duplicates another token")
-            }
-            let h = ByteHash.hash(bytes + start, n)
+            let p = UnsafePointer(bytes + Int(offsets[id]))
+            let n = Int(offsets[id + 1] - offsets[id])
+            let h = ByteHash.hash(p, n)
+            let head = Self.head(hash: h, length: n)
+            let first = ByteHash.word(p, n)
+            // One walk of the probe chain both finds a duplicate and the free slot.
             var i = Int(truncatingIfNeeded: h) & mask
-            while slots[2 * i] != 0 { i = (i + 1) & mask }
-            slots[2 * i] = Self.head(hash: h, length: n) | UInt64(id + 1)
-            slots[2 * i + 1] = ByteHash.word(bytes + start, n)
+            while slots[2 * i] != 0 {
+                if slotHolds(i, head: head, first: first, p, n) >= 0 {
+                    throw TokenizerError.malformed("vocabulary token \(id) duplicates another token")
+                }
+                i = (i + 1) & mask
+            }
+            slots[2 * i] = head | UInt64(id + 1)
+            slots[2 * i + 1] = first
         }
     }
 
@@ -94,7 +102,7 @@ final class VocabularyTable: @unchecked Sendable {
     deinit {
         bytes.deallocate()
         offsets.deallocate()
-        slots.deallocate()
+        free(slots)
     }
 
     /// The id of the token whose raw bytes are exactly `p[0..<n]`, or -1.
@@ -105,27 +113,45 @@ final class VocabularyTable: @unchecked Sendable {
         let head = Self.head(hash: h, length: n)
         let first = ByteHash.word(p, n)
         var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let e = slots[2 * i]
-            if e == 0 { return -1 }
-            if e & ~0xFF_FFFF == head && slots[2 * i + 1] == first {
-                let id = Int(e & 0xFF_FFFF) - 1
-                if n <= 8 || ByteHash.equal(bytes + Int(offsets[id]) + 8, p + 8, n - 8) { return id }
-            }
+        while slots[2 * i] != 0 {
+            let id = slotHolds(i, head: head, first: first, p, n)
+            if id >= 0 { return id }
             i = (i + 1) & mask
         }
+        return -1
+    }
+
+    /// The id in occupied slot `i` if its token is exactly `p[0..<n]`, else -1.
+    @inline(__always)
+    private func slotHolds(_ i: Int, head: UInt64, first: UInt64, _ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        let e = slots[2 * i]
+        guard e & ~0xFF_FFFF == head && slots[2 * i + 1] == first else { return -1 }
+        let id = Int(e & 0xFF_FFFF) - 1
+        return n <= 8 || ByteHash.equal(bytes + Int(offsets[id]) + 8, p + 8, n - 8) ? id : -1
+    }
+
+    /// The id of `p[0..<n]`, trying `guess` first. Merges are listed in the order their tokens
+    /// were added, so the merged token is nearly always the id after the previous one: checking
+    /// it reads memory in order instead of one random probe into the 4 MB table.
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, guess: Int) -> Int {
+        if guess >= 0 && guess < count && reachable[guess] && Int(offsets[guess + 1] - offsets[guess]) == n
+            && ByteHash.equal(bytes + Int(offsets[guess]), p, n)
+        {
+            return guess
+        }
+        return lookup(p, n)
     }
 }
 
 /// The BPE merge table: (left id, right id) → (rank, merged id), open addressing.
 final class MergeTable: @unchecked Sendable {
     // @unchecked: filled in init, read-only afterwards; freed in deinit.
-    /// Interleaved (key, value) pairs; key = left << 32 | right, `empty` when unused;
-    /// value = rank << 32 | merged id.
+    /// Interleaved (key, value) pairs; key = `used` | left << 32 | right, 0 when unused (so the
+    /// table starts as zeroed pages, with no 8 MB fill at every start); value = rank << 32 | merged id.
     private let slots: UnsafeMutablePointer<UInt64>
     private let shift: UInt64
     private let mask: Int
-    static let empty: UInt64 = .max
+    private static let used: UInt64 = 1 << 63
     /// Returned by `lookup` when the pair has no merge; larger than every real value.
     static let none: UInt64 = .max
 
@@ -135,12 +161,11 @@ final class MergeTable: @unchecked Sendable {
         let capacity = 1 << Int(bits)
         shift = 64 - bits
         mask = capacity - 1
-        slots = .allocate(capacity: capacity * 2)
-        slots.initialize(repeating: Self.empty, count: capacity * 2)
+        slots = calloc(capacity * 2, MemoryLayout<UInt64>.stride)!.assumingMemoryBound(to: UInt64.self)
         for (rank, m) in merges.enumerated() {
-            let key = UInt64(m.left) << 32 | UInt64(m.right)
+            let key = Self.key(m.left, m.right)
             var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
-            while slots[2 * i] != Self.empty {
+            while slots[2 * i] != 0 {
                 // HF collects the merges into a map, so a repeated pair takes the later rank.
                 if slots[2 * i] == key { break }
                 i = (i + 1) & mask
@@ -150,17 +175,22 @@ final class MergeTable: @unchecked Sendable {
         }
     }
 
-    deinit { slots.deallocate() }
+    deinit { free(slots) }
+
+    @inline(__always)
+    private static func key(_ left: UInt32, _ right: UInt32) -> UInt64 {
+        used | UInt64(left) << 32 | UInt64(right)
+    }
 
     /// rank << 32 | merged id for the pair, or `none`.
     @inline(__always)
     func lookup(_ left: UInt32, _ right: UInt32) -> UInt64 {
-        let key = UInt64(left) << 32 | UInt64(right)
+        let key = Self.key(left, right)
         var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
         while true {
             let k = slots[2 * i]
             if k == key { return slots[2 * i + 1] }
-            if k == Self.empty { return Self.none }
+            if k == 0 { return Self.none }
             i = (i + 1) & mask
         }
     }
