@@ -16,6 +16,7 @@ final class VocabularyTable: @unchecked Sendable {
     /// cache line per lookup instead of three (slot, offsets, bytes), which is most of the cost of
     /// counting a short prompt on a busy server.
     private let slots: UnsafeMutablePointer<UInt64>
+    private let memory: TableMemory
     private let mask: Int
     /// Longest byte-level token, in bytes.
     let maxTokenLength: Int
@@ -72,8 +73,8 @@ final class VocabularyTable: @unchecked Sendable {
         var capacity = 1024
         while capacity < count * 2 { capacity <<= 1 }
         mask = capacity - 1
-        // Zeroed pages straight from the kernel: no 4 MB memset at every start.
-        slots = calloc(2 * capacity, MemoryLayout<UInt64>.stride)!.assumingMemoryBound(to: UInt64.self)
+        memory = TableMemory(bytes: 2 * capacity * MemoryLayout<UInt64>.stride)
+        slots = memory.start.assumingMemoryBound(to: UInt64.self)
         for id in 0..<count where reachable[id] {
             let p = UnsafePointer(bytes + Int(offsets[id]))
             let n = Int(offsets[id + 1] - offsets[id])
@@ -102,7 +103,7 @@ final class VocabularyTable: @unchecked Sendable {
     deinit {
         bytes.deallocate()
         offsets.deallocate()
-        free(slots)
+        memory.release()
     }
 
     /// The id of the token whose raw bytes are exactly `p[0..<n]`, or -1.
@@ -149,6 +150,7 @@ final class MergeTable: @unchecked Sendable {
     /// Interleaved (key, value) pairs; key = `used` | left << 32 | right, 0 when unused (so the
     /// table starts as zeroed pages, with no 8 MB fill at every start); value = rank << 32 | merged id.
     private let slots: UnsafeMutablePointer<UInt64>
+    private let memory: TableMemory
     private let shift: UInt64
     private let mask: Int
     private static let used: UInt64 = 1 << 63
@@ -161,7 +163,8 @@ final class MergeTable: @unchecked Sendable {
         let capacity = 1 << Int(bits)
         shift = 64 - bits
         mask = capacity - 1
-        slots = calloc(capacity * 2, MemoryLayout<UInt64>.stride)!.assumingMemoryBound(to: UInt64.self)
+        memory = TableMemory(bytes: 2 * capacity * MemoryLayout<UInt64>.stride)
+        slots = memory.start.assumingMemoryBound(to: UInt64.self)
         for (rank, m) in merges.enumerated() {
             let key = Self.key(m.left, m.right)
             var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
@@ -175,7 +178,7 @@ final class MergeTable: @unchecked Sendable {
         }
     }
 
-    deinit { free(slots) }
+    deinit { memory.release() }
 
     @inline(__always)
     private static func key(_ left: UInt32, _ right: UInt32) -> UInt64 {
@@ -194,4 +197,31 @@ final class MergeTable: @unchecked Sendable {
             i = (i + 1) & mask
         }
     }
+}
+
+/// Zeroed memory for the two big hash tables (4 and 8 MB), on 2 MB pages where the kernel allows
+/// (transparent huge pages, `madvise` mode). Their inserts land at random, each first reading its
+/// slot: on 4 KB pages filling them took about 6,000 page faults (a read, then a write, per page),
+/// and on 2 MB pages a handful: a sixth less load time (docs/BENCHMARKS.md, twelfth session).
+struct TableMemory {
+    private static let hugePage = 2 << 20
+    private let base: UnsafeMutableRawPointer
+    private let length: Int
+    /// The table's first byte, 2 MB-aligned; `bytes` zeroed bytes follow.
+    let start: UnsafeMutableRawPointer
+
+    init(bytes: Int) {
+        length = bytes + Self.hugePage
+        guard let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            mapped != MAP_FAILED
+        else { fatalError("cannot map \(length) bytes for a tokenizer table") }
+        base = mapped
+        let aligned = (Int(bitPattern: mapped) + Self.hugePage - 1) & ~(Self.hugePage - 1)
+        start = UnsafeMutableRawPointer(bitPattern: aligned)!
+        #if os(Linux)
+        _ = madvise(start, bytes, Int32(MADV_HUGEPAGE))  // advice only: 4 KB pages work too
+        #endif
+    }
+
+    func release() { munmap(base, length) }
 }
