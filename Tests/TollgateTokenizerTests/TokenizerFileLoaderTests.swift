@@ -71,6 +71,22 @@ import Testing
         }
     }
 
+    /// A file cut short anywhere is a clear error, never a crash or a half-loaded tokenizer.
+    @Test func truncatedFilesAreRefused() throws {
+        let whole = Self.document(extraVocab: Self.vocab, merges: #""c d", "a b", ["ab", "c"], ["x", "\u0079"]"#)
+        _ = try DeepSeekTokenizer(jsonBytes: whole)
+        var accepted: [Int] = []
+        for end in stride(from: 0, to: whole.count - 1, by: 3) {
+            do {
+                _ = try DeepSeekTokenizer(jsonBytes: Array(whole[..<end]))
+                accepted.append(end)
+            } catch let error as TokenizerError {
+                #expect(error.code == .malformedFile || error.code == .unsupportedTokenizer)
+            }
+        }
+        #expect(accepted.isEmpty, "loaded from a truncated file at \(accepted.prefix(5))")
+    }
+
     @Test func duplicateTokensAndIdsAreRefused() {
         #expect(throws: TokenizerError.self) {
             try DeepSeekTokenizer(jsonBytes: Self.document(extraVocab: #""ab": 256, "a\u0062": 257"#, merges: ""))
