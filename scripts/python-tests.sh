@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the Python test suite (tests/python): the official openai SDK against `tollgate demo`,
-# and, with TOLLGATE_REAL_ENGINE=1, Tollgate in front of a real llama.cpp engine.
+# Runs the Python test suite (tests/python): the official openai SDK against `tollgate demo`, the
+# `tokens` and `price` commands, and, with TOLLGATE_REAL_ENGINE=1, Tollgate in front of a real
+# llama.cpp engine.
 #
 # Usage: TOLLGATE_BIN=.build/debug/tollgate scripts/python-tests.sh [pytest args...]
 #

@@ -35,7 +35,7 @@ public struct ConfigNode: @unchecked Sendable {
     /// Reads and parses a file.
     public static func load(path: String) throws -> ConfigNode {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: 0, reason: "cannot read the file")
+            throw ConfigError(file: path, line: 0, reason: "cannot read the file: \(whyUnreadable(path))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, line: 0, reason: "the file is not UTF-8 text")

@@ -24,8 +24,8 @@ struct PriceCommand: AsyncParsableCommand {
     @Option(help: "Read the request from this file instead of standard input.")
     var file: String?
 
-    @Option(help: "The price book.")
-    var prices = "policies/prices.yaml"
+    @Option(help: "The price book (default: policies/prices.yaml in the current folder or in $TOLLGATE_HOME).")
+    var prices: String?
 
     @Option(name: .customLong("max-tokens"), help: "Expected output tokens (overrides the request's max_tokens).")
     var maxTokens: Int?
@@ -46,9 +46,10 @@ struct PriceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let book = try PriceBook.load(path: prices)
+        let bookPath = try prices ?? RepositoryFile.locate("policies/prices.yaml")
+        let book = try PriceBook.load(path: bookPath)
         let date = try at.map(Self.parseDate) ?? Date()
-        let body = try readInput()
+        let body = Array(try readCommandInput(file: file))
         let request: JSONValue
         do {
             request = try JSONValue.parse(body)
@@ -67,7 +68,7 @@ struct PriceCommand: AsyncParsableCommand {
         case .table:
             print(
                 Self.table(
-                    rows: rows, book: book, version: version.id, file: prices, date: date, count: count,
+                    rows: rows, book: book, version: version.id, file: bookPath, date: date, count: count,
                     thinking: thinking, requestedMaxTokens: requested, requestModel: request["model"]?.stringValue))
         case .json:
             print(
@@ -77,21 +78,6 @@ struct PriceCommand: AsyncParsableCommand {
         }
     }
 
-    func readInput() throws -> [UInt8] {
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw InputError(message: "cannot read \(file)")
-            }
-            return Array(data)
-        }
-        return Array(FileHandle.standardInput.readDataToEndOfFile())
-    }
-
-    /// A problem with the input, reported without the usage text (the arguments were fine).
-    struct InputError: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
-    }
 
     // MARK: - Request fields
 

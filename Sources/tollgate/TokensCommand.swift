@@ -15,15 +15,7 @@ struct TokensCommand: ParsableCommand {
         @Option(name: .long, help: "Read this file instead of standard input.")
         var file: String?
 
-        func read() throws -> Data {
-            if let file {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw ValidationError("cannot read \(file)")
-                }
-                return data
-            }
-            return FileHandle.standardInput.readDataToEndOfFile()
-        }
+        func read() throws -> Data { try readCommandInput(file: file) }
     }
 
     struct Encode: ParsableCommand {
@@ -104,7 +96,7 @@ struct TokensCommand: ParsableCommand {
             let tokenizer = try DeepSeekTokenizer.loadBundled()
             let loadTime = ContinuousClock.now - loadStart
             let rssLoaded = Self.residentKB()
-            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            let data = try readCommandInput(file: file)
             let text = String(decoding: data, as: UTF8.self)
             var times: [Double] = []
             var tokens = 0

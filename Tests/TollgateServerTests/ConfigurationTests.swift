@@ -41,6 +41,25 @@ import TollgateRouting
         #expect(config.targets.count == 3)
     }
 
+    @Test func anUnreadableFileSaysWhyAndWhereItWasLookedFor() throws {
+        func reason(_ path: String) -> String? {
+            do {
+                _ = try GatewayConfiguration.load(path: path, environment: [:])
+                return nil
+            } catch let error as ConfigError {
+                #expect(error.file == path)
+                return error.reason
+            } catch {
+                return nil
+            }
+        }
+        let missing = reason("no-such-tollgate-config.yaml")
+        #expect(missing?.contains("No such file or directory") == true)
+        #expect(missing?.contains("looked up from \(FileManager.default.currentDirectoryPath)") == true)
+        let folder = FileManager.default.temporaryDirectory.path
+        #expect(reason(folder) == "cannot read the file: it is a folder")
+    }
+
     @Test func errorsNameFileLineAndReason() {
         func error(_ yaml: String, env: [String: String] = ["TEST_KEY": "k"]) -> ConfigError? {
             do {

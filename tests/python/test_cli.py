@@ -1,0 +1,107 @@
+"""The `tokens` and `price` commands as a user runs them: the real binary, stdin and files.
+
+The tokenizer's parity with Hugging Face is proven by the Swift suites; these tests hold the
+commands' contract: output shapes, the chat count behind the price, and errors that say what is
+wrong (exit status 1, no usage text, no crash) while the arguments themselves were fine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+from conftest import REPO, tollgate_bin
+
+TEXT = "Hello, 世界! Numbers 1234567 and <｜begin▁of▁sentence｜> inside text.\n"
+REQUEST = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+
+
+def run(*args: str, stdin: bytes = b"", cwd: Path = REPO, env: dict[str, str] | None = None):
+    return subprocess.run(
+        [str(tollgate_bin()), *args], input=stdin, capture_output=True, cwd=cwd, env=env, timeout=120
+    )
+
+
+def ok(*args: str, **options) -> str:
+    result = run(*args, **options)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def refused(*args: str, **options) -> str:
+    """Runs a command that must fail cleanly; returns its error text."""
+    result = run(*args, **options)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, f"exit {result.returncode}: {stderr}"  # not a crash, not a usage error
+    assert "Usage:" not in stderr
+    return stderr
+
+
+def test_encode_prints_one_json_array_and_count_its_length(tmp_path: Path):
+    ids = json.loads(ok("tokens", "encode", stdin=TEXT.encode()))
+    assert isinstance(ids, list) and all(isinstance(i, int) and i >= 0 for i in ids)
+    assert 0 in ids, "the BOS string inside text is the special token, as in HF"
+    assert int(ok("tokens", "count", stdin=TEXT.encode())) == len(ids)
+    path = tmp_path / "text.txt"
+    path.write_bytes(TEXT.encode())
+    assert json.loads(ok("tokens", "encode", "--file", str(path))) == ids
+
+
+def test_empty_input_has_no_tokens():
+    assert json.loads(ok("tokens", "encode")) == []
+    assert int(ok("tokens", "count")) == 0
+
+
+def test_invalid_utf8_is_a_clear_error():
+    error = refused("tokens", "encode", stdin=b"ok \xff\xfe")
+    assert "not valid UTF-8" in error and "byte 3" in error
+
+
+def test_a_missing_file_says_why_and_where_it_was_looked_up(tmp_path: Path):
+    error = refused("tokens", "count", "--file", "missing.txt", cwd=tmp_path)
+    assert "missing.txt" in error and "No such file or directory" in error and str(tmp_path) in error
+    assert "it is a folder" in refused("tokens", "count", "--file", str(tmp_path))
+
+
+def test_chat_count_lays_out_the_turns():
+    text = int(ok("tokens", "count", stdin=b"hi"))
+    off = dict(REQUEST, thinking={"type": "disabled"})
+    # BOS, <｜User｜>, the text, <｜Assistant｜>, </think>
+    assert int(ok("tokens", "count", "--chat", stdin=json.dumps(off).encode())) == 4 + text
+    counted = json.loads(ok("tokens", "count", "--chat", "--json", stdin=json.dumps(REQUEST).encode()))
+    assert counted["exact"] is True and counted["tokens"] > 4 + text, "thinking mode adds the effort preamble"
+
+
+def test_price_estimates_every_target_from_the_counted_prompt(tmp_path: Path):
+    prompt = int(ok("tokens", "count", "--chat", stdin=json.dumps(REQUEST).encode()))
+
+    def estimates(max_tokens: int) -> dict[tuple[str, str], Decimal]:
+        env = dict(os.environ, TOLLGATE_HOME=str(REPO))  # run outside the checkout: the book is found there
+        body = json.dumps(dict(REQUEST, max_tokens=max_tokens)).encode()
+        report = json.loads(ok("price", "--chat", "--format", "json", stdin=body, cwd=tmp_path, env=env))
+        assert report["currency"] == "USD"
+        for row in report["estimates"]:
+            assert row["prompt_tokens"] == prompt and row["output_tokens"] == max_tokens
+            assert row["book_version"] == report["book_version"]
+        return {(row["target"], row["model"]): Decimal(row["cost"]) for row in report["estimates"]}
+
+    short, long = estimates(100), estimates(200)
+    assert {target for target, _ in short} == {"deepseek-api", "flash-pool", "pro-pool"}
+    for key, cost in short.items():
+        assert Decimal(0) < cost < long[key], key
+
+
+def test_price_without_a_book_names_where_it_looked(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_HOME"}
+    body = json.dumps(REQUEST).encode()
+    result = run("price", "--chat", stdin=body, cwd=tmp_path, env=env)
+    assert result.returncode != 0 and "policies/prices.yaml not found in" in result.stderr.decode()
+    error = run("price", "--chat", "--prices", "nope.yaml", stdin=body, cwd=tmp_path).stderr.decode()
+    assert "nope.yaml" in error and "No such file or directory" in error and str(tmp_path) in error
+
+
+def test_price_refuses_a_request_that_is_not_json():
+    assert "not valid JSON" in refused("price", "--chat", stdin=b"{", cwd=REPO)
