@@ -78,7 +78,6 @@ struct PriceCommand: AsyncParsableCommand {
         }
     }
 
-
     // MARK: - Request fields
 
     /// Thinking is on unless the request turns it off, as vLLM's DeepSeek V4 glue decides.

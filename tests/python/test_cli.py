@@ -97,9 +97,8 @@ def test_price_estimates_every_target_from_the_counted_prompt(tmp_path: Path):
 def test_price_without_a_book_names_where_it_looked(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_HOME"}
     body = json.dumps(REQUEST).encode()
-    result = run("price", "--chat", stdin=body, cwd=tmp_path, env=env)
-    assert result.returncode != 0 and "policies/prices.yaml not found in" in result.stderr.decode()
-    error = run("price", "--chat", "--prices", "nope.yaml", stdin=body, cwd=tmp_path).stderr.decode()
+    assert "policies/prices.yaml not found in" in refused("price", "--chat", stdin=body, cwd=tmp_path, env=env)
+    error = refused("price", "--chat", "--prices", "nope.yaml", stdin=body, cwd=tmp_path)
     assert "nope.yaml" in error and "No such file or directory" in error and str(tmp_path) in error
 
 
