@@ -39,6 +39,19 @@ balanced_order() {
   done
 }
 
+# measure PID PORT CONN SCRIPT: wrk with SCRIPT against the gateway PID listening on PORT, for
+# $DURATION s at CONN connections (on CPU 0 when $on0 says so); one JSON line, the script's
+# summary with the gateway's CPU µs per request (utime + stime from /proc) added as cpu_us.
+measure() {
+  local before after line
+  before=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  line=$(BENCH_API_KEY=$KEY ${on0:-} wrk -t1 -c"$3" -d"${DURATION}s" --timeout 10s -s "$4" \
+    "http://127.0.0.1:$2/v1/chat/completions" | grep '^WRKJSON' | cut -d' ' -f2-)
+  after=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["cpu_us"]=(int(sys.argv[2])*1e6/int(sys.argv[3]))/max(r["requests"],1); print(json.dumps(r))' \
+    "$line" "$((after - before))" "$(getconf CLK_TCK)"
+}
+
 # Every process started in the background is added to pids and stopped on exit.
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

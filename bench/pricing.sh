@@ -47,15 +47,8 @@ curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: app
   "http://127.0.0.1:$PRICED_PORT/v1/chat/completions" | grep -qi '^x-tollgate-cost-estimate' \
   || { echo "the priced gateway sent no cost estimate" >&2; exit 1; }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() {  # run PATH STREAM CONN -> one JSON line with cpu_us per request added
-  local before after line
-  before=$(ticks "${pid[$1]}")
-  line=$(BENCH_API_KEY=$KEY BENCH_STREAM=$2 $on0 wrk -t1 -c"$3" -d"${DURATION}s" --timeout 10s -s bench/proxy.lua \
-    "http://127.0.0.1:${port[$1]}/v1/chat/completions" | grep '^WRKJSON' | cut -d' ' -f2-)
-  after=$(ticks "${pid[$1]}")
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["cpu_us"]=(int(sys.argv[2])*1e6/int(sys.argv[3]))/max(r["requests"],1); print(json.dumps(r))' \
-    "$line" "$((after - before))" "$(getconf CLK_TCK)"
+  BENCH_STREAM=$2 measure "${pid[$1]}" "${port[$1]}" "$3" bench/proxy.lua
 }
 for path in plain control priced; do run $path 0 16 >/dev/null; done   # warm up
 
@@ -72,26 +65,14 @@ for stream in 0 1; do
   done
 done
 
-python3 - "$OUT/results.jsonl" <<'PY'
-import json, math, statistics, sys
+PYTHONPATH=bench python3 - "$OUT/results.jsonl" <<'PY'
+import json, statistics, sys
+from paired import show
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def pick(path, stream, c):
     return sorted((r for r in rows if r["path"] == path and r["stream"] == stream and r["conn"] == c), key=lambda r: r["rep"])
 def med(path, stream, c, key):
     return statistics.median(r["r"][key] for r in pick(path, stream, c))
-def median_ci(values):
-    """Median and its distribution-free 95% interval (order statistics of the binomial)."""
-    xs, n = sorted(values), len(values)
-    k, tail = 0, 0.0
-    while True:  # largest k with P(Binomial(n, 1/2) < k) <= 2.5%
-        p = math.comb(n, k) / 2**n
-        if tail + p > 0.025: break
-        tail += p; k += 1
-    lo, hi = (xs[k - 1], xs[n - k]) if k > 0 else (xs[0], xs[-1])
-    return statistics.median(xs), lo, hi
-def show(values, fmt):
-    m, lo, hi = median_ci(values)
-    return f"{fmt(m)} [{fmt(lo)}, {fmt(hi)}]"
 pct = lambda v: f"{v:.1%}"
 us = lambda v: f"{v:+.1f}"
 print("Paired within each repetition: control against plain (A/A), priced against the mean of plain and control (A/B);")

@@ -18,6 +18,8 @@ public struct GatewayConfiguration: Sendable {
     public var healthIntervalMs: Int = 2000
     /// The price book (`pricing.price_book`), resolved against the configuration file's folder.
     public var priceBookPath: String?
+    /// Slots of the table of long texts counted before (`pricing.repeated_text_slots`); 0 turns it off.
+    public var repeatedTextSlots: Int = 16_384
     public var teams: [TeamKey] = []
     public var targets: [Target] = []
     /// The file it came from, for messages.
@@ -64,12 +66,13 @@ public struct GatewayConfiguration: Sendable {
             if let value = health.optional("interval_ms") { config.healthIntervalMs = try value.int(in: 50...600_000) }
         }
         if let pricing = try top.optional("pricing")?.mapping() {
-            try pricing.allowOnly(["price_book"])
+            try pricing.allowOnly(["price_book", "repeated_text_slots"])
             if let book = pricing.optional("price_book") {
                 let path = try book.nonEmptyString()
                 let folder = (root.file as NSString).deletingLastPathComponent
                 config.priceBookPath = path.hasPrefix("/") || folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
             }
+            if let slots = pricing.optional("repeated_text_slots") { config.repeatedTextSlots = try slots.int(in: 0...(1 << 24)) }
         }
         if let teams = top.optional("teams") {
             config.teams = try teams.sequence().map(TeamKey.parse)

@@ -124,7 +124,7 @@ struct GatewayHandler: HTTPRequestHandler {
                 return countOffLoop(context, account: account, pricer: pricer, responder: responder)
             }
             // Short prompts are counted right here: about a microsecond for a typical chat turn.
-            account.prompt = pricer.countPrompt(context.body, request: parsed)
+            account.prompt = pricer.countPrompt(context.body, request: parsed, team: caller.team)
         }
         admitAndSend(context, account: account, responder: responder)
     }
@@ -133,8 +133,9 @@ struct GatewayHandler: HTTPRequestHandler {
     private func countOffLoop(_ context: ExchangeContext, account: RequestAccount, pricer: RequestPricer, responder: HTTPResponder) {
         let body = context.body
         let request = context.request
+        let team = context.caller.team
         NIOThreadPool.singleton.runIfActive(eventLoop: responder.eventLoop) {
-            pricer.countPrompt(body, request: request)
+            pricer.countPrompt(body, request: request, team: team)
         }.whenComplete { [self] result in
             account.prompt = try? result.get()
             if !responder.isFinished { admitAndSend(context, account: account, responder: responder) }

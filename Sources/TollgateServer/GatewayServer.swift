@@ -44,7 +44,8 @@ public final class GatewayServer: Sendable {
         let pricer = try configuration.priceBookPath.map { path in
             let book = try PriceBook.load(path: path)
             try book.validate(targets: configuration.targets.map { ($0.name, $0.modelOrder) })
-            return RequestPricer(book: book, tokenizer: try DeepSeekTokenizer.loadBundled())
+            return RequestPricer(
+                book: book, tokenizer: try DeepSeekTokenizer.loadBundled(), repeatedTextSlots: configuration.repeatedTextSlots)
         }
         if ledger != nil && pricer == nil {
             throw ConfigError(

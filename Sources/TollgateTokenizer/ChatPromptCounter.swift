@@ -40,21 +40,46 @@ public struct ChatPromptCounter: Sendable {
         return try Array(bytes).withUnsafeBytes { try countChat(requestBytes: $0) }
     }
 
-    /// ``countChat(requestJSON:)`` for a body in memory, without generic dispatch.
-    public func countChat(requestBytes bytes: UnsafeRawBufferPointer) throws -> PromptCount {
+    /// ``countChat(requestJSON:)`` for a body in memory, without generic dispatch. Long texts are
+    /// looked up in `repeats` when given (the same count, sooner when they were counted before).
+    public func countChat(requestBytes bytes: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil) throws -> PromptCount {
         if let request = try? InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true),
             let turns = request.chatTurns
         {
-            return countTurns(turns, thinking: request.thinking, body: bytes)
+            return countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
         }
-        return try countChat(request: JSONValue.parse(bytes))
+        return try countChat(request: JSONValue.parse(bytes), repeats: repeats)
     }
 
     /// Counts a parsed `/v1/chat/completions` request.
-    public func countChat(request: JSONValue) throws -> PromptCount {
+    public func countChat(request: JSONValue, repeats: RepeatedTextCounts.Scoped? = nil) throws -> PromptCount {
         let rendered = try render(chatRequest: request)
-        return PromptCount(tokens: tokenizer.count(rendered.text), exact: rendered.reasons.isEmpty,
-                           estimateReasons: rendered.reasons)
+        let tokens = repeats.map { countSplitAtMarkers(rendered.text, through: $0) } ?? tokenizer.count(rendered.text)
+        return PromptCount(tokens: tokens, exact: rendered.reasons.isEmpty, estimateReasons: rendered.reasons)
+    }
+
+    /// The tokens of a rendered prompt, counted in pieces split at the markers that split cleanly
+    /// (one token each, whatever surrounds them: ``LayoutMarkers``), each piece through `repeats`,
+    /// so that the turns a conversation sends again are not tokenized again. The same count as
+    /// counting the whole text.
+    func countSplitAtMarkers(_ prompt: String, through repeats: RepeatedTextCounts.Scoped) -> Int {
+        var text = prompt
+        guard text.utf8.count >= repeats.counts.minimumBytes else { return tokenizer.count(text) }
+        return text.withUTF8 { bytes in
+            var total = 0, start = 0, at = 0
+            while at < bytes.count {
+                guard markers.startsClean[Int(bytes[at])],
+                    let marker = markers.clean.first(where: { bytes[at...].starts(with: $0) })
+                else {
+                    at += 1
+                    continue
+                }
+                total += repeats.tokens(of: UnsafeBufferPointer(rebasing: bytes[start..<at]), tokenizer) + 1
+                at += marker.count
+                start = at
+            }
+            return total + repeats.tokens(of: UnsafeBufferPointer(rebasing: bytes[start...]), tokenizer)
+        }
     }
 
     /// The prompt text DeepSeek V4 would see, and the reasons it may differ (empty if exact).

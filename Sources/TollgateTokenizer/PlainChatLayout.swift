@@ -27,6 +27,9 @@ struct LayoutMarkers: Sendable {
     let blockSeparator = Array("\n\n".utf8)
     /// Bytes of the longest marker or separator.
     let longest: Int
+    /// The markers that split cleanly, and which bytes start one (to find them in a rendered prompt).
+    let clean: [[UInt8]]
+    let startsClean: [Bool]
 
     init(tokenizer: DeepSeekTokenizer) {
         bos = Marker(ChatRenderer.bos, tokenizer)
@@ -35,7 +38,12 @@ struct LayoutMarkers: Sendable {
         assistant = Marker(ChatRenderer.assistant, tokenizer)
         thinkStart = Marker(ChatRenderer.thinkStart, tokenizer)
         thinkEnd = Marker(ChatRenderer.thinkEnd, tokenizer)
-        longest = [bos, eos, user, assistant, thinkStart, thinkEnd].map(\.bytes.count).max()!
+        let all = [bos, eos, user, assistant, thinkStart, thinkEnd]
+        longest = all.map(\.bytes.count).max()!
+        clean = all.filter(\.splitsCleanly).map(\.bytes)
+        var starts = [Bool](repeating: false, count: 256)
+        for marker in clean { starts[Int(marker[0])] = true }
+        startsClean = starts
         effortHighTokens = tokenizer.count(ChatRenderer.effortHigh)
         effortMaxTokens = tokenizer.count(ChatRenderer.effortMax)
         preamblesEndCleanly = [ChatRenderer.effortHigh, ChatRenderer.effortMax].allSatisfy {
@@ -48,8 +56,11 @@ extension ChatPromptCounter {
     /// The prompt tokens of a plain chat request, from the turns the routing parse recorded (see
     /// ``ChatTurns``), laid out as ``ChatRenderer`` lays it out but counted piece by piece. `body`
     /// must be the bytes that parse read (the turns are ranges of it); `thinking` is the request's
-    /// thinking mode (``InferenceRequest/thinking``).
-    public func countTurns(_ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer) -> PromptCount {
+    /// thinking mode (``InferenceRequest/thinking``). Long texts between markers are looked up in
+    /// `repeats` when given.
+    public func countTurns(
+        _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
+    ) -> PromptCount {
         let bytes = body.assumingMemoryBound(to: UInt8.self)
         let messages = chat.turns
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
@@ -63,7 +74,7 @@ extension ChatPromptCounter {
         let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count)
             + (messages.count + 1) * 4 * markers.longest
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
-            var out = LayoutCounter(tokenizer: tokenizer, body: bytes, pending: pending)
+            var out = LayoutCounter(tokenizer: tokenizer, repeats: repeats, body: bytes, pending: pending)
             lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, into: &out)
             out.flush()
             return PromptCount(tokens: out.count, exact: true)
@@ -141,13 +152,18 @@ extension ChatPromptCounter {
 /// copy of each is fewer cold code lines for a short request than a copy inlined at every call.
 private struct LayoutCounter {
     let tokenizer: DeepSeekTokenizer
+    let repeats: RepeatedTextCounts.Scoped?
     let body: UnsafeBufferPointer<UInt8>
     let pending: UnsafeMutableBufferPointer<UInt8>
     private var length = 0
     private(set) var count = 0
 
-    init(tokenizer: DeepSeekTokenizer, body: UnsafeBufferPointer<UInt8>, pending: UnsafeMutableBufferPointer<UInt8>) {
+    init(
+        tokenizer: DeepSeekTokenizer, repeats: RepeatedTextCounts.Scoped?, body: UnsafeBufferPointer<UInt8>,
+        pending: UnsafeMutableBufferPointer<UInt8>
+    ) {
         self.tokenizer = tokenizer
+        self.repeats = repeats
         self.body = body
         self.pending = pending
     }
@@ -187,7 +203,12 @@ private struct LayoutCounter {
 
     @inline(never) mutating func flush() {
         guard length > 0 else { return }
-        count += tokenizer.count(validUTF8: UnsafeBufferPointer(rebasing: pending[0..<length]))
+        let text = UnsafeBufferPointer(rebasing: pending[0..<length])
+        if let repeats {
+            count += repeats.tokens(of: text, tokenizer)
+        } else {
+            count += tokenizer.count(validUTF8: text)
+        }
         length = 0
     }
 }

@@ -32,6 +32,10 @@ import TollgateRouting
         #expect(config.targets[1].endpoints[0].origin.tls)
         #expect(config.targets[1].upstreamAPIKey == "sk-x")
         #expect(config.teams.first?.team == "a")
+        #expect(config.repeatedTextSlots == 16_384)
+        let sized = try GatewayConfiguration.parse(
+            valid + "\npricing: {price_book: p.yaml, repeated_text_slots: 0}", file: "t.yaml", environment: ["TEST_KEY": "sk-x"])
+        #expect(sized.repeatedTextSlots == 0)
     }
 
     @Test func theShippedExampleLoads() throws {
@@ -93,6 +97,10 @@ import TollgateRouting
 
         let duplicate = error(valid.replacingOccurrences(of: "name: api", with: "name: flash"))
         #expect(duplicate?.reason.contains("duplicate target name 'flash'") == true)
+
+        let slots = error(valid + "\npricing:\n  repeated_text_slots: -1")
+        #expect(slots?.line == 17)
+        #expect(slots?.reason == "pricing.repeated_text_slots: -1 is not in 0...16777216")
 
         #expect(error("targets: []")?.reason.contains("at least one target") == true)
         #expect(error("")?.reason == "the file is empty")

@@ -71,4 +71,34 @@ import TollgateTokenizer
             await fixture.stop()
         }
     }
+
+    /// Long system prompts and histories come back with every turn; the gateway looks up what it
+    /// counted before (`RepeatedTextCounts`). The estimate must stay the exact count: for the same
+    /// request again, for the conversation one turn longer, and for one long enough to be counted
+    /// off the event loop.
+    @Test func repeatedHistoriesAreEstimatedFromTheExactCount() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        func conversation(turns: Int, length: Int) -> String {
+            func message(_ role: String, _ text: String) -> String {
+                #"{"role":"\#(role)","content":"\#(text)"}"#
+            }
+            var messages = [message("system", String(repeating: "You answer briefly. ", count: length / 20))]
+            for turn in 1...turns {
+                messages.append(message("user", "Question \(turn): " + String(repeating: "what is \(turn)? ", count: length / 12)))
+                if turn < turns {
+                    messages.append(message("assistant", "Answer \(turn): " + String(repeating: "它是 \(turn)。", count: length / 10)))
+                }
+            }
+            return #"{"model":"deepseek-v4-flash","messages":[\#(messages.joined(separator: ","))],"max_tokens":8}"#
+        }
+        for body in [conversation(turns: 3, length: 2_000), conversation(turns: 3, length: 2_000), conversation(turns: 4, length: 2_000),
+                     conversation(turns: 4, length: 12_000), conversation(turns: 5, length: 12_000)] {
+            let response = try await fixture.chat(body)
+            #expect(response.status == 200)
+            let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(body.utf8))
+            #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 8),
+                    "\(body.utf8.count) bytes")
+        }
+    }
 }

@@ -49,6 +49,20 @@ import Testing
         }
     }
 
+    /// Every piece through the table of repeated texts, twice: the count must not move.
+    @Test func everyReferenceLayoutCountsTheSameThroughTheTableOfRepeatedTexts() throws {
+        guard let cases = Self.load() else { return }
+        let repeats = RepeatedTextCounts(minimumBytes: 1).scoped("team")
+        for c in cases {
+            let request = try JSONValue.parse(c.request)
+            for _ in 0..<2 {
+                let plainOrGeneral = try Array(c.request.utf8).withUnsafeBytes { try Self.counter.countChat(requestBytes: $0, repeats: repeats) }
+                #expect(plainOrGeneral.tokens == c.tokens, "\(c.name)")
+                #expect(try Self.counter.countChat(request: request, repeats: repeats).tokens == c.tokens, "\(c.name)")
+            }
+        }
+    }
+
     @Test func theShortcutCoversThePlainReferenceCases() throws {
         guard let cases = Self.load() else { return }
         var plain = 0

@@ -11,26 +11,35 @@ import TollgateWire
 final class RequestPricer: Sendable {
     let estimator: CostEstimator
     private let counter: ChatPromptCounter
+    /// Counts of the long texts (system prompts, histories) each team sends again and again; nil
+    /// when the configuration turns the table off.
+    let repeatedTexts: RepeatedTextCounts?
 
     /// Bodies up to this size are counted on the event loop (a few microseconds); larger prompts
     /// are counted on the thread pool so a 1M-token prompt never stalls other connections.
     static let inlineCountLimit = 32 * 1024
 
-    init(book: PriceBook, tokenizer: DeepSeekTokenizer) {
+    init(book: PriceBook, tokenizer: DeepSeekTokenizer, repeatedTextSlots: Int) {
         self.estimator = CostEstimator(book: book)
         self.counter = ChatPromptCounter(tokenizer: tokenizer)
+        self.repeatedTexts = repeatedTextSlots > 0 ? RepeatedTextCounts(slots: repeatedTextSlots) : nil
     }
 
     var currency: String { estimator.book.currency }
 
     /// The prompt's token count, or nil when the body cannot be laid out (the engine will judge it).
-    /// A plain chat is counted from the turns `request`'s parse recorded in `body`.
-    func countPrompt(_ body: ByteBuffer, request: InferenceRequest) -> PromptCount? {
+    /// A plain chat is counted from the turns `request`'s parse recorded in `body`; long texts
+    /// `team` sent before are looked up rather than counted again.
+    func countPrompt(_ body: ByteBuffer, request: InferenceRequest, team: String) -> PromptCount? {
         body.withUnsafeReadableBytes { bytes -> PromptCount? in
             switch request.endpoint {
             case .chat:
-                if let turns = request.chatTurns { return counter.countTurns(turns, thinking: request.thinking, body: bytes) }
-                return try? counter.countChat(request: JSONValue.parse(bytes))
+                // A body this short holds no text worth looking up: short requests skip the table.
+                let repeats = repeatedTexts.flatMap { bytes.count >= $0.minimumBytes ? $0.scoped(team) : nil }
+                if let turns = request.chatTurns {
+                    return counter.countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
+                }
+                return try? counter.countChat(request: JSONValue.parse(bytes), repeats: repeats)
             case .completions:
                 guard let request = try? JSONValue.parse(bytes) else { return nil }
                 return try? counter.countCompletion(request: request)

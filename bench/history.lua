@@ -1,0 +1,65 @@
+-- wrk script for bench/history.sh: chat conversations as clients send them, the whole history
+-- again with every turn. 16 conversations of up to 8 turns: a 4 KB system prompt, 1 KB user
+-- turns, 2 KB answers; request i is turn (i / 16) % 8 + 1 of conversation i % 16, and its newest
+-- user turn is new every time (it carries i), as a real next question is. Bodies run 5-26 KB, so
+-- all are counted on the event loop (up to 32 KB).
+-- Env: BENCH_API_KEY (Bearer token). Prints the same JSON summary as proxy.lua.
+local key = os.getenv("BENCH_API_KEY") or ""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+if key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
+
+local words = {
+  "the", "gateway", "counts", "tokens", "before", "routing", "price", "budget", "engine", "pool",
+  "latency", "stream", "request", "because", "while", "during", "cache", "prompt", "model", "answer",
+  "function", "return", "value", "error", "retry", "timeout", "queue", "throughput", "cost", "team",
+  "report", "monthly", "invoice", "policy", "fallback", "overflow", "health", "probe", "window", "peak",
+  "数据", "模型", "请求", "费用", "東京", "データ", "모델", "سعر", "модель", "लागत", "3.14", "2026", "x = f(y)", "{k: v}",
+}
+local function text(seed, bytes)
+  math.randomseed(seed)
+  local parts, length = {}, 0
+  while length < bytes do
+    local word = words[math.random(#words)]
+    parts[#parts + 1] = word
+    length = length + #word + 1
+    if math.random(12) == 1 then parts[#parts] = word .. "." end
+  end
+  return table.concat(parts, " ")
+end
+local function message(role, content)
+  return '{"role":"' .. role .. '","content":"' .. content .. '"}'
+end
+
+-- The fixed part of each conversation, built once: system prompt, then user/assistant pairs.
+local conversations, turns = 16, 8
+local history = {}
+for c = 1, conversations do
+  local messages = { message("system", "Conversation " .. c .. ". " .. text(c * 1000, 4096)) }
+  for t = 1, turns - 1 do
+    messages[#messages + 1] = message("user", text(c * 1000 + 2 * t, 1024))
+    messages[#messages + 1] = message("assistant", text(c * 1000 + 2 * t + 1, 2048))
+  end
+  history[c] = messages
+end
+
+-- Numbered from the clock, so that no run repeats an earlier run's new turns.
+local sent = (os.time() % 100000) * 100000
+request = function()
+  local c, turn = sent % conversations + 1, math.floor(sent / conversations) % turns + 1
+  local messages = {}
+  for m = 1, 2 * turn - 1 do messages[m] = history[c][m] end
+  messages[2 * turn] = message("user", "Request " .. sent .. ": " .. text(sent, 1024))
+  sent = sent + 1
+  local body = '{"model":"deepseek-v4-flash","messages":[' .. table.concat(messages, ",") .. '],"max_tokens":16}'
+  return wrk.format(nil, nil, nil, body)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"errors":%d}\n',
+    summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
