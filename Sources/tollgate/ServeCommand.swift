@@ -42,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             configuration = try GatewayConfiguration.load(path: config)
         } catch let error as ConfigError {
-            throw ValidationError("\(error)")
+            throw InputError(message: "\(error)")  // the file is wrong, not the arguments: no usage text
         }
         if let port { configuration.port = port }
         let logger = makeLogger(level: logLevel)

@@ -1,4 +1,4 @@
-"""The `tokens` and `price` commands as a user runs them: the real binary, stdin and files.
+"""The `tokens`, `price` and `serve` commands as a user runs them: the real binary, stdin and files.
 
 The tokenizer's parity with Hugging Face is proven by the Swift suites; these tests hold the
 commands' contract: output shapes, the chat count behind the price, and errors that say what is
@@ -104,3 +104,21 @@ def test_price_without_a_book_names_where_it_looked(tmp_path: Path):
 
 def test_price_refuses_a_request_that_is_not_json():
     assert "not valid JSON" in refused("price", "--chat", stdin=b"{", cwd=REPO)
+
+
+def test_serve_refuses_a_broken_configuration_or_price_book_with_file_and_line(tmp_path: Path):
+    config = tmp_path / "tollgate.yaml"
+    config.write_text("targets: [\n")
+    error = refused("serve", "--config", str(config))
+    assert f"{config}:2: invalid YAML" in error
+    book = tmp_path / "prices.yaml"
+    shipped = (REPO / "policies" / "prices.yaml").read_text()
+    book.write_text(shipped.replace('input_cache_miss: "0.14"', 'input_cache_miss: "-0.14"', 1))
+    line = next(n for n, text in enumerate(book.read_text().splitlines(), 1) if '"-0.14"' in text)
+    config.write_text(
+        "targets:\n  - {name: flash-pool, kind: pool, engine: vllm, models: [deepseek-v4-flash],"
+        " endpoints: ['http://127.0.0.1:9/v1']}\n"
+        f"pricing: {{price_book: {book}, repeated_text_slots: 1024}}\n"
+    )
+    error = refused("serve", "--config", str(config), "--port", "0")
+    assert f"{book}:{line}:" in error and "negative price" in error
