@@ -67,15 +67,13 @@ public struct ChatPromptCounter: Sendable {
         guard text.utf8.count >= repeats.counts.minimumBytes else { return tokenizer.count(text) }
         return text.withUTF8 { bytes in
             var total = 0, start = 0, at = 0
-            while at < bytes.count {
-                guard markers.startsClean[Int(bytes[at])],
-                    let marker = markers.clean.first(where: { bytes[at...].starts(with: $0) })
-                else {
-                    at += 1
+            while let candidate = markers.nextCleanMarkerStart(in: bytes, from: at) {
+                guard let marker = markers.clean.first(where: { bytes[candidate...].starts(with: $0) }) else {
+                    at = candidate + 1
                     continue
                 }
-                total += repeats.tokens(of: UnsafeBufferPointer(rebasing: bytes[start..<at]), tokenizer) + 1
-                at += marker.count
+                total += repeats.tokens(of: UnsafeBufferPointer(rebasing: bytes[start..<candidate]), tokenizer) + 1
+                at = candidate + marker.count
                 start = at
             }
             return total + repeats.tokens(of: UnsafeBufferPointer(rebasing: bytes[start...]), tokenizer)

@@ -1,3 +1,4 @@
+import Foundation
 import TollgateWire
 
 /// The markers of the DeepSeek V4 chat layout, each with whether it splits text cleanly.
@@ -27,9 +28,10 @@ struct LayoutMarkers: Sendable {
     let blockSeparator = Array("\n\n".utf8)
     /// Bytes of the longest marker or separator.
     let longest: Int
-    /// The markers that split cleanly, and which bytes start one (to find them in a rendered prompt).
+    /// The markers that split cleanly, to find them in a rendered prompt.
     let clean: [[UInt8]]
-    let startsClean: [Bool]
+    /// The byte every clean marker starts with (`<` in the shipped vocabulary), nil if they differ.
+    let cleanLead: UInt8?
 
     init(tokenizer: DeepSeekTokenizer) {
         bos = Marker(ChatRenderer.bos, tokenizer)
@@ -41,14 +43,24 @@ struct LayoutMarkers: Sendable {
         let all = [bos, eos, user, assistant, thinkStart, thinkEnd]
         longest = all.map(\.bytes.count).max()!
         clean = all.filter(\.splitsCleanly).map(\.bytes)
-        var starts = [Bool](repeating: false, count: 256)
-        for marker in clean { starts[Int(marker[0])] = true }
-        startsClean = starts
+        let leads = Set(clean.map { $0[0] })
+        cleanLead = leads.count == 1 ? leads.first : nil
         effortHighTokens = tokenizer.count(ChatRenderer.effortHigh)
         effortMaxTokens = tokenizer.count(ChatRenderer.effortMax)
         preamblesEndCleanly = [ChatRenderer.effortHigh, ChatRenderer.effortMax].allSatisfy {
             $0.hasSuffix(".\n\n") && tokenizer.noAddedTokenRunsPastEnd(of: $0)
         }
+    }
+}
+
+extension LayoutMarkers {
+    /// The first position at or after `start` where a clean marker may begin (memchr for their
+    /// common lead byte: a long prompt is scanned at memory speed), or nil. Without a common lead
+    /// byte (not so in the shipped vocabulary) it finds none, and the prompt is one piece.
+    func nextCleanMarkerStart(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress, let lead = cleanLead else { return nil }
+        guard let found = memchr(base + start, Int32(lead), bytes.count - start) else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 }
 

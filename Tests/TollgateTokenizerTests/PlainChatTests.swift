@@ -22,6 +22,8 @@ import TollgateWire
         }
         #expect(!Self.counter.tokenizer.splitsCleanly("<｜User"))
         #expect(!Self.counter.tokenizer.splitsCleanly("hello"))
+        // The general path finds them in a rendered prompt by their common first byte.
+        #expect(markers.clean.count == 6 && markers.cleanLead == UInt8(ascii: "<"))
     }
 
     @Test(arguments: [
