@@ -3,6 +3,8 @@
 -- turns, 2 KB answers; request i is turn (i / 16) % 8 + 1 of conversation i % 16, and its newest
 -- user turn is new every time (it carries i), as a real next question is. Bodies run 5-26 KB, so
 -- all are counted on the event loop (up to 32 KB).
+-- With BENCH_TOOLS=1 each request also carries two tool schemas, as agents send them, which
+-- takes the gateway's general counting path (the prompt rendered, then split at markers).
 -- Env: BENCH_API_KEY (Bearer token). Prints the same JSON summary as proxy.lua.
 local key = os.getenv("BENCH_API_KEY") or ""
 wrk.method = "POST"
@@ -44,6 +46,16 @@ for c = 1, conversations do
 end
 
 -- Numbered from the clock, so that no run repeats an earlier run's new turns.
+local tools = ""
+if os.getenv("BENCH_TOOLS") == "1" then
+  local function tool(name, about)
+    return '{"type":"function","function":{"name":"' .. name .. '","description":"' .. about .. '",'
+      .. '"parameters":{"type":"object","properties":{"query":{"type":"string","description":"What to look for."},'
+      .. '"limit":{"type":"integer","description":"At most this many results."}},"required":["query"]}}}'
+  end
+  tools = ',"tools":[' .. tool("search_reports", text(7, 300)) .. "," .. tool("read_invoice", text(8, 300)) .. "]"
+end
+
 local sent = (os.time() % 100000) * 100000
 request = function()
   local c, turn = sent % conversations + 1, math.floor(sent / conversations) % turns + 1
@@ -51,7 +63,7 @@ request = function()
   for m = 1, 2 * turn - 1 do messages[m] = history[c][m] end
   messages[2 * turn] = message("user", "Request " .. sent .. ": " .. text(sent, 1024))
   sent = sent + 1
-  local body = '{"model":"deepseek-v4-flash","messages":[' .. table.concat(messages, ",") .. '],"max_tokens":16}'
+  local body = '{"model":"deepseek-v4-flash","messages":[' .. table.concat(messages, ",") .. ']' .. tools .. ',"max_tokens":16}'
   return wrk.format(nil, nil, nil, body)
 end
 

@@ -8,6 +8,7 @@
 #
 #   bench/history.sh                               # defaults below
 #   CONNECTIONS="1 16" DURATION=2 REPEATS=9 PIN=1 bench/history.sh
+#   TOOLS=1 bench/history.sh       # each request with two tool schemas: the general counting path
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-"1 16"}
@@ -15,6 +16,7 @@ DURATION=${DURATION:-2}
 REPEATS=${REPEATS:-9}
 SIM_PORT=${SIM_PORT:-19101}
 OUT=${OUT:-/tmp/tollgate-history-bench}
+export BENCH_TOOLS=${TOOLS:-0}
 mkdir -p "$OUT"
 
 . bench/lib.sh
