@@ -5,7 +5,7 @@
 -- all are counted on the event loop (up to 32 KB).
 -- With BENCH_TOOLS=1 each request also carries two tool schemas, as agents send them, which
 -- takes the gateway's general counting path (the prompt rendered, then split at markers).
--- Env: BENCH_API_KEY (Bearer token). Prints the same JSON summary as proxy.lua.
+-- Env: BENCH_API_KEY (Bearer token). Prints the summary line of wrk-summary.lua.
 local key = os.getenv("BENCH_API_KEY") or ""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -67,11 +67,5 @@ request = function()
   return wrk.format(nil, nil, nil, body)
 end
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests":%d,"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"errors":%d}\n',
-    summary.requests, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
+-- The summary line, from the file beside this one.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk-summary.lua")

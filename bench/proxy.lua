@@ -1,4 +1,5 @@
--- wrk script for bench/proxy.sh: POST one chat completion (streaming or not); print a JSON summary.
+-- wrk script for bench/proxy.sh: POST one chat completion (streaming or not); print a JSON summary
+-- (wrk-summary.lua).
 -- Env: BENCH_API_KEY (Bearer token, optional), BENCH_MODEL, BENCH_STREAM=1 for SSE.
 local key = os.getenv("BENCH_API_KEY") or ""
 local model = os.getenv("BENCH_MODEL") or "deepseek-v4-flash"
@@ -11,11 +12,5 @@ local extra = ""
 if stream then extra = ',"stream":true,"stream_options":{"include_usage":true}' end
 wrk.body = '{"model":"' .. model .. '","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16' .. extra .. '}'
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests":%d,"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"errors":%d}\n',
-    summary.requests, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
+-- The summary line, from the file beside this one.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk-summary.lua")
