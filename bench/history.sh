@@ -26,14 +26,7 @@ gateway_config "${port[plain]}" "$SIM_PORT" >"$OUT/plain.yaml"
 gateway_config "${port[untabled]}" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml, repeated_text_slots: 0}" >"$OUT/untabled.yaml"
 gateway_config "${port[priced]}" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
 
-if [ "${PIN:-0}" = 1 ]; then on0="taskset -c 0"; on1="taskset -c 1"; else on0=""; on1=""; fi
-$on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
-pids+=($!)
-for path in plain untabled priced; do
-  $on1 "$BIN" serve --config "$OUT/$path.yaml" --log-level warning >"$OUT/$path.log" 2>&1 &
-  pid[$path]=$!; pids+=($!)
-done
-for path in plain untabled priced; do wait_ready "${port[$path]}"; done
+start_stack plain untabled priced
 
 for path in plain untabled priced; do measure "${pid[$path]}" "${port[$path]}" 4 bench/history.lua >/dev/null; done  # warm up
 

@@ -32,16 +32,9 @@ gateway_config "$PLAIN_PORT" "$SIM_PORT" >"$OUT/plain.yaml"
 gateway_config "$CONTROL_PORT" "$SIM_PORT" >"$OUT/control.yaml"
 gateway_config "$PRICED_PORT" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
 
-if [ "${PIN:-0}" = 1 ]; then on0="taskset -c 0"; on1="taskset -c 1"; else on0=""; on1=""; fi
-$on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
-pids+=($!)
 declare -A port pid
 port=([plain]=$PLAIN_PORT [control]=$CONTROL_PORT [priced]=$PRICED_PORT)
-for path in plain control priced; do
-  $on1 "$BIN" serve --config "$OUT/$path.yaml" --log-level warning >"$OUT/$path.log" 2>&1 &
-  pid[$path]=$!; pids+=($!)
-done
-for path in plain control priced; do wait_ready "${port[$path]}"; done
+start_stack plain control priced
 curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}' \
   "http://127.0.0.1:$PRICED_PORT/v1/chat/completions" | grep -qi '^x-tollgate-cost-estimate' \
