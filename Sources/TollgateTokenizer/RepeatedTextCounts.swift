@@ -10,7 +10,8 @@ import Synchronization
 ///   can aim for one because the key is unknown to them.
 /// - Counts are scoped (the gateway scopes them per team), so that no team can tell from timing
 ///   whether another team sent a text recently.
-/// - Texts under `minimumBytes` are counted every time: hashing them costs about what counting does.
+/// - Texts under `minimumBytes` are counted every time: they take a microsecond or so, and
+///   keeping them would churn the table with every short message.
 /// - A fixed table of slots, each text in the slot its hash picks; a newer text takes the slot.
 ///   Memory is fixed too: 24 bytes a slot, 384 KB for the default 16,384 slots.
 public final class RepeatedTextCounts: Sendable {
