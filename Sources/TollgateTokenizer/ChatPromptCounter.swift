@@ -44,9 +44,10 @@ public struct ChatPromptCounter: Sendable {
     /// looked up in `repeats` when given (the same count, sooner when they were counted before).
     public func countChat(requestBytes bytes: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil) throws -> PromptCount {
         if let request = try? InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true),
-            let turns = request.chatTurns
+            let turns = request.chatTurns,
+            let count = countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
         {
-            return countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
+            return count
         }
         return try countChat(request: JSONValue.parse(bytes), repeats: repeats)
     }
@@ -178,6 +179,11 @@ struct ChatRenderer {
         "Reasoning Effort: Beyond maximum — exhaustive, relentless, and uncompromising.\n"
         + "You MUST reason with the utmost depth and rigor, leaving absolutely nothing to chance: exhaustively decompose the problem into its most fundamental components, trace every causal chain to its root, and resolve the underlying cause rather than any surface symptom.\n"
         + "Do not stop reasoning until you have independently verified the solution from multiple angles and are certain that no assumption remains unchecked and no error remains undiscovered.\n\n"
+
+    /// The `## Tools` block of the system prompt for these function schemas (``functionSchema(_:)``).
+    static func toolsText(_ functions: [JSONValue]) -> String {
+        toolsBlock(functions.map { PythonJSON.dumps($0) }.joined(separator: "\n"))
+    }
 
     static func toolsBlock(_ schemas: String) -> String {
         let d = dsml
@@ -432,7 +438,7 @@ struct ChatRenderer {
         if index == 0 && thinking { prompt += effort.preamble }
         let toolsText: String? = {
             guard let tools = msg.tools, !tools.isEmpty else { return nil }
-            return Self.toolsBlock(tools.map { PythonJSON.dumps($0) }.joined(separator: "\n"))
+            return Self.toolsText(tools)
         }()
         switch msg.role {
         case "system":

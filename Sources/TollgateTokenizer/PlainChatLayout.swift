@@ -69,28 +69,64 @@ extension ChatPromptCounter {
     /// ``ChatTurns``), laid out as ``ChatRenderer`` lays it out but counted piece by piece. `body`
     /// must be the bytes that parse read (the turns are ranges of it); `thinking` is the request's
     /// thinking mode (``InferenceRequest/thinking``). Long texts between markers are looked up in
-    /// `repeats` when given.
+    /// `repeats` when given. Nil when the recorded tool schemas cannot be read (the general path
+    /// then renders the request).
     public func countTurns(
         _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
-    ) -> PromptCount {
+    ) -> PromptCount? {
         let bytes = body.assumingMemoryBound(to: UInt8.self)
-        let messages = chat.turns
+        var messages = chat.turns
+        var tools: ToolsBlock?
+        if let range = chat.tools {
+            guard let placed = placeTools(UnsafeRawBufferPointer(rebasing: body[range]), in: &messages) else { return nil }
+            tools = placed
+        }
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
         // Consecutive user messages form one turn (`merge_tool_messages`): the first opens it with
         // the User marker, the others follow a blank line, and the turn's last one is followed by
-        // the Assistant opener when an assistant turn (or the end) comes next.
-        let lastUser = messages.lastIndex { $0.role == .user } ?? -1
+        // the Assistant opener when an assistant turn (or the end) comes next. Reasoning before
+        // the last user turn is dropped, and only that turn opens with <think>; with tools
+        // nothing is dropped and every turn opens with it (`dropThinking` off), as if no turn
+        // came before the last user one.
+        let lastUser = tools != nil ? -1 : messages.lastIndex { $0.role == .user } ?? -1
         // The pending text never outgrows the body (decoded escapes are shorter than written) plus
-        // what the layout adds: BOS, the effort preamble, and per message at most four markers
-        // and a separator.
-        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count)
+        // what the layout adds: BOS, the effort preamble, the tools block, and per message at most
+        // four markers and a separator.
+        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count) + (tools?.text.count ?? 0)
             + (messages.count + 1) * 4 * markers.longest
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
             var out = LayoutCounter(tokenizer: tokenizer, repeats: repeats, body: bytes, pending: pending)
-            lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, into: &out)
+            lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, tools: tools, into: &out)
             out.flush()
-            return PromptCount(tokens: out.count, exact: true)
+            guard let tools, !tools.reasons.isEmpty else { return PromptCount(tokens: out.count, exact: true) }
+            return PromptCount(tokens: out.count, exact: false, estimateReasons: tools.reasons)
         }
+    }
+
+    /// Tool schemas as the layout places them: `\n\n## Tools…` after the text of the first system
+    /// message (`at`), or of a system message put first for them.
+    private struct ToolsBlock {
+        let at: Int
+        let text: [UInt8]
+        /// What the schemas' rendering approximated (extra function fields), as the general path says.
+        let reasons: [String]
+    }
+
+    /// Renders the `tools` array (its JSON as written) with the general renderer's own code, and
+    /// picks or inserts the system message that carries it.
+    @inline(never)
+    private func placeTools(_ json: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> ToolsBlock? {
+        guard let list = (try? JSONValue.parse(json))?.arrayValue else { return nil }
+        var renderer = ChatRenderer()
+        let text = "\n\n" + ChatRenderer.toolsText(list.map { renderer.functionSchema($0) })
+        let at: Int
+        if let system = messages.firstIndex(where: { $0.role == .system }) {
+            at = system
+        } else {
+            messages.insert(ChatTurns.Turn(role: .system, content: nil, reasoning: nil), at: 0)
+            at = 0
+        }
+        return ToolsBlock(at: at, text: Array(text.utf8), reasons: renderer.reasons)
     }
 
     /// Whether the effort preamble can be counted on its own (its count is known) rather than
@@ -116,14 +152,16 @@ extension ChatPromptCounter {
     }
 
     private func lay(
-        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, into out: inout LayoutCounter
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, tools: ToolsBlock?,
+        into out: inout LayoutCounter
     ) {
         out.marker(markers.bos)
         for (index, message) in messages.enumerated() {
             let next = index + 1 < messages.count ? messages[index + 1].role : nil
             if index == 0 && thinking && effort != .low {
                 let high = effort == .high
-                if preambleStandsAlone(before: message, then: next, in: out.body) {
+                // Before tools the preamble is counted with what follows (the block starts with \n).
+                if tools == nil && preambleStandsAlone(before: message, then: next, in: out.body) {
                     out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
                 } else {
                     out.append(high ? markers.effortHigh : markers.effortMax)
@@ -132,6 +170,7 @@ extension ChatPromptCounter {
             switch message.role {
             case .system:
                 out.text(message.content)
+                if let tools, index == tools.at { out.append(tools.text) }
             case .user:
                 if index > 0 && messages[index - 1].role == .user {
                     out.append(markers.blockSeparator)
@@ -140,7 +179,7 @@ extension ChatPromptCounter {
                 }
                 out.text(message.content)
             case .assistant:
-                // Reasoning of turns before the last user turn is dropped (no tools here).
+                // Reasoning of turns before the last user turn is dropped (none is, with tools).
                 if thinking && index > lastUser {
                     out.text(message.reasoning)
                     out.marker(markers.thinkEnd)

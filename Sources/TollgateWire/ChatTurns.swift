@@ -3,9 +3,10 @@
 ///
 /// ``InferenceRequest/parse(_:endpoint:recordingTurns:)`` records them on its one pass over the
 /// body. A request is plain when its messages are system, user and assistant turns whose content
-/// is a string or null, with no tools, no tool calls and no `chat_template_kwargs`, no key written
-/// with escapes and no duplicate of a key the layout depends on (JSON parsers disagree on which
-/// one wins). Anything else gets no turns, and the prompt counter renders it the general way.
+/// is a string or null, with no tool calls and no `chat_template_kwargs`, no key written with
+/// escapes and no duplicate of a key the layout depends on (JSON parsers disagree on which one
+/// wins). Tool schemas may come along (``tools``). Anything else gets no turns, and the prompt
+/// counter renders it the general way.
 public struct ChatTurns: Sendable {
     public enum Role: Sendable { case system, user, assistant }
 
@@ -20,11 +21,20 @@ public struct ChatTurns: Sendable {
         public var content: Text?
         /// `reasoning_content`, else `reasoning` (assistant turns only).
         public var reasoning: Text?
+
+        public init(role: Role, content: Text?, reasoning: Text?) {
+            self.role = role
+            self.content = content
+            self.reasoning = reasoning
+        }
     }
 
     public var turns: [Turn] = []
     /// `reasoning_effort`, when it is a string.
     public var reasoningEffort: String?
+    /// The `tools` array as written in the body, when it lists any (the counter renders the
+    /// schemas from it: they are small next to the messages).
+    public var tools: Range<Int>?
 }
 
 /// What ``InferenceRequest``'s parse notes besides the routing fields. The parse is specialized
@@ -88,10 +98,13 @@ struct ChatTurnRecorder: TurnRecording {
         turns.reasoningEffort = value
     }
 
-    /// An empty list of tools is no tools; anything else that is a list is.
+    /// A list of tools is recorded as its byte range; an empty list is no tools, and anything
+    /// that is not a list is ignored (as the general path does).
     mutating func tools(_ value: inout JSONScanner) throws {
         guard try value.peekKind() == .array else { return }
-        try value.walkArray { _, _ in isPlain = false }
+        var listsAny = false
+        let range = try value.walkArray { _, _ in listsAny = true }
+        if listsAny { turns.tools = range }
     }
 
     /// One message's members, then ``end(_:)``.

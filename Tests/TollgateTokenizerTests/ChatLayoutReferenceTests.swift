@@ -71,6 +71,7 @@ import Testing
             plain += 1
             #expect(tokens == c.tokens, "\(c.name): shortcut counted \(tokens), vLLM + HF say \(c.tokens)")
         }
-        #expect(plain >= 15, "the shortcut should take the plain cases")
+        // 22 of the 28 today: the plain ones and those with tool schemas but no tool calls.
+        #expect(plain >= 22, "the shortcut should take the plain cases")
     }
 }

@@ -48,8 +48,30 @@ import TollgateWire
         #expect(count == (try general(json)))
     }
 
+    /// Tool schemas ride along on the shortcut: placed after the first system message's text (or
+    /// in one put first), no reasoning dropped, and the general path's estimate reasons kept.
     @Test(arguments: [
         #"{"messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#,
+        #"{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"lookup","description":"Find é 数据","parameters":{"type":"object","properties":{"q":{"type":"string"},"n":{"type":"integer","default":3}},"required":["q"]}}}]}"#,
+        #"{"messages":[{"role":"user","content":"a"},{"role":"system","content":"later system"},{"role":"assistant","content":"b","reasoning_content":"kept"},{"role":"user","content":"c"}],"tools":[{"type":"function","function":{"name":"f","parameters":null}}]}"#,
+        #"{"messages":[{"role":"system","content":""},{"role":"user","content":"Hi"}],"tools":[{"function":{"name":"f","description":null}},{"type":"function","function":{"name":"g","strict":true}}],"reasoning_effort":"max"}"#,
+        #"{"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"x","reasoning":"r"},{"role":"user","content":"y"}],"tools":[{"type":"function","function":{"name":"f"}}],"thinking":{"type":"disabled"}}"#,
+        #"{"messages":[{"role":"system","content":"\nstarts with a newline"},{"role":"user","content":"Hi"}],"tools":[1,"x",null,{"function":{}}],"reasoning_effort":"low"}"#,
+        #"{"messages":[],"tools":[{"type":"function","function":{"name":"f"}}]}"#,
+    ])
+    func requestsWithToolSchemasCountLikeTheGeneralPath(_ json: String) throws {
+        var body = Array(json.utf8)
+        body.insert(contentsOf: #""model":"m","#.utf8, at: 1)
+        let count = try body.withUnsafeBytes { bytes -> PromptCount? in
+            let request = try InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true)
+            #expect(request.chatTurns?.tools != nil, "tools not recorded")
+            return Self.counter.countTurns(try #require(request.chatTurns), thinking: request.thinking, body: bytes)
+        }
+        let expected = try Self.counter.countChat(request: JSONValue.parse(json))
+        #expect(count == expected)
+    }
+
+    @Test(arguments: [
         #"{"messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}]}"#,
         #"{"messages":[{"role":"tool","content":"1","tool_call_id":"a"}]}"#,
         #"{"messages":[{"role":"developer","content":"Hi"}]}"#,
@@ -146,11 +168,32 @@ enum RandomPlainChat {
         if let effort = ["none", "low", "medium", "high", "max", "xhigh", "other", nil, nil].randomElement(using: &g)! {
             members.append(key("reasoning_effort", &g) + string(effort, &g))
         }
-        if Bool.random(using: &g) { members.append(key("tools", &g) + ["[]", "null", "[ ]"].randomElement(using: &g)!) }
+        switch Int.random(in: 0..<4, using: &g) {
+        case 0: members.append(key("tools", &g) + ["[]", "null", "[ ]"].randomElement(using: &g)!)
+        case 1: members.append(key("tools", &g) + "[" + (0..<Int.random(in: 1...3, using: &g)).map { _ in tool(&g) }.joined(separator: ",") + "]")
+        default: break
+        }
         if Bool.random(using: &g) { members.append(key("max_tokens", &g) + "\(Int.random(in: 0...100_000, using: &g))") }
         if Bool.random(using: &g) { members.append(key("metadata", &g) + #"{"a":[1,{"b":"\u00e9"}],"c":-1.5E+2}"#) }
         members.shuffle(using: &g)
         return space(&g) + "{" + members.joined(separator: ",") + "}" + space(&g)
+    }
+
+    /// A tool as clients write them: members in any order, optional description and parameters,
+    /// sometimes an extra function field (which both paths report as an estimate).
+    static func tool<G: RandomNumberGenerator>(_ g: inout G) -> String {
+        var function = [key("name", &g) + string(["lookup", "send_mail", "数据", "f"].randomElement(using: &g)!, &g)]
+        if Bool.random(using: &g) { function.append(key("description", &g) + string(text(&g), &g)) }
+        switch Int.random(in: 0..<3, using: &g) {
+        case 0: function.append(key("parameters", &g) + #"{"type":"object","properties":{"q":{"type":"string","description":"éé"},"n":{"type":"number","default":1.50}},"required":["q"]}"#)
+        case 1: function.append(key("parameters", &g) + "null")
+        default: break
+        }
+        if Int.random(in: 0..<6, using: &g) == 0 { function.append(key("strict", &g) + "true") }
+        function.shuffle(using: &g)
+        var members = [key("type", &g) + "\"function\"", key("function", &g) + "{" + function.joined(separator: ",") + "}"]
+        members.shuffle(using: &g)
+        return "{" + members.joined(separator: ",") + "}"
     }
 
     static func message<G: RandomNumberGenerator>(_ g: inout G) -> String {
@@ -226,7 +269,7 @@ extension ChatPromptCounter {
             guard let request = try? InferenceRequest.parse(body, endpoint: .chat, recordingTurns: true),
                 let turns = request.chatTurns
             else { return nil }
-            return countTurns(turns, thinking: request.thinking, body: body).tokens
+            return countTurns(turns, thinking: request.thinking, body: body)?.tokens
         }
     }
 }

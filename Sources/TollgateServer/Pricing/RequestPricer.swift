@@ -36,8 +36,10 @@ final class RequestPricer: Sendable {
             case .chat:
                 // A body this short holds no text worth looking up: short requests skip the table.
                 let repeats = repeatedTexts.flatMap { bytes.count >= $0.minimumBytes ? $0.scoped(team) : nil }
-                if let turns = request.chatTurns {
-                    return counter.countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
+                if let turns = request.chatTurns,
+                    let count = counter.countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
+                {
+                    return count
                 }
                 return try? counter.countChat(request: JSONValue.parse(bytes), repeats: repeats)
             case .completions:
