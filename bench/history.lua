@@ -3,8 +3,10 @@
 -- turns, 2 KB answers; request i is turn (i / 16) % 8 + 1 of conversation i % 16, and its newest
 -- user turn is new every time (it carries i), as a real next question is. Bodies run 5-26 KB, so
 -- all are counted on the event loop (up to 32 KB).
--- With BENCH_TOOLS=1 each request also carries two tool schemas, as agents send them, which
--- takes the gateway's general counting path (the prompt rendered, then split at markers).
+-- BENCH_TOOLS=1: each request also carries two tool schemas, as apps that offer tools send them
+-- (the gateway's plain shortcut still counts these). BENCH_TOOLS=2: besides, every answer in the
+-- history is a tool call and its 2 KB result, as agents send them, which takes the general
+-- counting path (the body parsed into a tree, the prompt rendered, then split at markers).
 -- Env: BENCH_API_KEY (Bearer token). Prints the summary line of wrk-summary.lua.
 local key = os.getenv("BENCH_API_KEY") or ""
 wrk.method = "POST"
@@ -33,21 +35,32 @@ local function message(role, content)
   return '{"role":"' .. role .. '","content":"' .. content .. '"}'
 end
 
--- The fixed part of each conversation, built once: system prompt, then user/assistant pairs.
+local mode = os.getenv("BENCH_TOOLS") or "0"
+-- An answer in the history: text, or (BENCH_TOOLS=2) a tool call and the tool's result.
+local function answer(c, t)
+  local seed = c * 1000 + 2 * t + 1
+  if mode ~= "2" then return message("assistant", text(seed, 2048)) end
+  local id = "call_" .. c .. "_" .. t
+  return '{"role":"assistant","content":"","tool_calls":[{"id":"' .. id .. '","type":"function","function":'
+    .. '{"name":"search_reports","arguments":"{\\"query\\":\\"' .. text(seed, 40) .. '\\",\\"limit\\":5}"}}]},'
+    .. '{"role":"tool","tool_call_id":"' .. id .. '","content":"' .. text(seed + 500, 2048) .. '"}'
+end
+
+-- The fixed part of each conversation, built once: system prompt, then question/answer pairs.
 local conversations, turns = 16, 8
 local history = {}
 for c = 1, conversations do
   local messages = { message("system", "Conversation " .. c .. ". " .. text(c * 1000, 4096)) }
   for t = 1, turns - 1 do
     messages[#messages + 1] = message("user", text(c * 1000 + 2 * t, 1024))
-    messages[#messages + 1] = message("assistant", text(c * 1000 + 2 * t + 1, 2048))
+    messages[#messages + 1] = answer(c, t)
   end
   history[c] = messages
 end
 
 -- Numbered from the clock, so that no run repeats an earlier run's new turns.
 local tools = ""
-if os.getenv("BENCH_TOOLS") == "1" then
+if mode ~= "0" then
   local function tool(name, about)
     return '{"type":"function","function":{"name":"' .. name .. '","description":"' .. about .. '",'
       .. '"parameters":{"type":"object","properties":{"query":{"type":"string","description":"What to look for."},'

@@ -8,20 +8,21 @@
 #
 #   bench/history.sh                               # defaults below
 #   CONNECTIONS="1 16" DURATION=2 REPEATS=9 PIN=1 bench/history.sh
-#   TOOLS=1 bench/history.sh       # each request with two tool schemas: the general counting path
+#   TOOLS=1 bench/history.sh       # each request with two tool schemas (still the plain shortcut)
+#   TOOLS=2 bench/history.sh       # schemas, and tool calls and results in the history: the general path
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-"1 16"}
 DURATION=${DURATION:-2}
 REPEATS=${REPEATS:-9}
-SIM_PORT=${SIM_PORT:-19101}
+SIM_PORT=${SIM_PORT:-19401}
 OUT=${OUT:-/tmp/tollgate-history-bench}
 export BENCH_TOOLS=${TOOLS:-0}
 mkdir -p "$OUT"
 
 . bench/lib.sh
 declare -A port pid
-port=([plain]=19180 [untabled]=19181 [priced]=19182)
+port=([plain]=19480 [untabled]=19481 [priced]=19482)  # 194xx: each script has its own ports
 gateway_config "${port[plain]}" "$SIM_PORT" >"$OUT/plain.yaml"
 gateway_config "${port[untabled]}" "$SIM_PORT" "pricing: {price_book: $PWD/policies/prices.yaml, repeated_text_slots: 0}" >"$OUT/untabled.yaml"
 gateway_config "${port[priced]}" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"

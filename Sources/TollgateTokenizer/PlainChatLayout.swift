@@ -74,20 +74,27 @@ extension ChatPromptCounter {
     public func countTurns(
         _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
     ) -> PromptCount? {
-        let bytes = body.assumingMemoryBound(to: UInt8.self)
-        var messages = chat.turns
-        var tools: ToolsBlock?
-        if let range = chat.tools {
-            guard let placed = placeTools(UnsafeRawBufferPointer(rebasing: body[range]), in: &messages) else { return nil }
-            tools = placed
-        }
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
+        guard let tools = chat.tools else {
+            return count(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)
+        }
+        // Out of line, so that a request without tools runs none of this.
+        var messages = chat.turns
+        guard let placed = placeTools(UnsafeRawBufferPointer(rebasing: body[tools]), in: &messages) else { return nil }
+        return count(messages, thinking: thinking, effort: effort, tools: placed, body: body, repeats: repeats)
+    }
+
+    private func count(
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, tools: ToolsBlock?,
+        body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?
+    ) -> PromptCount {
+        let bytes = body.assumingMemoryBound(to: UInt8.self)
         // Consecutive user messages form one turn (`merge_tool_messages`): the first opens it with
         // the User marker, the others follow a blank line, and the turn's last one is followed by
         // the Assistant opener when an assistant turn (or the end) comes next. Reasoning before
-        // the last user turn is dropped, and only that turn opens with <think>; with tools
-        // nothing is dropped and every turn opens with it (`dropThinking` off), as if no turn
-        // came before the last user one.
+        // the last user turn is dropped, and only openers from that turn on are <think>; with
+        // tools nothing is dropped and every opener is <think> (`dropThinking` off), as if no
+        // turn came before the last user one.
         let lastUser = tools != nil ? -1 : messages.lastIndex { $0.role == .user } ?? -1
         // The pending text never outgrows the body (decoded escapes are shorter than written) plus
         // what the layout adds: BOS, the effort preamble, the tools block, and per message at most
@@ -104,12 +111,19 @@ extension ChatPromptCounter {
     }
 
     /// Tool schemas as the layout places them: `\n\n## Tools…` after the text of the first system
-    /// message (`at`), or of a system message put first for them.
-    private struct ToolsBlock {
+    /// message (`at`), or of a system message put first for them. A class: passed as one optional
+    /// reference, it costs a request without tools no copying code.
+    private final class ToolsBlock {
         let at: Int
         let text: [UInt8]
         /// What the schemas' rendering approximated (extra function fields), as the general path says.
         let reasons: [String]
+
+        init(at: Int, text: [UInt8], reasons: [String]) {
+            self.at = at
+            self.text = text
+            self.reasons = reasons
+        }
     }
 
     /// Renders the `tools` array (its JSON as written) with the general renderer's own code, and
