@@ -43,13 +43,19 @@ public struct ChatPromptCounter: Sendable {
     /// ``countChat(requestJSON:)`` for a body in memory, without generic dispatch. Long texts are
     /// looked up in `repeats` when given (the same count, sooner when they were counted before).
     public func countChat(requestBytes bytes: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil) throws -> PromptCount {
-        if let request = try? InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true),
-            let turns = request.chatTurns,
-            let count = countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
-        {
+        guard let request = try? InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true) else {
+            return try countChat(request: JSONValue.parse(bytes), repeats: repeats)
+        }
+        return try countChat(parsed: request, body: bytes, repeats: repeats)
+    }
+
+    /// A chat request the routing parse has read (recording turns) from `body`: counted from its
+    /// turns when it has them, else rendered.
+    public func countChat(parsed request: InferenceRequest, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?) throws -> PromptCount {
+        if let turns = request.chatTurns, let count = countTurns(turns, thinking: request.thinking, body: body, repeats: repeats) {
             return count
         }
-        return try countChat(request: JSONValue.parse(bytes), repeats: repeats)
+        return try countChat(request: JSONValue.parse(body), repeats: repeats)
     }
 
     /// Counts a parsed `/v1/chat/completions` request.

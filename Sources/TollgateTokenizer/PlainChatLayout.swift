@@ -76,15 +76,15 @@ extension ChatPromptCounter {
     ) -> PromptCount? {
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
         guard let tools = chat.tools else {
-            return count(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)
+            return countLaidOut(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)
         }
         // Out of line, so that a request without tools runs none of this.
         var messages = chat.turns
         guard let placed = placeTools(UnsafeRawBufferPointer(rebasing: body[tools]), in: &messages) else { return nil }
-        return count(messages, thinking: thinking, effort: effort, tools: placed, body: body, repeats: repeats)
+        return countLaidOut(messages, thinking: thinking, effort: effort, tools: placed, body: body, repeats: repeats)
     }
 
-    private func count(
+    private func countLaidOut(
         _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, tools: ToolsBlock?,
         body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?
     ) -> PromptCount {
@@ -148,7 +148,7 @@ extension ChatPromptCounter {
     /// character but CR or LF, and no added token runs past its end (checked at load); so it
     /// stands alone before a clean marker, or before system text that starts with neither.
     private func preambleStandsAlone(
-        before first: ChatTurns.Turn, then next: ChatTurns.Role?, in body: UnsafeBufferPointer<UInt8>
+        before first: ChatTurns.Turn, then next: ChatTurns.Role?, toolsFollow: Bool, in body: UnsafeBufferPointer<UInt8>
     ) -> Bool {
         guard markers.preamblesEndCleanly else { return false }
         switch first.role {
@@ -158,8 +158,9 @@ extension ChatPromptCounter {
             if let text = first.content, let lead = text.range.first.map({ body[$0] }) {
                 return lead != UInt8(ascii: "\n") && lead != UInt8(ascii: "\r") && lead != UInt8(ascii: "\\")
             }
-            // Empty: the next turn's marker or the opener follows, unless more system text does.
-            return next != .system && markers.user.splitsCleanly && markers.assistant.splitsCleanly
+            // Empty: the tools block follows (it starts with a blank line), or the next turn's
+            // marker or the opener, unless more system text does.
+            return !toolsFollow && next != .system && markers.user.splitsCleanly && markers.assistant.splitsCleanly
         case .assistant:
             return false
         }
@@ -174,8 +175,7 @@ extension ChatPromptCounter {
             let next = index + 1 < messages.count ? messages[index + 1].role : nil
             if index == 0 && thinking && effort != .low {
                 let high = effort == .high
-                // Before tools the preamble is counted with what follows (the block starts with \n).
-                if tools == nil && preambleStandsAlone(before: message, then: next, in: out.body) {
+                if preambleStandsAlone(before: message, then: next, toolsFollow: tools?.at == 0, in: out.body) {
                     out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
                 } else {
                     out.append(high ? markers.effortHigh : markers.effortMax)

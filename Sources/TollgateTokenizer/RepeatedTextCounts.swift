@@ -46,14 +46,11 @@ public final class RepeatedTextCounts: Sendable {
         table.withLock { ($0.hits, $0.misses) }
     }
 
-    /// The count of `text` under `scope`: from the table when this text was counted before, else
-    /// `count()`, remembered. Counting runs outside the lock.
-    func tokens(of text: UnsafeBufferPointer<UInt8>, scope: String, count: () -> Int) -> Int {
-        guard text.count >= minimumBytes else { return count() }
-        var hasher = Hasher()
-        var scope = scope  // its bytes as written, with their length so scope and text cannot run together
-        scope.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        hasher.combine(scope.utf8.count)
+    /// The count of `text` for the scope `seed` was started with: from the table when this text
+    /// was counted before, else counted and remembered. Counting runs outside the lock.
+    fileprivate func tokens(of text: UnsafeBufferPointer<UInt8>, seed: Hasher, _ tokenizer: DeepSeekTokenizer) -> Int {
+        guard text.count >= minimumBytes else { return tokenizer.count(validUTF8: text) }
+        var hasher = seed
         hasher.combine(bytes: UnsafeRawBufferPointer(text))
         let hash = UInt64(UInt(bitPattern: hasher.finalize()))
         let index = Int(truncatingIfNeeded: hash) & mask
@@ -67,23 +64,28 @@ public final class RepeatedTextCounts: Sendable {
             return slot.tokens
         }
         if let known { return known }
-        let tokens = count()
+        let tokens = tokenizer.count(validUTF8: text)
         table.withLock { $0.slots[index] = Slot(hash: hash, length: text.count, tokens: tokens) }
         return tokens
     }
 
-    /// These counts as seen by one scope.
+    /// These counts as seen by one scope. The scope is hashed here, once per request; each text
+    /// then continues a copy of that hasher.
     public func scoped(_ scope: String) -> Scoped {
-        Scoped(counts: self, scope: scope)
+        var seed = Hasher()
+        var scope = scope  // its bytes as written, then their length, so scope and text cannot run together
+        scope.withUTF8 { seed.combine(bytes: UnsafeRawBufferPointer($0)) }
+        seed.combine(scope.utf8.count)
+        return Scoped(counts: self, seed: seed)
     }
 
     /// ``RepeatedTextCounts`` for one scope (a team), as the prompt counter takes them.
     public struct Scoped: Sendable {
         let counts: RepeatedTextCounts
-        let scope: String
+        fileprivate let seed: Hasher
 
         func tokens(of text: UnsafeBufferPointer<UInt8>, _ tokenizer: DeepSeekTokenizer) -> Int {
-            counts.tokens(of: text, scope: scope) { tokenizer.count(validUTF8: text) }
+            counts.tokens(of: text, seed: seed, tokenizer)
         }
     }
 }

@@ -36,12 +36,7 @@ final class RequestPricer: Sendable {
             case .chat:
                 // A body this short holds no text worth looking up: short requests skip the table.
                 let repeats = repeatedTexts.flatMap { bytes.count >= $0.minimumBytes ? $0.scoped(team) : nil }
-                if let turns = request.chatTurns,
-                    let count = counter.countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
-                {
-                    return count
-                }
-                return try? counter.countChat(request: JSONValue.parse(bytes), repeats: repeats)
+                return try? counter.countChat(parsed: request, body: bytes, repeats: repeats)
             case .completions:
                 guard let request = try? JSONValue.parse(bytes) else { return nil }
                 return try? counter.countCompletion(request: request)
