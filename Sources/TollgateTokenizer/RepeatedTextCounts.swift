@@ -79,10 +79,16 @@ public final class RepeatedTextCounts: Sendable {
         return Scoped(counts: self, seed: seed)
     }
 
-    /// ``RepeatedTextCounts`` for one scope (a team), as the prompt counter takes them.
-    public struct Scoped: Sendable {
+    /// ``RepeatedTextCounts`` for one scope (a team), as the prompt counter takes them. A class,
+    /// made only for long requests: a short one passes nil, one pointer, with no copying code.
+    public final class Scoped: Sendable {
         let counts: RepeatedTextCounts
         fileprivate let seed: Hasher
+
+        fileprivate init(counts: RepeatedTextCounts, seed: Hasher) {
+            self.counts = counts
+            self.seed = seed
+        }
 
         func tokens(of text: UnsafeBufferPointer<UInt8>, _ tokenizer: DeepSeekTokenizer) -> Int {
             counts.tokens(of: text, seed: seed, tokenizer)
