@@ -153,6 +153,8 @@ struct ChatRenderer {
     static let thinkStart = "<think>"
     static let thinkEnd = "</think>"
     static let dsml = "｜DSML｜"
+    static let toolResultOpen = "<tool_result>"
+    static let toolResultClose = "</tool_result>"
     /// The preamble the encoder puts first in thinking mode, by reasoning effort (vLLM 0.33.0's
     /// `REASONING_EFFORT_PROMPTS`; `low` adds nothing).
     enum Effort: Sendable {
@@ -300,11 +302,7 @@ struct ChatRenderer {
         case "assistant":
             m.reasoning = raw["reasoning_content"]?.stringValue ?? raw["reasoning"]?.stringValue
             if let calls = raw["tool_calls"]?.arrayValue, !calls.isEmpty {
-                m.toolCalls = calls.map { call in
-                    let id = call["id"]?.stringValue ?? ""
-                    let name = call["function"]?["name"]?.stringValue ?? ""
-                    return (id, name, dsmlArguments(call["function"]?["arguments"]))
-                }
+                m.toolCalls = toolCalls(calls)
             }
         case "tool":
             m.toolCallID = raw["tool_call_id"]?.stringValue ?? ""
@@ -331,6 +329,23 @@ struct ChatRenderer {
             members.append(m)
         }
         return .object(members)
+    }
+
+    /// An assistant's `tool_calls` list: (id, name, rendered DSML parameters) per call.
+    mutating func toolCalls(_ calls: [JSONValue]) -> [(id: String, name: String, arguments: String)] {
+        calls.map { call in
+            let id = call["id"]?.stringValue ?? ""
+            let name = call["function"]?["name"]?.stringValue ?? ""
+            return (id, name, dsmlArguments(call["function"]?["arguments"]))
+        }
+    }
+
+    /// The block an assistant turn's tool calls add after its content.
+    static func toolCallsText(_ calls: [(id: String, name: String, arguments: String)]) -> String {
+        let invokes = calls.map { c in
+            "<\(dsml)invoke name=\"\(c.name)\">\n\(c.arguments)\n</\(dsml)invoke>"
+        }.joined(separator: "\n")
+        return "\n\n<\(dsml)tool_calls>\n\(invokes)\n</\(dsml)tool_calls>"
     }
 
     /// `encode_arguments_to_dsml`: one parameter line per top-level argument.
@@ -459,7 +474,7 @@ struct ChatRenderer {
                 prompt += blocks.map { b -> String in
                     switch b {
                     case .text(let s): return s
-                    case .toolResult(_, let content): return "<tool_result>\(content)</tool_result>"
+                    case .toolResult(_, let content): return Self.toolResultOpen + content + Self.toolResultClose
                     }
                 }.joined(separator: "\n\n")
             } else {
@@ -468,10 +483,7 @@ struct ChatRenderer {
         case "assistant":
             var toolCalls = ""
             if let calls = msg.toolCalls, !calls.isEmpty {
-                let invokes = calls.map { c in
-                    "<\(Self.dsml)invoke name=\"\(c.name)\">\n\(c.arguments)\n</\(Self.dsml)invoke>"
-                }.joined(separator: "\n")
-                toolCalls = "\n\n<\(Self.dsml)tool_calls>\n\(invokes)\n</\(Self.dsml)tool_calls>"
+                toolCalls = Self.toolCallsText(calls)
             }
             var thinkingPart = ""
             if thinking && (!dropThinking || index > lastUser) {

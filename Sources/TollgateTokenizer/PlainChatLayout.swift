@@ -26,8 +26,11 @@ struct LayoutMarkers: Sendable {
     let effortHighTokens, effortMaxTokens: Int
     let preamblesEndCleanly: Bool
     let blockSeparator = Array("\n\n".utf8)
-    /// Bytes of the longest marker or separator.
-    let longest: Int
+    let toolResultOpen = Array(ChatRenderer.toolResultOpen.utf8)
+    let toolResultClose = Array(ChatRenderer.toolResultClose.utf8)
+    /// The most bytes the layout adds around one message's texts: four markers or separators, and
+    /// a tool result's two tags.
+    let perMessage: Int
     /// The markers that split cleanly, to find them in a rendered prompt.
     let clean: [[UInt8]]
     /// The byte every clean marker starts with (`<` in the shipped vocabulary), nil if they differ.
@@ -41,7 +44,7 @@ struct LayoutMarkers: Sendable {
         thinkStart = Marker(ChatRenderer.thinkStart, tokenizer)
         thinkEnd = Marker(ChatRenderer.thinkEnd, tokenizer)
         let all = [bos, eos, user, assistant, thinkStart, thinkEnd]
-        longest = all.map(\.bytes.count).max()!
+        perMessage = 4 * max(all.map(\.bytes.count).max()!, blockSeparator.count) + toolResultOpen.count + toolResultClose.count
         clean = all.filter(\.splitsCleanly).map(\.bytes)
         let leads = Set(clean.map { $0[0] })
         cleanLead = leads.count == 1 ? leads.first : nil
@@ -69,38 +72,38 @@ extension ChatPromptCounter {
     /// ``ChatTurns``), laid out as ``ChatRenderer`` lays it out but counted piece by piece. `body`
     /// must be the bytes that parse read (the turns are ranges of it); `thinking` is the request's
     /// thinking mode (``InferenceRequest/thinking``). Long texts between markers are looked up in
-    /// `repeats` when given. Nil when the recorded tool schemas cannot be read (the general path
-    /// then renders the request).
+    /// `repeats` when given. Nil when the recorded tool schemas or calls cannot be read (the
+    /// general path then renders the request).
     public func countTurns(
         _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
     ) -> PromptCount? {
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
-        guard let tools = chat.tools else {
+        guard chat.tools != nil || !chat.toolCalls.isEmpty else {
             return countLaidOut(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)
         }
         // Out of line, so that a request without tools runs none of this.
         var messages = chat.turns
-        guard let placed = placeTools(UnsafeRawBufferPointer(rebasing: body[tools]), in: &messages) else { return nil }
-        return countLaidOut(messages, thinking: thinking, effort: effort, tools: placed, body: body, repeats: repeats)
+        guard let tools = layOutTools(chat, body: body, in: &messages) else { return nil }
+        return countLaidOut(messages, thinking: thinking, effort: effort, tools: tools, body: body, repeats: repeats)
     }
 
     private func countLaidOut(
-        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, tools: ToolsBlock?,
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, tools: ToolLayout?,
         body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?
     ) -> PromptCount {
         let bytes = body.assumingMemoryBound(to: UInt8.self)
-        // Consecutive user messages form one turn (`merge_tool_messages`): the first opens it with
-        // the User marker, the others follow a blank line, and the turn's last one is followed by
-        // the Assistant opener when an assistant turn (or the end) comes next. Reasoning before
-        // the last user turn is dropped, and only openers from that turn on are <think>; with
-        // tools nothing is dropped and every opener is <think> (`dropThinking` off), as if no
-        // turn came before the last user one.
-        let lastUser = tools != nil ? -1 : messages.lastIndex { $0.role == .user } ?? -1
+        // Consecutive user and tool messages form one turn (`merge_tool_messages`): the first
+        // opens it with the User marker, the others follow a blank line, and the turn's last one
+        // is followed by the Assistant opener when an assistant turn (or the end) comes next.
+        // Reasoning before the last user turn is dropped, and only openers from that turn on are
+        // <think>; with tool schemas nothing is dropped and every opener is <think>
+        // (`dropThinking` off), as if no turn came before the last user one.
+        let lastUser = tools?.schemasAt != nil ? -1 : messages.lastIndex { $0.role == .user || $0.role == .tool } ?? -1
         // The pending text never outgrows the body (decoded escapes are shorter than written) plus
-        // what the layout adds: BOS, the effort preamble, the tools block, and per message at most
-        // four markers and a separator.
-        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count) + (tools?.text.count ?? 0)
-            + (messages.count + 1) * 4 * markers.longest
+        // what the layout adds: BOS, the effort preamble, the tools' blocks, and per message
+        // (``LayoutMarkers/perMessage``).
+        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count) + (tools?.addedBytes ?? 0)
+            + (messages.count + 1) * markers.perMessage
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
             var out = LayoutCounter(tokenizer: tokenizer, repeats: repeats, body: bytes, pending: pending)
             lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, tools: tools, into: &out)
@@ -110,37 +113,54 @@ extension ChatPromptCounter {
         }
     }
 
-    /// Tool schemas as the layout places them: `\n\n## Tools…` after the text of the first system
-    /// message (`at`), or of a system message put first for them. A class: passed as one optional
-    /// reference, it costs a request without tools no copying code.
-    private final class ToolsBlock {
-        let at: Int
-        let text: [UInt8]
-        /// What the schemas' rendering approximated (extra function fields), as the general path says.
-        let reasons: [String]
-
-        init(at: Int, text: [UInt8], reasons: [String]) {
-            self.at = at
-            self.text = text
-            self.reasons = reasons
-        }
+    /// What tools add to the layout: the schemas' block (`\n\n## Tools…`, after the text of the
+    /// first system message or of a system message put first for it) and each assistant turn's
+    /// rendered tool calls. A class: passed as one optional reference, it costs a request without
+    /// tools no copying code.
+    ///
+    /// Tool results are laid out as sent. The general path sorts them by their calls' order
+    /// (`sort_tool_results_by_call_order`), but that moves whole `<tool_result>…</tool_result>`
+    /// blocks: each result's text sits between the same tags wherever it goes, and no
+    /// pre-tokenizer piece reaches past a tag's letters into the next one, so the count is the same.
+    private final class ToolLayout {
+        var schemasAt: Int?
+        var schemas: [UInt8] = []
+        /// The DSML block of each assistant turn with tool calls, by message index.
+        var calls: [Int: [UInt8]] = [:]
+        /// What rendering approximated (extra function fields, arguments that are not an object),
+        /// as the general path says.
+        var reasons: [String] = []
+        /// Bytes the blocks above add to the prompt.
+        var addedBytes = 0
     }
 
-    /// Renders the `tools` array (its JSON as written) with the general renderer's own code, and
-    /// picks or inserts the system message that carries it.
+    /// Renders the schemas and the tool calls with the general renderer's own code, and picks or
+    /// inserts the system message that carries the schemas.
     @inline(never)
-    private func placeTools(_ json: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> ToolsBlock? {
-        guard let list = (try? JSONValue.parse(json))?.arrayValue else { return nil }
+    private func layOutTools(_ chat: ChatTurns, body: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> ToolLayout? {
+        let layout = ToolLayout()
         var renderer = ChatRenderer()
-        let text = "\n\n" + ChatRenderer.toolsText(list.map { renderer.functionSchema($0) })
-        let at: Int
-        if let system = messages.firstIndex(where: { $0.role == .system }) {
-            at = system
-        } else {
-            messages.insert(ChatTurns.Turn(role: .system, content: nil, reasoning: nil), at: 0)
-            at = 0
+        for (turn, list) in chat.toolCalls {
+            guard let calls = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[list])))?.arrayValue else { return nil }
+            let text = Array(ChatRenderer.toolCallsText(renderer.toolCalls(calls)).utf8)
+            layout.calls[turn] = text
+            layout.addedBytes += text.count
         }
-        return ToolsBlock(at: at, text: Array(text.utf8), reasons: renderer.reasons)
+        if let tools = chat.tools {
+            guard let list = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[tools])))?.arrayValue else { return nil }
+            layout.schemas = Array(("\n\n" + ChatRenderer.toolsText(list.map { renderer.functionSchema($0) })).utf8)
+            layout.addedBytes += layout.schemas.count
+            if let system = messages.firstIndex(where: { $0.role == .system }) {
+                layout.schemasAt = system
+            } else {
+                // A system message put first: the calls' turns move up by one.
+                messages.insert(ChatTurns.Turn(role: .system, content: nil, reasoning: nil), at: 0)
+                layout.schemasAt = 0
+                layout.calls = Dictionary(uniqueKeysWithValues: layout.calls.map { ($0.key + 1, $0.value) })
+            }
+        }
+        layout.reasons = renderer.reasons
+        return layout
     }
 
     /// Whether the effort preamble can be counted on its own (its count is known) rather than
@@ -152,7 +172,7 @@ extension ChatPromptCounter {
     ) -> Bool {
         guard markers.preamblesEndCleanly else { return false }
         switch first.role {
-        case .user:
+        case .user, .tool:
             return markers.user.splitsCleanly
         case .system:
             if let text = first.content, let lead = text.range.first.map({ body[$0] }) {
@@ -167,7 +187,7 @@ extension ChatPromptCounter {
     }
 
     private func lay(
-        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, tools: ToolsBlock?,
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, tools: ToolLayout?,
         into out: inout LayoutCounter
     ) {
         out.marker(markers.bos)
@@ -175,7 +195,7 @@ extension ChatPromptCounter {
             let next = index + 1 < messages.count ? messages[index + 1].role : nil
             if index == 0 && thinking && effort != .low {
                 let high = effort == .high
-                if preambleStandsAlone(before: message, then: next, toolsFollow: tools?.at == 0, in: out.body) {
+                if preambleStandsAlone(before: message, then: next, toolsFollow: tools?.schemasAt == 0, in: out.body) {
                     out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
                 } else {
                     out.append(high ? markers.effortHigh : markers.effortMax)
@@ -184,21 +204,24 @@ extension ChatPromptCounter {
             switch message.role {
             case .system:
                 out.text(message.content)
-                if let tools, index == tools.at { out.append(tools.text) }
-            case .user:
-                if index > 0 && messages[index - 1].role == .user {
+                if let tools, index == tools.schemasAt { out.append(tools.schemas) }
+            case .user, .tool:
+                if index > 0 && (messages[index - 1].role == .user || messages[index - 1].role == .tool) {
                     out.append(markers.blockSeparator)
                 } else {
                     out.marker(markers.user)
                 }
+                if message.role == .tool { out.append(markers.toolResultOpen) }
                 out.text(message.content)
+                if message.role == .tool { out.append(markers.toolResultClose) }
             case .assistant:
-                // Reasoning of turns before the last user turn is dropped (none is, with tools).
+                // Reasoning of turns before the last user turn is dropped (none is, with schemas).
                 if thinking && index > lastUser {
                     out.text(message.reasoning)
                     out.marker(markers.thinkEnd)
                 }
                 out.text(message.content)
+                if let calls = tools?.calls[index] { out.append(calls) }
                 out.marker(markers.eos)
             }
             // A user or system turn that is last or followed by an assistant opens generation.

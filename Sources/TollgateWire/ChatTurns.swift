@@ -2,13 +2,13 @@
 /// that the prompt can be counted without reading the body a second time.
 ///
 /// ``InferenceRequest/parse(_:endpoint:recordingTurns:)`` records them on its one pass over the
-/// body. A request is plain when its messages are system, user and assistant turns whose content
-/// is a string or null, with no tool calls and no `chat_template_kwargs`, no key written with
-/// escapes and no duplicate of a key the layout depends on (JSON parsers disagree on which one
-/// wins). Tool schemas may come along (``tools``). Anything else gets no turns, and the prompt
-/// counter renders it the general way.
+/// body. A request is plain when its messages are system, user, assistant and tool turns whose
+/// content is a string (or null, except for tool results), with no `chat_template_kwargs`, no key
+/// written with escapes and no duplicate of a key the layout depends on (JSON parsers disagree on
+/// which one wins). Tool schemas (``tools``) and assistants' tool calls (``toolCalls``) may come
+/// along. Anything else gets no turns, and the prompt counter renders it the general way.
 public struct ChatTurns: Sendable {
-    public enum Role: Sendable { case system, user, assistant }
+    public enum Role: Sendable { case system, user, assistant, tool }
 
     /// A JSON string's contents: a byte range of the body, and whether it has escapes to decode.
     public struct Text: Sendable, Equatable {
@@ -30,6 +30,10 @@ public struct ChatTurns: Sendable {
     }
 
     public var turns: [Turn] = []
+    /// Each assistant turn's `tool_calls` array as written, when it lists any, by turn index in
+    /// order (the counter parses the calls from it: they are small next to the turns). Kept apart
+    /// from ``turns``: most requests have none, and their turns stay small.
+    public var toolCalls: [(turn: Int, list: Range<Int>)] = []
     /// `reasoning_effort`, when it is a string.
     public var reasoningEffort: String?
     /// The `tools` array as written in the body, when it lists any (the counter renders the
@@ -114,6 +118,7 @@ struct ChatTurnRecorder: TurnRecording {
         var content: ChatTurns.Text?
         var reasoning: ChatTurns.Text?
         var reasoningContent: ChatTurns.Text?
+        var toolCalls: Range<Int>?
     }
 
     /// A member of a message other than `role`.
@@ -135,7 +140,10 @@ struct ChatTurnRecorder: TurnRecording {
             if !message.seen.insert(Self.toolCalls) { isPlain = false }
             switch try field.peekKind() {
             case .null: break
-            case .array: try field.walkArray { _, _ in isPlain = false }
+            case .array:
+                var listsAny = false
+                let range = try field.walkArray { _, _ in listsAny = true }
+                if listsAny { message.toolCalls = range }
             default: isPlain = false
             }
         }
@@ -150,6 +158,8 @@ struct ChatTurnRecorder: TurnRecording {
             message.role = .assistant
         } else if JSONScanner.key(name, is: "system") {
             message.role = .system
+        } else if JSONScanner.key(name, is: "tool") {
+            message.role = .tool
         } else {
             isPlain = false
         }
@@ -157,6 +167,10 @@ struct ChatTurnRecorder: TurnRecording {
 
     mutating func end(_ message: Message) {
         guard isPlain, let role = message.role else { return }
+        // A tool result without text is an estimate on the general path. (Its `tool_call_id` only
+        // orders results, which does not change the count: ``ChatPromptCounter/countTurns``.)
+        if role == .tool && message.content == nil { return giveUp() }
+        if role == .assistant, let calls = message.toolCalls { turns.toolCalls.append((turns.turns.count, calls)) }
         turns.turns.append(ChatTurns.Turn(
             role: role, content: message.content,
             reasoning: role == .assistant ? message.reasoningContent ?? message.reasoning : nil))

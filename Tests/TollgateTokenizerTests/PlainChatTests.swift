@@ -71,11 +71,45 @@ import TollgateWire
         #expect(count == expected)
     }
 
+    /// Agent traffic rides along too: assistants' tool calls rendered as DSML after their
+    /// content, tool results merged into the user turn in their calls' order, with or without
+    /// schemas, and the general path's estimate reasons kept.
+    @Test(arguments: [
+        #"{"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"weather","arguments":"{\"city\": \"Paris\", \"days\": 3, \"units\": null}"}}]},{"role":"tool","tool_call_id":"c1","content":"{\"temp\": 21}"}]}"#,
+        // Results sent out of call order are laid out in call order; text between them stays put.
+        #"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"","reasoning_content":"r","tool_calls":[{"id":"x","function":{"name":"f","arguments":"{}"}},{"id":"y","function":{"name":"g","arguments":"{\"q\":[1,2]}"}},{"id":"z","function":{"name":"h","arguments":"{}"}}]},{"role":"tool","tool_call_id":"z","content":"third"},{"role":"user","content":"between"},{"role":"tool","tool_call_id":"x","content":"first"},{"role":"tool","tool_call_id":"unknown","content":"?"},{"role":"tool","tool_call_id":"y","content":"second"},{"role":"assistant","content":"done"},{"role":"user","content":"next"}]}"#,
+        // Schemas and no system message: the indices of calls and results move with the one put first.
+        #"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"","tool_calls":[{"id":"1","function":{"name":"f","arguments":"{}"}},{"id":"2","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"2","content":"B"},{"role":"tool","tool_call_id":"1","content":"A"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"reasoning_effort":"max"}"#,
+        #"{"messages":[{"role":"system","content":"S"},{"role":"user","content":"a"},{"role":"assistant","content":"x","tool_calls":[{"id":"1","function":{"name":"f","arguments":"{}"}},{"id":"2","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"2","content":"B"},{"role":"tool","tool_call_id":"1","content":"A"}],"tools":[{"type":"function","function":{"name":"f"}}],"thinking":{"type":"disabled"}}"#,
+        // Arguments that are not an object, an object instead of a string, calls without ids.
+        #"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":"not json"}},{"function":{"name":"g","arguments":{"k":"v","n":1.5}}},{"id":"a"},7]},{"role":"tool","content":"r1"},{"role":"tool","content":"r2"}]}"#,
+        // Escaped ids and names, the results' order taken from the latest assistant with calls.
+        #"{"messages":[{"role":"assistant","content":"","tool_calls":[{"id":"\u0061","function":{"name":"f\u00e9","arguments":"{\"s\":\"\\u00e9\"}"}},{"id":"b","function":{"name":"g","arguments":"{}"}}]},{"role":"assistant","content":"no calls"},{"role":"tool","tool_call_id":"b","content":"B"},{"role":"tool","tool_call_id":"a","content":"A"},{"role":"system","content":"s"},{"role":"tool","tool_call_id":"b","content":"B2"},{"role":"tool","tool_call_id":"\u0061","content":"A2"}]}"#,
+        // A tool result first, and non-string ids (no id on the general path too).
+        #"{"messages":[{"role":"tool","tool_call_id":3,"content":""},{"role":"tool","tool_call_id":null,"content":"x"}],"reasoning_effort":"high"}"#,
+        // Which of two ids wins does not matter: ids only order results, which keeps the count.
+        #"{"messages":[{"role":"tool","content":"1","tool_call_id":"a","tool_call_id":"b"}]}"#,
+        // tool_calls on other roles are ignored, as the general path does.
+        #"{"messages":[{"role":"user","content":"u","tool_calls":[{"id":"a"}]},{"role":"assistant","content":"a","tool_calls":null}]}"#,
+    ])
+    func requestsWithToolCallsAndResultsCountLikeTheGeneralPath(_ json: String) throws {
+        var body = Array(json.utf8)
+        body.insert(contentsOf: #""model":"m","#.utf8, at: 1)
+        let count = try body.withUnsafeBytes { bytes -> PromptCount? in
+            let request = try InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true)
+            return Self.counter.countTurns(try #require(request.chatTurns, "turns not recorded"), thinking: request.thinking, body: bytes)
+        }
+        let expected = try Self.counter.countChat(request: JSONValue.parse(json))
+        #expect(count == expected)
+    }
+
     @Test(arguments: [
         #"{"messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}]}"#,
-        #"{"messages":[{"role":"tool","content":"1","tool_call_id":"a"}]}"#,
+        #"{"messages":[{"role":"tool","content":null,"tool_call_id":"a"}]}"#,
+        #"{"messages":[{"role":"tool","tool_call_id":"a"}]}"#,
+        #"{"messages":[{"role":"assistant","content":"","tool_calls":{"id":"a"}}]}"#,
+        #"{"messages":[{"role":"assistant","content":"","tool_calls":[],"tool_calls":[{"id":"a"}]}]}"#,
         #"{"messages":[{"role":"developer","content":"Hi"}]}"#,
-        #"{"messages":[{"role":"assistant","content":"","tool_calls":[{"id":"a"}]}]}"#,
         #"{"messages":[{"role":"user","role":"system","content":"Hi"}]}"#,
         #"{"messages":[],"messages":[]}"#,
         #"{"mess\u0061ges":[{"role":"user","content":"Hi"}]}"#,
@@ -114,15 +148,16 @@ import TollgateWire
     }
 
     /// Thousands of generated plain requests per run, with escapes, markers inside content, merged
-    /// user turns, every thinking mode and random spacing: both paths must agree on each.
+    /// user turns, tool schemas, calls and results in and out of order, every thinking mode and
+    /// random spacing: both paths must agree on each, estimate reasons included.
     @Test func randomPlainRequestsAgreeWithTheGeneralPath() throws {
         var rng = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
         var generator = SplitMix64(seed: seed)
         for _ in 0..<4_000 {
             let json = RandomPlainChat.request(&generator)
-            let count = try #require(plain(json), "seed \(seed): refused \(json)")
-            let expected = try general(json)
+            let count = try #require(Self.counter.shortcut(json), "seed \(seed): refused \(json)")
+            let expected = try Self.counter.countChat(request: JSONValue.parse(json))
             #expect(count == expected, "seed \(seed): \(json)")
             if count != expected { return }
         }
@@ -196,20 +231,48 @@ enum RandomPlainChat {
         return "{" + members.joined(separator: ",") + "}"
     }
 
+    static let callIDs = ["call_1", "call_2", "call_3", "é", ""]
+
     static func message<G: RandomNumberGenerator>(_ g: inout G) -> String {
-        let role = ["system", "system", "user", "user", "assistant"].randomElement(using: &g)!
+        let role = ["system", "system", "user", "user", "assistant", "assistant", "tool", "tool"].randomElement(using: &g)!
         var members = [key("role", &g) + "\"" + role + "\""]
-        if Int.random(in: 0..<8, using: &g) == 0 {
+        if role != "tool" && Int.random(in: 0..<8, using: &g) == 0 {
             members.append(key("content", &g) + "null")
         } else {
             members.append(key("content", &g) + string(text(&g), &g))
         }
+        if role == "tool" && Int.random(in: 0..<6, using: &g) > 0 {
+            members.append(key("tool_call_id", &g) + string(callIDs.randomElement(using: &g)!, &g))
+        }
         if role == "assistant" || Int.random(in: 0..<6, using: &g) == 0 {
             if Bool.random(using: &g) { members.append(key("reasoning_content", &g) + string(text(&g), &g)) }
             if Bool.random(using: &g) { members.append(key("reasoning", &g) + string(text(&g), &g)) }
-            if Bool.random(using: &g) { members.append(key("tool_calls", &g) + ["[]", "null"].randomElement(using: &g)!) }
+            switch Int.random(in: 0..<4, using: &g) {
+            case 0: members.append(key("tool_calls", &g) + ["[]", "null"].randomElement(using: &g)!)
+            case 1: members.append(key("tool_calls", &g) + "[" + (0..<Int.random(in: 1...3, using: &g)).map { _ in call(&g) }.joined(separator: ",") + "]")
+            default: break
+            }
         }
         if Int.random(in: 0..<5, using: &g) == 0 { members.append(key("name", &g) + string("alice", &g)) }
+        members.shuffle(using: &g)
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// A tool call as clients send it back: an id from a small set (so results find their calls,
+    /// in or out of order), and arguments as a JSON string, usually an object.
+    static func call<G: RandomNumberGenerator>(_ g: inout G) -> String {
+        var arguments: [String] = []
+        for name in ["city", "n", "deep", "q"] where Bool.random(using: &g) {
+            let value = [string(text(&g), &g), "-12.50", "[1,\"x\",null]", "{\"k\":true}", "null"].randomElement(using: &g)!
+            arguments.append(key(name, &g) + value)
+        }
+        let object = "{" + arguments.joined(separator: ",") + "}"
+        let written = ["{}", "not json", "[1]", object, object].randomElement(using: &g)!
+        var function = [key("name", &g) + string(["lookup", "send_mail", "数据"].randomElement(using: &g)!, &g)]
+        function.append(key("arguments", &g) + (Int.random(in: 0..<5, using: &g) == 0 ? object : string(written, &g)))
+        function.shuffle(using: &g)
+        var members = [key("type", &g) + "\"function\"", key("function", &g) + "{" + function.joined(separator: ",") + "}"]
+        if Int.random(in: 0..<5, using: &g) > 0 { members.append(key("id", &g) + string(callIDs.randomElement(using: &g)!, &g)) }
         members.shuffle(using: &g)
         return "{" + members.joined(separator: ",") + "}"
     }
@@ -261,6 +324,11 @@ extension ChatPromptCounter {
     /// turns (a model is added when the request names none: that parse requires one), then they
     /// are laid out. Nil when the parse records no turns.
     func shortcutCount(_ json: String) -> Int? {
+        shortcut(json)?.tokens
+    }
+
+    /// ``shortcutCount(_:)`` with whether the count is exact and why not.
+    func shortcut(_ json: String) -> PromptCount? {
         var bytes = Array(json.utf8)
         if !json.contains(#""model""#), let brace = bytes.firstIndex(of: UInt8(ascii: "{")) {
             bytes.insert(contentsOf: #""model":"m","#.utf8, at: brace + 1)
@@ -269,7 +337,7 @@ extension ChatPromptCounter {
             guard let request = try? InferenceRequest.parse(body, endpoint: .chat, recordingTurns: true),
                 let turns = request.chatTurns
             else { return nil }
-            return countTurns(turns, thinking: request.thinking, body: body)?.tokens
+            return countTurns(turns, thinking: request.thinking, body: body)
         }
     }
 }
