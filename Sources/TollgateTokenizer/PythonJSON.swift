@@ -3,58 +3,68 @@
 /// prompt embeds tool schemas and non-string tool-call arguments in this form.
 public enum PythonJSON {
     public static func dumps(_ value: JSONValue) -> String {
-        var out = ""
+        // Written as UTF-8 bytes: appending to a String one character at a time cost tool-heavy
+        // requests tens of microseconds each.
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
         write(value, into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    static func write(_ value: JSONValue, into out: inout String) {
+    static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += number(n)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): out.append(contentsOf: number(n).utf8)
         case .string(let s): string(s, into: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += ", " }
+                if i > 0 { out.append(contentsOf: ", ".utf8) }
                 write(item, into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, m) in members.enumerated() {
-                if i > 0 { out += ", " }
+                if i > 0 { out.append(contentsOf: ", ".utf8) }
                 string(m.key, into: &out)
-                out += ": "
+                out.append(contentsOf: ": ".utf8)
                 write(m.value, into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    /// A JSON string literal with Python's escapes (`\n`, `\"`, `\\`, `\u00XX` for other controls).
-    static func string(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
+    /// A JSON string literal with Python's escapes (`\n`, `\"`, `\\`, `\u00XX` for other controls;
+    /// everything else, DEL and non-ASCII included, raw). Runs without escapes are copied whole.
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func string(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        out.append(UInt8(ascii: "\""))
+        s.withUTF8 { bytes in
+            var start = 0
+            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                start = i + 1
+                out.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
+                case UInt8(ascii: "\n"): out.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
+                case 0x08: out.append(UInt8(ascii: "b"))
+                case 0x0C: out.append(UInt8(ascii: "f"))
+                default:
+                    out.append(contentsOf: "u00".utf8)
+                    out.append(hexDigits[Int(byte >> 4)])
+                    out.append(hexDigits[Int(byte & 0xF)])
                 }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// A JSON number as Python re-serialises it after `json.loads`: integers exactly, floats with

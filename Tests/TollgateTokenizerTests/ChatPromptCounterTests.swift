@@ -128,6 +128,7 @@ import Testing
 
     @Test func pythonStringEscapes() {
         #expect(PythonJSON.dumps(.string("a\"b\\c\n\t\u{01}é中\u{7F}")) == "\"a\\\"b\\\\c\\n\\t\\u0001é中\u{7F}\"")
+        #expect(PythonJSON.dumps(.string("\u{1F}\u{08}\u{0C}\r")) == #""\u001f\b\f\r""#)
         #expect(PythonJSON.dumps(.object([JSONMember(key: "k", value: .array([]))])) == "{\"k\": []}")
     }
 }
