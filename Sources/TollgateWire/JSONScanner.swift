@@ -241,6 +241,11 @@ public struct JSONScanner {
         var hasEscape = false
         let count = bytes.count
         while offset < count {
+            // Text is mostly plain ASCII: eight bytes at a time while none needs a closer look.
+            while offset + 8 <= count, Self.allPlainASCII(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
+                offset += 8
+            }
+            guard offset < count else { break }
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
                 offset += 1
@@ -269,6 +274,20 @@ public struct JSONScanner {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// Whether none of the eight bytes of `word` is a quote, a backslash, a control character or
+    /// part of a non-ASCII scalar (the usual has-zero-byte tricks, exact for every byte).
+    @inline(__always)
+    static func allPlainASCII(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        // A byte below 0x20 or from 0x80: its high bit, or the high bit of byte + 0x60 (< 0x80 only
+        // for bytes below 0x20, with no carry between bytes since every byte is then below 0x80).
+        let low = (word & ~highs) &+ (0x60 &* ones)
+        return (word | ~low) & highs == 0
+            && !hasZeroByte(word ^ (UInt64(UInt8(ascii: "\"")) &* ones))
+            && !hasZeroByte(word ^ (UInt64(UInt8(ascii: "\\")) &* ones))
     }
 
     private mutating func skipUTF8Scalar() throws {
