@@ -9,7 +9,7 @@
 #   bench/history.sh                               # defaults below
 #   CONNECTIONS="1 16" DURATION=2 REPEATS=9 PIN=1 bench/history.sh
 #   TOOLS=1 bench/history.sh       # each request with two tool schemas (still the plain shortcut)
-#   TOOLS=2 bench/history.sh       # schemas, and tool calls and results in the history: the general path
+#   TOOLS=2 bench/history.sh       # schemas, and tool calls and results in the history (the shortcut too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-"1 16"}
