@@ -230,13 +230,15 @@ struct ChatRenderer {
         case toolResult(id: String, content: String)
     }
 
+    /// One assistant tool call: its id, the function's name, and the rendered DSML parameters.
+    typealias ToolCall = (id: String, name: String, arguments: String)
+
     struct Message {
         var role: String
         var content: String?
         var reasoning: String?
         var tools: [JSONValue]?
-        /// (id, name, rendered DSML parameters) per call.
-        var toolCalls: [(id: String, name: String, arguments: String)]?
+        var toolCalls: [ToolCall]?
         var toolCallID: String?
         var blocks: [Block]?
 
@@ -332,7 +334,7 @@ struct ChatRenderer {
     }
 
     /// An assistant's `tool_calls` list: (id, name, rendered DSML parameters) per call.
-    mutating func toolCalls(_ calls: [JSONValue]) -> [(id: String, name: String, arguments: String)] {
+    mutating func toolCalls(_ calls: [JSONValue]) -> [ToolCall] {
         calls.map { call in
             let id = call["id"]?.stringValue ?? ""
             let name = call["function"]?["name"]?.stringValue ?? ""
@@ -341,7 +343,7 @@ struct ChatRenderer {
     }
 
     /// The block an assistant turn's tool calls add after its content.
-    static func toolCallsText(_ calls: [(id: String, name: String, arguments: String)]) -> String {
+    static func toolCallsText(_ calls: [ToolCall]) -> String {
         let invokes = calls.map { c in
             "<\(dsml)invoke name=\"\(c.name)\">\n\(c.arguments)\n</\(dsml)invoke>"
         }.joined(separator: "\n")

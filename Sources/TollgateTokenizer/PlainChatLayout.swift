@@ -140,24 +140,21 @@ extension ChatPromptCounter {
     private func layOutTools(_ chat: ChatTurns, body: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> ToolLayout? {
         let layout = ToolLayout()
         var renderer = ChatRenderer()
+        // Without a system message, one is put first for the schemas: every turn moves up by one.
+        let systemPutFirst = chat.tools != nil && !messages.contains { $0.role == .system }
+        // Calls render before schemas so that estimate reasons come in the general path's order.
         for (turn, list) in chat.toolCalls {
             guard let calls = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[list])))?.arrayValue else { return nil }
             let text = Array(ChatRenderer.toolCallsText(renderer.toolCalls(calls)).utf8)
-            layout.calls[turn] = text
+            layout.calls[systemPutFirst ? turn + 1 : turn] = text
             layout.addedBytes += text.count
         }
         if let tools = chat.tools {
             guard let list = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[tools])))?.arrayValue else { return nil }
             layout.schemas = Array(("\n\n" + ChatRenderer.toolsText(list.map { renderer.functionSchema($0) })).utf8)
             layout.addedBytes += layout.schemas.count
-            if let system = messages.firstIndex(where: { $0.role == .system }) {
-                layout.schemasAt = system
-            } else {
-                // A system message put first: the calls' turns move up by one.
-                messages.insert(ChatTurns.Turn(role: .system, content: nil, reasoning: nil), at: 0)
-                layout.schemasAt = 0
-                layout.calls = Dictionary(uniqueKeysWithValues: layout.calls.map { ($0.key + 1, $0.value) })
-            }
+            if systemPutFirst { messages.insert(ChatTurns.Turn(role: .system, content: nil, reasoning: nil), at: 0) }
+            layout.schemasAt = messages.firstIndex { $0.role == .system }
         }
         layout.reasons = renderer.reasons
         return layout

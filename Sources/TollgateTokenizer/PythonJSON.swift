@@ -1,3 +1,5 @@
+import TollgateWire
+
 /// `json.dumps(value, ensure_ascii=False)` as Python writes it: `", "` and `": "` separators,
 /// members in their original order, non-ASCII kept raw, Python's float repr. The DeepSeek V4
 /// prompt embeds tool schemas and non-string tool-call arguments in this form.
@@ -16,7 +18,7 @@ public enum PythonJSON {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .number(let n): out.append(contentsOf: number(n).utf8)
-        case .string(let s): string(s, into: &out)
+        case .string(let s): JSONWriter.appendString(s, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
@@ -28,43 +30,12 @@ public enum PythonJSON {
             out.append(UInt8(ascii: "{"))
             for (i, m) in members.enumerated() {
                 if i > 0 { out.append(contentsOf: ", ".utf8) }
-                string(m.key, into: &out)
+                JSONWriter.appendString(m.key, to: &out)
                 out.append(contentsOf: ": ".utf8)
                 write(m.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
-    }
-
-    /// A JSON string literal with Python's escapes (`\n`, `\"`, `\\`, `\u00XX` for other controls;
-    /// everything else, DEL and non-ASCII included, raw). Runs without escapes are copied whole.
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    static func string(_ s: String, into out: inout [UInt8]) {
-        var s = s
-        out.append(UInt8(ascii: "\""))
-        s.withUTF8 { bytes in
-            var start = 0
-            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                start = i + 1
-                out.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
-                case UInt8(ascii: "\n"): out.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
-                case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
-                case 0x08: out.append(UInt8(ascii: "b"))
-                case 0x0C: out.append(UInt8(ascii: "f"))
-                default:
-                    out.append(contentsOf: "u00".utf8)
-                    out.append(hexDigits[Int(byte >> 4)])
-                    out.append(hexDigits[Int(byte & 0xF)])
-                }
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// A JSON number as Python re-serialises it after `json.loads`: integers exactly, floats with
