@@ -8,6 +8,8 @@ import TollgateTokenizer
 import TollgateWire
 
 let request = Array(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}"#.utf8)
+// The same turn with its content as text parts, as many client libraries send it.
+let partsRequest = Array(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":[{"type":"text","text":"Say hello."}]}],"max_tokens":16}"#.utf8)
 // A vLLM-shaped answer as the simulator sends it; usage sits at `usageRange`.
 let response = Array(#"{"id":"chatcmpl-f937721baa76f418000000000003e1ee","object":"chat.completion","created":1795920567,"model":"deepseek-v4-flash","choices":[{"index":0,"message":{"role":"assistant","content":"","reasoning":"Weigh against maybe constraints what consider facts short compare check check compare.","tool_calls":[]},"logprobs":null,"finish_reason":"length","stop_reason":null}],"usage":{"prompt_tokens":10,"total_tokens":26,"completion_tokens":16,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":16}},"prompt_logprobs":null}"#.utf8)
 let counter = ChatPromptCounter(tokenizer: try DeepSeekTokenizer.loadBundled())
@@ -51,6 +53,12 @@ let parts: [(String, () -> Int)] = [
     ("parse recording turns + count them", { request.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 } }),
     ("tokenize the content alone", { counter.tokenizer.count("Say hello.") }),
     ("count prompt (JSON tree + render)", { (try? counter.countChat(request: JSONValue.parse(request)))?.tokens ?? 0 }),
+    ("content as text parts: parse recording turns + count them", {
+        partsRequest.withUnsafeBytes { (try? counter.countChat(requestBytes: $0))?.tokens ?? 0 }
+    }),
+    ("content as text parts: count prompt (JSON tree + render)", {
+        (try? counter.countChat(request: JSONValue.parse(partsRequest)))?.tokens ?? 0
+    }),
     ("estimate (rates + price)", {
         Int(estimator.estimate(target: "flash-pool", model: "deepseek-v4-flash", promptTokens: 10, maxTokens: 16, thinking: true, at: date)?.money.nanos ?? 0)
     }),

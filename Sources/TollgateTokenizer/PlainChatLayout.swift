@@ -78,17 +78,17 @@ extension ChatPromptCounter {
         _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
     ) -> PromptCount? {
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
-        guard chat.tools != nil || !chat.toolCalls.isEmpty else {
-            return countLaidOut(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)
+        guard chat.tools != nil || !chat.toolCalls.isEmpty || !chat.contentParts.isEmpty else {
+            return countLaidOut(chat.turns, thinking: thinking, effort: effort, extras: nil, body: body, repeats: repeats)
         }
-        // Out of line, so that a request without tools runs none of this.
+        // Out of line, so that a request with neither tools nor parts runs none of this.
         var messages = chat.turns
-        guard let tools = layOutTools(chat, body: body, in: &messages) else { return nil }
-        return countLaidOut(messages, thinking: thinking, effort: effort, tools: tools, body: body, repeats: repeats)
+        guard let extras = layOutExtras(chat, body: body, in: &messages) else { return nil }
+        return countLaidOut(messages, thinking: thinking, effort: effort, extras: extras, body: body, repeats: repeats)
     }
 
     private func countLaidOut(
-        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, tools: ToolLayout?,
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, extras: LayoutExtras?,
         body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?
     ) -> PromptCount {
         let bytes = body.assumingMemoryBound(to: UInt8.self)
@@ -98,47 +98,49 @@ extension ChatPromptCounter {
         // Reasoning before the last user turn is dropped, and only openers from that turn on are
         // <think>; with tool schemas nothing is dropped and every opener is <think>
         // (`dropThinking` off), as if no turn came before the last user one.
-        let lastUser = tools?.schemasAt != nil ? -1 : messages.lastIndex { $0.role == .user || $0.role == .tool } ?? -1
+        let lastUser = extras?.schemasAt != nil ? -1 : messages.lastIndex { $0.role == .user || $0.role == .tool } ?? -1
         // The pending text never outgrows the body (decoded escapes are shorter than written) plus
-        // what the layout adds: BOS, the effort preamble, the tools' blocks, and per message
-        // (``LayoutMarkers/perMessage``).
-        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count) + (tools?.addedBytes ?? 0)
+        // what the layout adds: BOS, the effort preamble, the tools' blocks, the parts' separators,
+        // and per message (``LayoutMarkers/perMessage``).
+        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count) + (extras?.addedBytes ?? 0)
             + (messages.count + 1) * markers.perMessage
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
             var out = LayoutCounter(tokenizer: tokenizer, repeats: repeats, body: bytes, pending: pending)
-            lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, tools: tools, into: &out)
+            lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, extras: extras, into: &out)
             out.flush()
-            guard let tools, !tools.reasons.isEmpty else { return PromptCount(tokens: out.count, exact: true) }
-            return PromptCount(tokens: out.count, exact: false, estimateReasons: tools.reasons)
+            guard let extras, !extras.reasons.isEmpty else { return PromptCount(tokens: out.count, exact: true) }
+            return PromptCount(tokens: out.count, exact: false, estimateReasons: extras.reasons)
         }
     }
 
-    /// What tools add to the layout: the schemas' block (`\n\n## Tools…`, after the text of the
-    /// first system message or of a system message put first for it) and each assistant turn's
-    /// rendered tool calls. A class: passed as one optional reference, it costs a request without
-    /// tools no copying code.
+    /// What tools and content parts add to the layout: the schemas' block (`\n\n## Tools…`, after
+    /// the text of the first system message or of a system message put first for it), each
+    /// assistant turn's rendered tool calls, and the texts of content given as parts. A class:
+    /// passed as one optional reference, it costs a request without them no copying code.
     ///
     /// Tool results are laid out as sent. The general path sorts them by their calls' order
     /// (`sort_tool_results_by_call_order`), but that moves whole `<tool_result>…</tool_result>`
     /// blocks: each result's text sits between the same tags wherever it goes, and no
     /// pre-tokenizer piece reaches past a tag's letters into the next one, so the count is the same.
-    private final class ToolLayout {
+    private final class LayoutExtras {
         var schemasAt: Int?
         var schemas: [UInt8] = []
         /// The DSML block of each assistant turn with tool calls, by message index.
         var calls: [Int: [UInt8]] = [:]
+        /// The text parts of each message whose content came as parts, by message index.
+        var parts: [Int: [ChatTurns.Text]] = [:]
         /// What rendering approximated (extra function fields, arguments that are not an object),
         /// as the general path says.
         var reasons: [String] = []
-        /// Bytes the blocks above add to the prompt.
+        /// Bytes the blocks above and the parts' separators add to the prompt.
         var addedBytes = 0
     }
 
-    /// Renders the schemas and the tool calls with the general renderer's own code, and picks or
-    /// inserts the system message that carries the schemas.
+    /// Renders the schemas and the tool calls with the general renderer's own code, picks or
+    /// inserts the system message that carries the schemas, and places content parts.
     @inline(never)
-    private func layOutTools(_ chat: ChatTurns, body: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> ToolLayout? {
-        let layout = ToolLayout()
+    private func layOutExtras(_ chat: ChatTurns, body: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> LayoutExtras? {
+        let layout = LayoutExtras()
         var renderer = ChatRenderer()
         // Without a system message, one is put first for the schemas: every turn moves up by one.
         let systemPutFirst = chat.tools != nil && !messages.contains { $0.role == .system }
@@ -148,6 +150,10 @@ extension ChatPromptCounter {
             let text = Array(ChatRenderer.toolCallsText(renderer.toolCalls(calls)).utf8)
             layout.calls[systemPutFirst ? turn + 1 : turn] = text
             layout.addedBytes += text.count
+        }
+        for (turn, texts) in chat.contentParts {
+            layout.parts[systemPutFirst ? turn + 1 : turn] = texts
+            layout.addedBytes += texts.count
         }
         if let tools = chat.tools {
             guard let list = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[tools])))?.arrayValue else { return nil }
@@ -184,7 +190,7 @@ extension ChatPromptCounter {
     }
 
     private func lay(
-        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, tools: ToolLayout?,
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, extras: LayoutExtras?,
         into out: inout LayoutCounter
     ) {
         out.marker(markers.bos)
@@ -192,7 +198,11 @@ extension ChatPromptCounter {
             let next = index + 1 < messages.count ? messages[index + 1].role : nil
             if index == 0 && thinking && effort != .low {
                 let high = effort == .high
-                if preambleStandsAlone(before: message, then: next, toolsFollow: tools?.schemasAt == 0, in: out.body) {
+                // A system message given as parts is counted with the preamble: always exact, and
+                // rare. (What follows a user marker does not matter.)
+                if (message.role != .system || extras?.parts[0] == nil)
+                    && preambleStandsAlone(before: message, then: next, toolsFollow: extras?.schemasAt == 0, in: out.body)
+                {
                     out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
                 } else {
                     out.append(high ? markers.effortHigh : markers.effortMax)
@@ -200,8 +210,8 @@ extension ChatPromptCounter {
             }
             switch message.role {
             case .system:
-                out.text(message.content)
-                if let tools, index == tools.schemasAt { out.append(tools.schemas) }
+                content(of: message, at: index, extras, into: &out)
+                if let extras, index == extras.schemasAt { out.append(extras.schemas) }
             case .user, .tool:
                 if index > 0 && (messages[index - 1].role == .user || messages[index - 1].role == .tool) {
                     out.append(markers.blockSeparator)
@@ -209,7 +219,7 @@ extension ChatPromptCounter {
                     out.marker(markers.user)
                 }
                 if message.role == .tool { out.append(markers.toolResultOpen) }
-                out.text(message.content)
+                content(of: message, at: index, extras, into: &out)
                 if message.role == .tool { out.append(markers.toolResultClose) }
             case .assistant:
                 // Reasoning of turns before the last user turn is dropped (none is, with schemas).
@@ -217,8 +227,8 @@ extension ChatPromptCounter {
                     out.text(message.reasoning)
                     out.marker(markers.thinkEnd)
                 }
-                out.text(message.content)
-                if let calls = tools?.calls[index] { out.append(calls) }
+                content(of: message, at: index, extras, into: &out)
+                if let calls = extras?.calls[index] { out.append(calls) }
                 out.marker(markers.eos)
             }
             // A user or system turn that is last or followed by an assistant opens generation.
@@ -227,6 +237,11 @@ extension ChatPromptCounter {
                 out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
             }
         }
+    }
+
+    /// A message's content: its string, or its text parts joined by newlines.
+    private func content(of message: ChatTurns.Turn, at index: Int, _ extras: LayoutExtras?, into out: inout LayoutCounter) {
+        if let parts = extras?.parts[index] { out.parts(parts) } else { out.text(message.content) }
     }
 }
 
@@ -284,6 +299,18 @@ private struct LayoutCounter {
         scanner.position = text.range.lowerBound - 1  // the opening quote
         guard (try? scanner.scanString()) != nil else { preconditionFailure("the routing parse checked this string") }
         scanner.stringBuffer.withUnsafeBufferPointer { append($0) }
+    }
+
+    /// Content given as text parts: their texts joined by newlines.
+    @inline(never) mutating func parts(_ texts: [ChatTurns.Text]) {
+        for (i, part) in texts.enumerated() {
+            if i > 0 {
+                precondition(length < pending.count, "layout buffer too small")
+                pending[length] = UInt8(ascii: "\n")
+                length += 1
+            }
+            text(part)
+        }
     }
 
     @inline(never) mutating func flush() {

@@ -3,7 +3,8 @@
 ///
 /// ``InferenceRequest/parse(_:endpoint:recordingTurns:)`` records them on its one pass over the
 /// body. A request is plain when its messages are system, user, assistant and tool turns whose
-/// content is a string (or null, except for tool results), with no `chat_template_kwargs`, no key
+/// content is a string, a list of text parts, or null (except for tool results), with no
+/// `chat_template_kwargs`, no key
 /// written with escapes and no duplicate of a key the layout depends on (JSON parsers disagree on
 /// which one wins). Tool schemas (``tools``) and assistants' tool calls (``toolCalls``) may come
 /// along. Anything else gets no turns, and the prompt counter renders it the general way.
@@ -34,6 +35,10 @@ public struct ChatTurns: Sendable {
     /// order (the counter parses the calls from it: they are small next to the turns). Kept apart
     /// from ``turns``: most requests have none, and their turns stay small.
     public var toolCalls: [(turn: Int, list: Range<Int>)] = []
+    /// The texts of each turn whose content came as a list of text parts, by turn index in order
+    /// (the layout joins them with newlines; such a turn's ``Turn/content`` is nil). Kept apart
+    /// from ``turns`` for the same reason.
+    public var contentParts: [(turn: Int, texts: [Text])] = []
     /// `reasoning_effort`, when it is a string.
     public var reasoningEffort: String?
     /// The `tools` array as written in the body, when it lists any (the counter renders the
@@ -116,6 +121,7 @@ struct ChatTurnRecorder: TurnRecording {
         var seen = SeenKeys()
         var role: ChatTurns.Role?
         var content: ChatTurns.Text?
+        var parts: [ChatTurns.Text]?
         var reasoning: ChatTurns.Text?
         var reasoningContent: ChatTurns.Text?
         var toolCalls: Range<Int>?
@@ -129,7 +135,8 @@ struct ChatTurnRecorder: TurnRecording {
             switch try field.peekKind() {
             case .string: message.content = try text(&field)
             case .null: break
-            default: isPlain = false  // content parts
+            case .array: message.parts = try textParts(&field)
+            default: isPlain = false
             }
         } else if let isContent = JSONScanner.key(key, is: "reasoning_content") ? true : JSONScanner.key(key, is: "reasoning") ? false : nil {
             if !message.seen.insert(isContent ? Self.reasoningContent : Self.reasoning) { isPlain = false }
@@ -169,11 +176,46 @@ struct ChatTurnRecorder: TurnRecording {
         guard isPlain, let role = message.role else { return }
         // A tool result without text is an estimate on the general path. (Its `tool_call_id` only
         // orders results, which does not change the count: ``ChatPromptCounter/countTurns``.)
-        if role == .tool && message.content == nil { return giveUp() }
+        if role == .tool && message.content == nil && message.parts == nil { return giveUp() }
         if role == .assistant, let calls = message.toolCalls { turns.toolCalls.append((turns.turns.count, calls)) }
+        if let parts = message.parts { turns.contentParts.append((turns.turns.count, parts)) }
         turns.turns.append(ChatTurns.Turn(
             role: role, content: message.content,
             reasoning: role == .assistant ? message.reasoningContent ?? message.reasoning : nil))
+    }
+
+    /// Content given as parts: each a string or a `{"type": "text", "text": …}` object, as the
+    /// general path reads them. Anything else (an image, a part without text) is an estimate
+    /// there, so the request is left to it; so is a part with a key written with escapes or
+    /// given twice. Out of line: most requests send a string.
+    @inline(never)
+    private mutating func textParts(_ field: inout JSONScanner) throws -> [ChatTurns.Text] {
+        var texts: [ChatTurns.Text] = []
+        try field.walkArray { _, part in
+            switch try part.peekKind() {
+            case .string: texts.append(try text(&part))
+            case .object:
+                var seen = SeenKeys()
+                var isText = false
+                var partText: ChatTurns.Text?
+                try part.walkObject { key, _, member in
+                    if member.keyHasEscapes { return giveUp() }
+                    let isType = JSONScanner.key(key, is: "type")
+                    guard isType || JSONScanner.key(key, is: "text") else { return }
+                    guard seen.insert(isType ? 0 : 1), try member.peekKind() == .string else { return giveUp() }
+                    let value = try text(&member)
+                    if isType {
+                        isText = !value.escaped && JSONScanner.key(UnsafeRawBufferPointer(rebasing: member.bytes[value.range]), is: "text")
+                    } else {
+                        partText = value
+                    }
+                }
+                guard isText, let partText else { return giveUp() }
+                texts.append(partText)
+            default: giveUp()
+            }
+        }
+        return texts
     }
 
     private func text(_ field: inout JSONScanner) throws -> ChatTurns.Text {

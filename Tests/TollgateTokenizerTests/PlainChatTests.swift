@@ -103,8 +103,36 @@ import TollgateWire
         #expect(count == expected)
     }
 
+    /// Content given as parts: text objects (members in any order, extra members ignored) and bare
+    /// strings, joined by newlines, in every role, with the effort preamble before them, tools
+    /// putting a system message first, and escapes in the texts.
     @Test(arguments: [
-        #"{"messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}]}"#,
+        #"{"messages":[{"role":"user","content":[{"type":"text","text":"part one"},{"type":"text","text":"part two"}]}]}"#,
+        #"{"messages":[{"role":"user","content":[{"text":"a","type":"text"},"b",{"type":"text","text":"","cache_control":{"type":"ephemeral"}}]}]}"#,
+        #"{"messages":[{"role":"user","content":[]},{"role":"tool","content":[]},{"role":"tool","content":["r"]}]}"#,
+        #"{"reasoning_effort":"max","messages":[{"role":"system","content":["\nstarts with a newline"]},{"role":"user","content":"x"}]}"#,
+        #"{"reasoning_effort":"max","messages":[{"role":"system","content":[]},{"role":"system","content":["later"]},{"role":"user","content":["x"]}]}"#,
+        #"{"messages":[{"role":"user","content":["a"]},{"role":"assistant","content":[{"type":"text","text":"b"}],"reasoning_content":"r","tool_calls":[{"id":"1","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"1","content":[{"type":"text","text":"res"}]}],"tools":[{"type":"function","function":{"name":"f"}}]}"#,
+        #"{"messages":[{"role":"user","content":[{"type":"text","text":"\u00e9\n<\uff5cUser\uff5c>"},"a\n","\nb"]},{"role":"assistant","content":["<｜end▁of▁sentence｜>"]}],"thinking":{"type":"disabled"}}"#,
+    ])
+    func contentPartsCountLikeTheGeneralPath(_ json: String) throws {
+        let count = try #require(Self.counter.shortcut(json), "turns not recorded")
+        let expected = try Self.counter.countChat(request: JSONValue.parse(json))
+        #expect(count == expected)
+        #expect(count.exact)
+    }
+
+    @Test(arguments: [
+        // Parts the general path estimates, or may read differently.
+        #"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#,
+        #"{"messages":[{"role":"user","content":[{"type":"text"}]}]}"#,
+        #"{"messages":[{"role":"user","content":[{"type":"text","text":1}]}]}"#,
+        #"{"messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]}"#,
+        #"{"messages":[{"role":"user","content":[{"t\u0065xt":"a","type":"text"}]}]}"#,
+        #"{"messages":[{"role":"user","content":[{"type":"t\u0065xt","text":"a"}]}]}"#,
+        #"{"messages":[{"role":"user","content":[null]}]}"#,
+        #"{"messages":[{"role":"user","content":[["a"]]}]}"#,
+        #"{"messages":[{"role":"user","content":{"type":"text","text":"a"}}]}"#,
         #"{"messages":[{"role":"tool","content":null,"tool_call_id":"a"}]}"#,
         #"{"messages":[{"role":"tool","tool_call_id":"a"}]}"#,
         #"{"messages":[{"role":"assistant","content":"","tool_calls":{"id":"a"}}]}"#,
@@ -147,8 +175,8 @@ import TollgateWire
         #expect(plain.chatTurns == nil)
     }
 
-    /// Thousands of generated plain requests per run, with escapes, markers inside content, merged
-    /// user turns, tool schemas, calls and results in and out of order, every thinking mode and
+    /// Thousands of generated plain requests per run, with escapes, markers inside content, content
+    /// as text parts, merged user turns, tool schemas, calls and results in and out of order, every thinking mode and
     /// random spacing: both paths must agree on each, estimate reasons included.
     @Test func randomPlainRequestsAgreeWithTheGeneralPath() throws {
         var rng = SystemRandomNumberGenerator()
@@ -238,6 +266,8 @@ enum RandomPlainChat {
         var members = [key("role", &g) + "\"" + role + "\""]
         if role != "tool" && Int.random(in: 0..<8, using: &g) == 0 {
             members.append(key("content", &g) + "null")
+        } else if Int.random(in: 0..<5, using: &g) == 0 {
+            members.append(key("content", &g) + "[" + (0..<Int.random(in: 0...3, using: &g)).map { _ in part(&g) }.joined(separator: space(&g) + ",") + "]")
         } else {
             members.append(key("content", &g) + string(text(&g), &g))
         }
@@ -256,6 +286,16 @@ enum RandomPlainChat {
         if Int.random(in: 0..<5, using: &g) == 0 { members.append(key("name", &g) + string("alice", &g)) }
         members.shuffle(using: &g)
         return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// A text part: a bare string, or a text object with its members in any order and sometimes an
+    /// extra one.
+    static func part<G: RandomNumberGenerator>(_ g: inout G) -> String {
+        if Int.random(in: 0..<4, using: &g) == 0 { return string(text(&g), &g) }
+        var members = [key("type", &g) + "\"text\"", key("text", &g) + string(text(&g), &g)]
+        if Int.random(in: 0..<4, using: &g) == 0 { members.append(key("cache_control", &g) + #"{"type":"ephemeral"}"#) }
+        members.shuffle(using: &g)
+        return space(&g) + "{" + members.joined(separator: ",") + "}"
     }
 
     /// A tool call as clients send it back: an id from a small set (so results find their calls,
