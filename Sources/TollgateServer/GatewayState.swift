@@ -27,7 +27,9 @@ final class GatewayState: Sendable {
         adminToken: String? = nil, logger: Logger = Logger(label: "tollgate")
     ) {
         self.configuration = configuration
-        self.admin = AdminAPI(token: AdminToken(adminToken), ledger: ledger, currency: pricer?.currency ?? "USD", logger: logger)
+        self.admin = AdminAPI(
+            token: AdminToken(adminToken), ledger: ledger, currency: pricer?.currency ?? "USD",
+            repeatedTexts: pricer?.repeatedTexts, logger: logger)
         self.pricer = pricer
         self.ledger = ledger
         self.keys = KeyTable(configuration.teams)

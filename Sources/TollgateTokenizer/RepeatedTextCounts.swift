@@ -40,6 +40,9 @@ public final class RepeatedTextCounts: Sendable {
         table = Mutex(Table(slots: Array(repeating: Slot(), count: size)))
     }
 
+    /// Texts the table can hold.
+    public var slots: Int { mask + 1 }
+
     /// Lookups answered from the table, and lookups that had to count (texts under
     /// `minimumBytes` are neither).
     public var lookups: (hits: Int, misses: Int) {

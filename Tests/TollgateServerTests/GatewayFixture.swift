@@ -21,7 +21,7 @@ struct GatewayFixture {
     static func start(
         engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, instant: true)],
         extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, firstByteMs: Int? = nil,
-        priceBook: String? = nil
+        priceBook: String? = nil, adminToken: String? = nil
     ) async throws -> GatewayFixture {
         var engines: [EngineSimulator] = []
         for config in configs {
@@ -54,7 +54,7 @@ struct GatewayFixture {
         let configuration = try GatewayConfiguration.parse(yaml, file: "<test>")
         var logger = Logger(label: "tollgate-test")
         logger.logLevel = .critical
-        let gateway = try await GatewayServer.start(configuration: configuration, logger: logger)
+        let gateway = try await GatewayServer.start(configuration: configuration, adminToken: adminToken, logger: logger)
         return GatewayFixture(engines: engines, gateway: gateway)
     }
 

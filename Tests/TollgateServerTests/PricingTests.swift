@@ -101,4 +101,49 @@ import TollgateTokenizer
                     "\(body.utf8.count) bytes")
         }
     }
+
+    /// `GET /admin/stats` shows how well the table of repeated texts works: a long conversation
+    /// sent once misses, sent again hits and adds no miss; short requests are neither.
+    @Test func adminStatsCountTheTableOfRepeatedTexts() async throws {
+        let token = "admin-token-for-stats"
+        let fixture = try await GatewayFixture.start(priceBook: Self.book, adminToken: token)
+        defer { Task { await fixture.stop() } }
+        func table() async throws -> [String: Any]? {
+            let response = try await fixture.client.send(.GET, fixture.base + "/admin/stats", headers: [("authorization", "Bearer \(token)")])
+            #expect(response.status == 200)
+            #expect(response.headers.first(name: "cache-control") == "no-store")
+            let body = try json(response.body)
+            #expect(body["object"] as? String == "stats")
+            return body["repeated_texts"] as? [String: Any]
+        }
+        let empty = try #require(try await table())
+        #expect(empty["slots"] as? Int == 16_384)
+        #expect(empty["minimum_bytes"] as? Int == 1_024)
+        #expect(empty["hits"] as? Int == 0 && empty["misses"] as? Int == 0)
+
+        #expect(try await fixture.chat(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Hi"}]}"#).status == 200)
+        let history = String(repeating: "The same long system prompt, sent with every turn. ", count: 60)
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"system","content":"\#(history)"},{"role":"user","content":"Hi"}],"max_tokens":8}"#
+        #expect(try await fixture.chat(body).status == 200)
+        let first = try #require(try await table())
+        let misses = try #require(first["misses"] as? Int)
+        #expect(misses > 0)
+        #expect(first["hits"] as? Int == 0)
+        #expect(try await fixture.chat(body).status == 200)
+        let second = try #require(try await table())
+        #expect(second["misses"] as? Int == misses)
+        #expect((second["hits"] as? Int ?? 0) >= 1)
+
+        // A team key is not an admin token.
+        let refused = try await fixture.client.send(.GET, fixture.base + "/admin/stats", headers: GatewayFixture.auth)
+        #expect(refused.status == 401)
+        #expect(errorCode(refused.body) == "invalid_admin_token")
+
+        // Without a price book there is no table.
+        let unpriced = try await GatewayFixture.start(adminToken: token)
+        defer { Task { await unpriced.stop() } }
+        let stats = try await unpriced.client.send(.GET, unpriced.base + "/admin/stats", headers: [("authorization", "Bearer \(token)")])
+        #expect(stats.status == 200)
+        #expect(try json(stats.body)["repeated_texts"] is NSNull)
+    }
 }

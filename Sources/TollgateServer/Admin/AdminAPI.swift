@@ -5,6 +5,7 @@ import NIOHTTP1
 import TollgateHTTP
 import TollgateLedger
 import TollgateMoney
+import TollgateTokenizer
 import TollgateWire
 
 /// The admin API (`/admin/...`, guarded by `TOLLGATE_ADMIN_TOKEN`) and the team usage report
@@ -20,6 +21,8 @@ struct AdminAPI: Sendable {
     let ledger: LedgerAdmission?
     /// The price book's currency, in which budgets are kept.
     let currency: String
+    /// The pricer's table of repeated texts, whose counters `/admin/stats` reports; nil without one.
+    let repeatedTexts: RepeatedTextCounts?
     let logger: Logger
 
     /// Every route this type serves (method, OpenAPI path template); the OpenAPI test checks the
@@ -27,7 +30,7 @@ struct AdminAPI: Sendable {
     static let routes: [(method: HTTPMethod, path: String)] = [
         (.POST, "/admin/keys"), (.GET, "/admin/keys"), (.GET, "/admin/keys/{key}"), (.DELETE, "/admin/keys/{key}"),
         (.POST, "/admin/keys/{key}/revoke"), (.GET, "/admin/teams/{team}"), (.PUT, "/admin/teams/{team}"),
-        (.GET, "/admin/reports"), (.GET, "/admin/openapi.json"), (.GET, "/v1/usage/report"),
+        (.GET, "/admin/reports"), (.GET, "/admin/stats"), (.GET, "/admin/openapi.json"), (.GET, "/v1/usage/report"),
     ]
 
     /// A successful answer: status and JSON body.
@@ -51,6 +54,10 @@ struct AdminAPI: Sendable {
         if segments == ["openapi.json"] {
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
             return send(Reply(status: .ok, body: AdminOpenAPI.document), requestID, responder)
+        }
+        if segments == ["stats"] {
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            return send(Reply(status: .ok, body: AdminJSON.bytes(stats), noStore: true), requestID, responder)
         }
         guard let ledger else { return fail(.adminNeedsDatabase, requestID, responder) }
         let query = QueryParameters(uri: request.head.uri)
@@ -107,6 +114,15 @@ struct AdminAPI: Sendable {
         default:
             fail(.notFound, requestID, responder)
         }
+    }
+
+    /// This process's counters (`GET /admin/stats`).
+    private var stats: [String: Any] {
+        let table: Any = repeatedTexts.map { table in
+            let (hits, misses) = table.lookups
+            return ["slots": table.slots, "minimum_bytes": table.minimumBytes, "hits": hits, "misses": misses]
+        } ?? NSNull()
+        return ["object": "stats", "repeated_texts": table]
     }
 
     // MARK: /v1/usage/report
