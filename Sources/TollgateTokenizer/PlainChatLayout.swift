@@ -78,17 +78,17 @@ extension ChatPromptCounter {
         _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
     ) -> PromptCount? {
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
-        guard chat.tools != nil || !chat.toolCalls.isEmpty || !chat.contentParts.isEmpty else {
-            return countLaidOut(chat.turns, thinking: thinking, effort: effort, extras: nil, body: body, repeats: repeats)
+        guard chat.tools != nil || !chat.toolCalls.isEmpty else {
+            return countLaidOut(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)
         }
-        // Out of line, so that a request with neither tools nor parts runs none of this.
+        // Out of line, so that a request without tools runs none of this.
         var messages = chat.turns
-        guard let extras = layOutExtras(chat, body: body, in: &messages) else { return nil }
-        return countLaidOut(messages, thinking: thinking, effort: effort, extras: extras, body: body, repeats: repeats)
+        guard let tools = layOutTools(chat, body: body, in: &messages) else { return nil }
+        return countLaidOut(messages, thinking: thinking, effort: effort, tools: tools, body: body, repeats: repeats)
     }
 
     private func countLaidOut(
-        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, extras: LayoutExtras?,
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, tools: ToolLayout?,
         body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?
     ) -> PromptCount {
         let bytes = body.assumingMemoryBound(to: UInt8.self)
@@ -98,49 +98,47 @@ extension ChatPromptCounter {
         // Reasoning before the last user turn is dropped, and only openers from that turn on are
         // <think>; with tool schemas nothing is dropped and every opener is <think>
         // (`dropThinking` off), as if no turn came before the last user one.
-        let lastUser = extras?.schemasAt != nil ? -1 : messages.lastIndex { $0.role == .user || $0.role == .tool } ?? -1
-        // The pending text never outgrows the body (decoded escapes are shorter than written) plus
-        // what the layout adds: BOS, the effort preamble, the tools' blocks, the parts' separators,
-        // and per message (``LayoutMarkers/perMessage``).
-        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count) + (extras?.addedBytes ?? 0)
+        let lastUser = tools?.schemasAt != nil ? -1 : messages.lastIndex { $0.role == .user || $0.role == .tool } ?? -1
+        // The pending text never outgrows the body (decoded escapes, and text parts joined by
+        // newlines, are shorter than written) plus what the layout adds: BOS, the effort preamble,
+        // the tools' blocks, and per message (``LayoutMarkers/perMessage``).
+        let capacity = bytes.count + max(markers.effortHigh.count, markers.effortMax.count) + (tools?.addedBytes ?? 0)
             + (messages.count + 1) * markers.perMessage
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
             var out = LayoutCounter(tokenizer: tokenizer, repeats: repeats, body: bytes, pending: pending)
-            lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, extras: extras, into: &out)
+            lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, tools: tools, into: &out)
             out.flush()
-            guard let extras, !extras.reasons.isEmpty else { return PromptCount(tokens: out.count, exact: true) }
-            return PromptCount(tokens: out.count, exact: false, estimateReasons: extras.reasons)
+            guard let tools, !tools.reasons.isEmpty else { return PromptCount(tokens: out.count, exact: true) }
+            return PromptCount(tokens: out.count, exact: false, estimateReasons: tools.reasons)
         }
     }
 
-    /// What tools and content parts add to the layout: the schemas' block (`\n\n## Tools…`, after
-    /// the text of the first system message or of a system message put first for it), each
-    /// assistant turn's rendered tool calls, and the texts of content given as parts. A class:
-    /// passed as one optional reference, it costs a request without them no copying code.
+    /// What tools add to the layout: the schemas' block (`\n\n## Tools…`, after the text of the
+    /// first system message or of a system message put first for it) and each assistant turn's
+    /// rendered tool calls. A class: passed as one optional reference, it costs a request without
+    /// tools no copying code.
     ///
     /// Tool results are laid out as sent. The general path sorts them by their calls' order
     /// (`sort_tool_results_by_call_order`), but that moves whole `<tool_result>…</tool_result>`
     /// blocks: each result's text sits between the same tags wherever it goes, and no
     /// pre-tokenizer piece reaches past a tag's letters into the next one, so the count is the same.
-    private final class LayoutExtras {
+    private final class ToolLayout {
         var schemasAt: Int?
         var schemas: [UInt8] = []
         /// The DSML block of each assistant turn with tool calls, by message index.
         var calls: [Int: [UInt8]] = [:]
-        /// The text parts of each message whose content came as parts, by message index.
-        var parts: [Int: [ChatTurns.Text]] = [:]
         /// What rendering approximated (extra function fields, arguments that are not an object),
         /// as the general path says.
         var reasons: [String] = []
-        /// Bytes the blocks above and the parts' separators add to the prompt.
+        /// Bytes the blocks above add to the prompt.
         var addedBytes = 0
     }
 
-    /// Renders the schemas and the tool calls with the general renderer's own code, picks or
-    /// inserts the system message that carries the schemas, and places content parts.
+    /// Renders the schemas and the tool calls with the general renderer's own code, and picks or
+    /// inserts the system message that carries the schemas.
     @inline(never)
-    private func layOutExtras(_ chat: ChatTurns, body: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> LayoutExtras? {
-        let layout = LayoutExtras()
+    private func layOutTools(_ chat: ChatTurns, body: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> ToolLayout? {
+        let layout = ToolLayout()
         var renderer = ChatRenderer()
         // Without a system message, one is put first for the schemas: every turn moves up by one.
         let systemPutFirst = chat.tools != nil && !messages.contains { $0.role == .system }
@@ -150,10 +148,6 @@ extension ChatPromptCounter {
             let text = Array(ChatRenderer.toolCallsText(renderer.toolCalls(calls)).utf8)
             layout.calls[systemPutFirst ? turn + 1 : turn] = text
             layout.addedBytes += text.count
-        }
-        for (turn, texts) in chat.contentParts {
-            layout.parts[systemPutFirst ? turn + 1 : turn] = texts
-            layout.addedBytes += texts.count
         }
         if let tools = chat.tools {
             guard let list = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[tools])))?.arrayValue else { return nil }
@@ -178,6 +172,8 @@ extension ChatPromptCounter {
         case .user, .tool:
             return markers.user.splitsCleanly
         case .system:
+            // Given as parts: counted with the preamble (always exact, and rare).
+            if first.content?.form == .parts { return false }
             if let text = first.content, let lead = text.range.first.map({ body[$0] }) {
                 return lead != UInt8(ascii: "\n") && lead != UInt8(ascii: "\r") && lead != UInt8(ascii: "\\")
             }
@@ -190,7 +186,7 @@ extension ChatPromptCounter {
     }
 
     private func lay(
-        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, extras: LayoutExtras?,
+        _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, tools: ToolLayout?,
         into out: inout LayoutCounter
     ) {
         out.marker(markers.bos)
@@ -198,11 +194,7 @@ extension ChatPromptCounter {
             let next = index + 1 < messages.count ? messages[index + 1].role : nil
             if index == 0 && thinking && effort != .low {
                 let high = effort == .high
-                // A system message given as parts is counted with the preamble: always exact, and
-                // rare. (What follows a user marker does not matter.)
-                if (message.role != .system || extras?.parts[0] == nil)
-                    && preambleStandsAlone(before: message, then: next, toolsFollow: extras?.schemasAt == 0, in: out.body)
-                {
+                if preambleStandsAlone(before: message, then: next, toolsFollow: tools?.schemasAt == 0, in: out.body) {
                     out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
                 } else {
                     out.append(high ? markers.effortHigh : markers.effortMax)
@@ -210,8 +202,8 @@ extension ChatPromptCounter {
             }
             switch message.role {
             case .system:
-                content(of: message, at: index, extras, into: &out)
-                if let extras, index == extras.schemasAt { out.append(extras.schemas) }
+                out.text(message.content)
+                if let tools, index == tools.schemasAt { out.append(tools.schemas) }
             case .user, .tool:
                 if index > 0 && (messages[index - 1].role == .user || messages[index - 1].role == .tool) {
                     out.append(markers.blockSeparator)
@@ -219,7 +211,7 @@ extension ChatPromptCounter {
                     out.marker(markers.user)
                 }
                 if message.role == .tool { out.append(markers.toolResultOpen) }
-                content(of: message, at: index, extras, into: &out)
+                out.text(message.content)
                 if message.role == .tool { out.append(markers.toolResultClose) }
             case .assistant:
                 // Reasoning of turns before the last user turn is dropped (none is, with schemas).
@@ -227,8 +219,8 @@ extension ChatPromptCounter {
                     out.text(message.reasoning)
                     out.marker(markers.thinkEnd)
                 }
-                content(of: message, at: index, extras, into: &out)
-                if let calls = extras?.calls[index] { out.append(calls) }
+                out.text(message.content)
+                if let calls = tools?.calls[index] { out.append(calls) }
                 out.marker(markers.eos)
             }
             // A user or system turn that is last or followed by an assistant opens generation.
@@ -237,11 +229,6 @@ extension ChatPromptCounter {
                 out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)
             }
         }
-    }
-
-    /// A message's content: its string, or its text parts joined by newlines.
-    private func content(of message: ChatTurns.Turn, at index: Int, _ extras: LayoutExtras?, into out: inout LayoutCounter) {
-        if let parts = extras?.parts[index] { out.parts(parts) } else { out.text(message.content) }
     }
 }
 
@@ -290,27 +277,38 @@ private struct LayoutCounter {
         length += bytes.count
     }
 
-    /// A JSON string of the request body, decoded (escapes by the scanner `JSONValue` uses, so
-    /// both paths decode alike).
+    /// A text of the request body, decoded (escapes by the scanner `JSONValue` uses, so both
+    /// paths decode alike).
     @inline(never) mutating func text(_ text: ChatTurns.Text?) {
         guard let text, !text.range.isEmpty else { return }
-        guard text.escaped else { return append(UnsafeBufferPointer(rebasing: body[text.range])) }
+        switch text.form {
+        case .plain: append(UnsafeBufferPointer(rebasing: body[text.range]))
+        case .escaped: decode(text.range)
+        case .parts: parts(text.range)
+        }
+    }
+
+    private mutating func decode(_ range: Range<Int>) {
         var scanner = JSONScanner(body)
-        scanner.position = text.range.lowerBound - 1  // the opening quote
+        scanner.position = range.lowerBound - 1  // the opening quote
         guard (try? scanner.scanString()) != nil else { preconditionFailure("the routing parse checked this string") }
         scanner.stringBuffer.withUnsafeBufferPointer { append($0) }
     }
 
-    /// Content given as text parts: their texts joined by newlines.
-    @inline(never) mutating func parts(_ texts: [ChatTurns.Text]) {
-        for (i, part) in texts.enumerated() {
-            if i > 0 {
+    /// Content given as text parts (checked by the routing parse): their texts joined by newlines.
+    @inline(never) private mutating func parts(_ range: Range<Int>) {
+        var list = TollgateWire.JSONScanner(UnsafeRawBufferPointer(body), offset: range.lowerBound)
+        var first = true
+        let walked = try? ChatTurns.walkTextParts(&list) { part in
+            if !first {
                 precondition(length < pending.count, "layout buffer too small")
                 pending[length] = UInt8(ascii: "\n")
                 length += 1
             }
+            first = false
             text(part)
         }
+        precondition(walked?.allText == true, "the routing parse checked these parts")
     }
 
     @inline(never) mutating func flush() {

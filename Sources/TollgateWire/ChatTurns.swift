@@ -11,10 +11,25 @@
 public struct ChatTurns: Sendable {
     public enum Role: Sendable { case system, user, assistant, tool }
 
-    /// A JSON string's contents: a byte range of the body, and whether it has escapes to decode.
+    /// A text of the body: a byte range, and how to read it.
     public struct Text: Sendable, Equatable {
+        public enum Form: Sendable {
+            /// A JSON string's contents without escapes: the bytes are the text.
+            case plain
+            /// A JSON string's contents with escapes to decode.
+            case escaped
+            /// A list of text parts (see ``ChatTurns/walkTextParts(_:_:)``), whose texts join with
+            /// newlines.
+            case parts
+        }
+
         public var range: Range<Int>
-        public var escaped: Bool
+        public var form: Form
+
+        public init(range: Range<Int>, form: Form) {
+            self.range = range
+            self.form = form
+        }
     }
 
     public struct Turn: Sendable {
@@ -35,10 +50,6 @@ public struct ChatTurns: Sendable {
     /// order (the counter parses the calls from it: they are small next to the turns). Kept apart
     /// from ``turns``: most requests have none, and their turns stay small.
     public var toolCalls: [(turn: Int, list: Range<Int>)] = []
-    /// The texts of each turn whose content came as a list of text parts, by turn index in order
-    /// (the layout joins them with newlines; such a turn's ``Turn/content`` is nil). Kept apart
-    /// from ``turns`` for the same reason.
-    public var contentParts: [(turn: Int, texts: [Text])] = []
     /// `reasoning_effort`, when it is a string.
     public var reasoningEffort: String?
     /// The `tools` array as written in the body, when it lists any (the counter renders the
@@ -121,7 +132,6 @@ struct ChatTurnRecorder: TurnRecording {
         var seen = SeenKeys()
         var role: ChatTurns.Role?
         var content: ChatTurns.Text?
-        var parts: [ChatTurns.Text]?
         var reasoning: ChatTurns.Text?
         var reasoningContent: ChatTurns.Text?
         var toolCalls: Range<Int>?
@@ -135,7 +145,7 @@ struct ChatTurnRecorder: TurnRecording {
             switch try field.peekKind() {
             case .string: message.content = try text(&field)
             case .null: break
-            case .array: message.parts = try textParts(&field)
+            case .array: message.content = try parts(&field)
             default: isPlain = false
             }
         } else if let isContent = JSONScanner.key(key, is: "reasoning_content") ? true : JSONScanner.key(key, is: "reasoning") ? false : nil {
@@ -176,51 +186,66 @@ struct ChatTurnRecorder: TurnRecording {
         guard isPlain, let role = message.role else { return }
         // A tool result without text is an estimate on the general path. (Its `tool_call_id` only
         // orders results, which does not change the count: ``ChatPromptCounter/countTurns``.)
-        if role == .tool && message.content == nil && message.parts == nil { return giveUp() }
+        if role == .tool && message.content == nil { return giveUp() }
         if role == .assistant, let calls = message.toolCalls { turns.toolCalls.append((turns.turns.count, calls)) }
-        if let parts = message.parts { turns.contentParts.append((turns.turns.count, parts)) }
         turns.turns.append(ChatTurns.Turn(
             role: role, content: message.content,
             reasoning: role == .assistant ? message.reasoningContent ?? message.reasoning : nil))
     }
 
-    /// Content given as parts: each a string or a `{"type": "text", "text": …}` object, as the
-    /// general path reads them. Anything else (an image, a part without text) is an estimate
-    /// there, so the request is left to it; so is a part with a key written with escapes or
-    /// given twice. Out of line: most requests send a string.
+    private func text(_ field: inout JSONScanner) throws -> ChatTurns.Text {
+        let (range, escaped) = try field.readStringRange()
+        return ChatTurns.Text(range: range, form: escaped ? .escaped : .plain)
+    }
+
+    /// Content given as parts, kept as the list's range (the layout reads the texts from it).
+    /// Out of line: most requests send a string.
     @inline(never)
-    private mutating func textParts(_ field: inout JSONScanner) throws -> [ChatTurns.Text] {
-        var texts: [ChatTurns.Text] = []
-        try field.walkArray { _, part in
+    private mutating func parts(_ field: inout JSONScanner) throws -> ChatTurns.Text {
+        let (range, allText) = try ChatTurns.walkTextParts(&field) { _ in }
+        if !allText { isPlain = false }
+        return ChatTurns.Text(range: range, form: .parts)
+    }
+}
+
+extension ChatTurns {
+    /// Walks the list of content parts at `scanner`, calling `visit` with each part's text: a
+    /// string part, or the `text` of a `{"type": "text", "text": …}` object (other members are
+    /// ignored), as the general path reads them. `allText` is false when a part is anything else
+    /// (an image, a part without text), or has a key written with escapes or given twice, or a
+    /// `type` written with escapes: the general path estimates those or may read them otherwise.
+    public static func walkTextParts(
+        _ scanner: inout JSONScanner, _ visit: (Text) -> Void
+    ) throws -> (range: Range<Int>, allText: Bool) {
+        var allText = true
+        let range = try scanner.walkArray { _, part in
             switch try part.peekKind() {
-            case .string: texts.append(try text(&part))
+            case .string:
+                let (range, escaped) = try part.readStringRange()
+                visit(Text(range: range, form: escaped ? .escaped : .plain))
             case .object:
                 var seen = SeenKeys()
                 var isText = false
-                var partText: ChatTurns.Text?
+                var text: Text?
                 try part.walkObject { key, _, member in
-                    if member.keyHasEscapes { return giveUp() }
+                    if member.keyHasEscapes { return allText = false }
                     let isType = JSONScanner.key(key, is: "type")
                     guard isType || JSONScanner.key(key, is: "text") else { return }
-                    guard seen.insert(isType ? 0 : 1), try member.peekKind() == .string else { return giveUp() }
-                    let value = try text(&member)
+                    guard seen.insert(isType ? 0 : 1), try member.peekKind() == .string else { return allText = false }
+                    let (range, escaped) = try member.readStringRange()
                     if isType {
-                        isText = !value.escaped && JSONScanner.key(UnsafeRawBufferPointer(rebasing: member.bytes[value.range]), is: "text")
+                        isText = !escaped && JSONScanner.key(UnsafeRawBufferPointer(rebasing: member.bytes[range]), is: "text")
                     } else {
-                        partText = value
+                        text = Text(range: range, form: escaped ? .escaped : .plain)
                     }
                 }
-                guard isText, let partText else { return giveUp() }
-                texts.append(partText)
-            default: giveUp()
+                guard isText, let text else { return allText = false }
+                visit(text)
+            default:
+                allText = false
             }
         }
-        return texts
-    }
-
-    private func text(_ field: inout JSONScanner) throws -> ChatTurns.Text {
-        let (range, escaped) = try field.readStringRange()
-        return ChatTurns.Text(range: range, escaped: escaped)
+        return (range, allText)
     }
 }
 

@@ -54,15 +54,36 @@ import Testing
         func text(_ t: ChatTurns.Text?) -> String? { t.map { String(decoding: bytes[$0.range], as: UTF8.self) } }
         #expect(chat.turns.map(\.role) == [.system, .assistant, .user])
         #expect(text(chat.turns[0].content) == #"Be \"brief\"."#)
-        #expect(chat.turns[0].content?.escaped == true)
+        #expect(chat.turns[0].content?.form == .escaped)
         #expect(chat.turns[1].content == nil)
         #expect(text(chat.turns[1].reasoning) == "r")
         #expect(text(chat.turns[2].content) == "hi")
-        #expect(chat.turns[2].content?.escaped == false)
+        #expect(chat.turns[2].content?.form == .plain)
         #expect(chat.reasoningEffort == "max")
         // Completions requests have no turns to record.
         let prompt = Array(#"{"model":"m","prompt":"hi"}"#.utf8)
         #expect(try prompt.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .completions, recordingTurns: true) }.chatTurns == nil)
+    }
+
+    /// Content given as parts is kept as the list's range; walking it gives each text as written.
+    @Test func recordsTextPartsAsTheirListAndWalksTheirTexts() throws {
+        let list = #"[{"type":"text","text":"a"}, "b\n", {"text":"c","type":"text","extra":[1]}]"#
+        let bytes = Array(#"{"model":"m","messages":[{"role":"user","content":\#(list)}]}"#.utf8)
+        try bytes.withUnsafeBytes { body in
+            let chat = try #require(try InferenceRequest.parse(body, endpoint: .chat, recordingTurns: true).chatTurns)
+            let content = try #require(chat.turns.first?.content)
+            #expect(content.form == .parts)
+            #expect(String(decoding: bytes[content.range], as: UTF8.self) == list)
+            var scanner = JSONScanner(body, offset: content.range.lowerBound)
+            var texts: [(String, ChatTurns.Text.Form)] = []
+            let walked = try ChatTurns.walkTextParts(&scanner) { texts.append((String(decoding: bytes[$0.range], as: UTF8.self), $0.form)) }
+            #expect(walked.allText && walked.range == content.range)
+            #expect(texts.map(\.0) == ["a", #"b\n"#, "c"])
+            #expect(texts.map(\.1) == [.plain, .escaped, .plain])
+        }
+        // An image part leaves the request to the general path.
+        let image = Array(#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#.utf8)
+        #expect(try image.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat, recordingTurns: true) }.chatTurns == nil)
     }
 
     @Test func prefixCompletionAndFIMNeedBeta() throws {
