@@ -241,8 +241,14 @@ public struct JSONScanner {
         var hasEscape = false
         let count = bytes.count
         while offset < count {
-            // Text is mostly plain ASCII: eight bytes at a time while none needs a closer look.
-            while offset + 8 <= count, Self.allPlainASCII(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
+            // Text is mostly plain ASCII: eight bytes at a time, straight to the first that needs a
+            // closer look.
+            while offset + 8 <= count {
+                let flagged = Self.flaggedBytes(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+                guard flagged == 0 else {
+                    offset += flagged.trailingZeroBitCount >> 3
+                    break
+                }
                 offset += 8
             }
             guard offset < count else { break }
@@ -270,47 +276,71 @@ public struct JSONScanner {
             } else if byte < 0x80 {
                 offset += 1
             } else {
-                try skipUTF8Scalar()
+                try skipNonASCII()
             }
         }
         throw error("unterminated string")
     }
 
-    /// Whether none of the eight bytes of `word` is a quote, a backslash, a control character or
-    /// part of a non-ASCII scalar (the usual has-zero-byte tricks, exact for every byte).
+    /// Skips the run of non-ASCII scalars that starts here, checking each is well-formed UTF-8
+    /// (Unicode's table of well-formed byte sequences: no overlong forms, no surrogates, nothing
+    /// above U+10FFFF). The common leads are checked by their continuation bytes alone: Chinese or
+    /// Japanese text is mostly three-byte scalars, and a byte-by-byte decode cost it ten times
+    /// what plain ASCII costs.
+    private mutating func skipNonASCII() throws {
+        let count = bytes.count
+        var at = offset
+        defer { offset = at }
+        while at < count {
+            let lead = bytes[at]
+            func continuation(_ index: Int) -> Bool { index < count && bytes[index] & 0xC0 == 0x80 }
+            switch lead {
+            case 0x00..<0x80:
+                return
+            case 0xC2...0xDF:
+                guard continuation(at + 1) else { throw JSONSyntaxError(offset: at, reason: "invalid UTF-8") }
+                at += 2
+            case 0xE1...0xEC, 0xEE...0xEF:
+                guard continuation(at + 1), continuation(at + 2) else { throw JSONSyntaxError(offset: at, reason: "invalid UTF-8") }
+                at += 3
+            case 0xE0, 0xED:
+                // E0 needs A0...BF next (else overlong), ED 80...9F (else a surrogate).
+                guard continuation(at + 1), continuation(at + 2), (bytes[at + 1] >= 0xA0) == (lead == 0xE0) else {
+                    throw JSONSyntaxError(offset: at, reason: "invalid UTF-8")
+                }
+                at += 3
+            case 0xF0...0xF4:
+                // F0 needs 90...BF next (else overlong), F4 80...8F (else above U+10FFFF).
+                guard continuation(at + 1), continuation(at + 2), continuation(at + 3),
+                    lead != 0xF0 || bytes[at + 1] >= 0x90, lead != 0xF4 || bytes[at + 1] < 0x90
+                else { throw JSONSyntaxError(offset: at, reason: "invalid UTF-8") }
+                at += 4
+            default:
+                throw JSONSyntaxError(offset: at, reason: "invalid UTF-8")
+            }
+        }
+    }
+
+    /// How many of the eight bytes of `word` (its first byte in memory lowest) come before the
+    /// first quote, backslash, control character or byte of a non-ASCII scalar: 8 when none is.
+    static func plainASCIIPrefix(_ word: UInt64) -> Int {
+        flaggedBytes(word).trailingZeroBitCount >> 3
+    }
+
+    /// The high bit of each byte of `word` that is a quote, a backslash, a control character or
+    /// part of a non-ASCII scalar, by the usual has-zero-byte tricks: exact for the lowest flagged
+    /// byte and for whether any is flagged (a later byte may be flagged wrongly after a flagged one).
     @inline(__always)
-    static func allPlainASCII(_ word: UInt64) -> Bool {
+    static func flaggedBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        // A zero byte sets its high bit here; a borrow can flag bytes above it, never below.
+        func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         // A byte below 0x20 or from 0x80: its high bit, or the high bit of byte + 0x60 (< 0x80 only
         // for bytes below 0x20, with no carry between bytes since every byte is then below 0x80).
         let low = (word & ~highs) &+ (0x60 &* ones)
-        return (word | ~low) & highs == 0
-            && !hasZeroByte(word ^ (UInt64(UInt8(ascii: "\"")) &* ones))
-            && !hasZeroByte(word ^ (UInt64(UInt8(ascii: "\\")) &* ones))
-    }
-
-    private mutating func skipUTF8Scalar() throws {
-        let lead = bytes[offset]
-        let length: Int
-        var minimum: UInt32
-        var scalar: UInt32
-        switch lead {
-        case 0xC2...0xDF: length = 2; minimum = 0x80; scalar = UInt32(lead & 0x1F)
-        case 0xE0...0xEF: length = 3; minimum = 0x800; scalar = UInt32(lead & 0x0F)
-        case 0xF0...0xF4: length = 4; minimum = 0x10000; scalar = UInt32(lead & 0x07)
-        default: throw error("invalid UTF-8")
-        }
-        guard offset + length <= bytes.count else { throw error("invalid UTF-8") }
-        for index in 1..<length {
-            let byte = bytes[offset + index]
-            guard byte & 0xC0 == 0x80 else { throw error("invalid UTF-8") }
-            scalar = scalar << 6 | UInt32(byte & 0x3F)
-        }
-        guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800...0xDFFF).contains(scalar) else {
-            throw error("invalid UTF-8")
-        }
-        offset += length
+        return (word | ~low) & highs
+            | zeroBytes(word ^ (UInt64(UInt8(ascii: "\"")) &* ones))
+            | zeroBytes(word ^ (UInt64(UInt8(ascii: "\\")) &* ones))
     }
 
     private mutating func skipNumber() throws {
