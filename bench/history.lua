@@ -5,8 +5,8 @@
 -- all are counted on the event loop (up to 32 KB).
 -- BENCH_TOOLS=1: each request also carries two tool schemas, as apps that offer tools send them
 -- (the gateway's plain shortcut still counts these). BENCH_TOOLS=2: besides, every answer in the
--- history is a tool call and its 2 KB result, as agents send them, which takes the general
--- counting path (the body parsed into a tree, the prompt rendered, then split at markers).
+-- history is a tool call and its 2 KB result, as agents send them (the shortcut too: it parses
+-- only the schemas and calls, and lays the results out in place).
 -- Env: BENCH_API_KEY (Bearer token). Prints the summary line of wrk-summary.lua.
 local key = os.getenv("BENCH_API_KEY") or ""
 wrk.method = "POST"
