@@ -7,7 +7,8 @@
 -- (the gateway's plain shortcut still counts these). BENCH_TOOLS=2: besides, every answer in the
 -- history is a tool call and its 2 KB result, as agents send them (the shortcut too: it parses
 -- only the schemas and calls, and lays the results out in place).
--- Env: BENCH_API_KEY (Bearer token). Prints the summary line of wrk-summary.lua.
+-- BENCH_TEXT=zh: every text in Chinese words only, as many DeepSeek users write (default: mixed,
+-- mostly English). Env: BENCH_API_KEY (Bearer token). Prints the summary line of wrk-summary.lua.
 local key = os.getenv("BENCH_API_KEY") or ""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -20,16 +21,25 @@ local words = {
   "report", "monthly", "invoice", "policy", "fallback", "overflow", "health", "probe", "window", "peak",
   "数据", "模型", "请求", "费用", "東京", "データ", "모델", "سعر", "модель", "लागत", "3.14", "2026", "x = f(y)", "{k: v}",
 }
+local joiner, stop = " ", "."
+if os.getenv("BENCH_TEXT") == "zh" then
+  joiner, stop = "", "。"
+  words = {
+    "网关", "在", "路由", "之前", "计算", "令牌", "价格", "预算", "引擎", "池", "延迟", "流式", "请求", "因为",
+    "缓存", "提示", "模型", "回答", "函数", "返回", "错误", "重试", "超时", "队列", "吞吐量", "成本", "团队",
+    "报告", "每月", "发票", "策略", "回退", "溢出", "健康", "探测", "窗口", "高峰", "数据", "费用", "东京",
+  }
+end
 local function text(seed, bytes)
   math.randomseed(seed)
   local parts, length = {}, 0
   while length < bytes do
     local word = words[math.random(#words)]
     parts[#parts + 1] = word
-    length = length + #word + 1
-    if math.random(12) == 1 then parts[#parts] = word .. "." end
+    length = length + #word + #joiner
+    if math.random(12) == 1 then parts[#parts] = word .. stop end
   end
-  return table.concat(parts, " ")
+  return table.concat(parts, joiner)
 end
 local function message(role, content)
   return '{"role":"' .. role .. '","content":"' .. content .. '"}'

@@ -10,6 +10,7 @@
 #   CONNECTIONS="1 16" DURATION=2 REPEATS=9 PIN=1 bench/history.sh
 #   TOOLS=1 bench/history.sh       # each request with two tool schemas (still the plain shortcut)
 #   TOOLS=2 bench/history.sh       # schemas, and tool calls and results in the history (the shortcut too)
+#   TEXT=zh bench/history.sh       # the texts in Chinese words only (default: mixed, mostly English)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-"1 16"}
@@ -18,6 +19,7 @@ REPEATS=${REPEATS:-9}
 SIM_PORT=${SIM_PORT:-19401}
 OUT=${OUT:-/tmp/tollgate-history-bench}
 export BENCH_TOOLS=${TOOLS:-0}
+export BENCH_TEXT=${TEXT:-mixed}
 mkdir -p "$OUT"
 
 . bench/lib.sh
