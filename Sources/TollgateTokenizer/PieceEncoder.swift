@@ -119,7 +119,6 @@ struct PieceEncoder {
         let link = links!
         let h = heap!
         var heapCount = 0
-        let dead = UInt32.max
 
         @inline(__always) func push(_ key: UInt64) {
             var i = heapCount
@@ -149,6 +148,10 @@ struct PieceEncoder {
             return top
         }
 
+        // `value[i]`: the merge of the pair that starts at position i as it is now (`none` when
+        // it has none, or i was merged away), kept current as merges happen, so that a popped
+        // entry is checked without looking its pair up again (a rank names one pair).
+        let value = pairs!
         for i in 0..<n {
             sym[i] = byteIDs[Int(p[i])]
             link[2 * i] = Int32(i - 1)
@@ -156,30 +159,33 @@ struct PieceEncoder {
         }
         for i in 0..<(n - 1) {
             let v = merges.lookup(sym[i], sym[i + 1])
+            value[i] = v
             if v != MergeTable.none { push(v & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
         }
+        value[n - 1] = MergeTable.none
         while heapCount > 0 {
             let top = pop()
             let pos = Int(top & 0xFFFF_FFFF)
-            let rank = top >> 32
-            if sym[pos] == dead { continue }
+            let v = value[pos]
+            if v >> 32 != top >> 32 { continue }  // stale entry
             let next = Int(link[2 * pos + 1])
-            if next < 0 { continue }
-            let v = merges.lookup(sym[pos], sym[next])
-            if v == MergeTable.none || v >> 32 != rank { continue }  // stale entry
             sym[pos] = UInt32(truncatingIfNeeded: v)
-            sym[next] = dead
+            value[next] = MergeTable.none
             let after = link[2 * next + 1]
             link[2 * pos + 1] = after
             if after >= 0 { link[2 * Int(after)] = Int32(pos) }
             let prev = Int(link[2 * pos])
             if prev >= 0 {
                 let pv = merges.lookup(sym[prev], sym[pos])
+                value[prev] = pv
                 if pv != MergeTable.none { push(pv & 0xFFFF_FFFF_0000_0000 | UInt64(prev)) }
             }
             if after >= 0 {
                 let nv = merges.lookup(sym[pos], sym[Int(after)])
+                value[pos] = nv
                 if nv != MergeTable.none { push(nv & 0xFFFF_FFFF_0000_0000 | UInt64(pos)) }
+            } else {
+                value[pos] = MergeTable.none
             }
         }
         var i = 0
