@@ -220,7 +220,7 @@ extension ChatPromptCounter {
                     out.marker(markers.thinkEnd)
                 }
                 out.text(message.content)
-                if let calls = tools?.calls[index] { out.append(calls) }
+                if let calls = tools?.calls[index] { out.toolCalls(calls) }
                 out.marker(markers.eos)
             }
             // A user or system turn that is last or followed by an assistant opens generation.
@@ -243,6 +243,8 @@ private struct LayoutCounter {
     let body: UnsafeBufferPointer<UInt8>
     let pending: UnsafeMutableBufferPointer<UInt8>
     private var length = 0
+    /// Whether the pending text holds rendered tool calls (see ``toolCalls(_:)``).
+    private var holdsToolCalls = false
     private(set) var count = 0
 
     init(
@@ -263,6 +265,13 @@ private struct LayoutCounter {
 
     mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { append($0) }
+    }
+
+    /// An assistant turn's rendered tool calls. The text they end up in is looked up in the table
+    /// of repeated texts however short it is: agents send every call back with each turn.
+    @inline(never) mutating func toolCalls(_ bytes: [UInt8]) {
+        append(bytes)
+        holdsToolCalls = true
     }
 
     /// Text whose token count is already known, standing alone.
@@ -315,10 +324,11 @@ private struct LayoutCounter {
         guard length > 0 else { return }
         let text = UnsafeBufferPointer(rebasing: pending[0..<length])
         if let repeats {
-            count += repeats.tokens(of: text, tokenizer)
+            count += repeats.tokens(of: text, tokenizer, evenIfShort: holdsToolCalls)
         } else {
             count += tokenizer.count(validUTF8: text)
         }
         length = 0
+        holdsToolCalls = false
     }
 }

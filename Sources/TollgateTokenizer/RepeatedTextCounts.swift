@@ -11,7 +11,9 @@ import Synchronization
 /// - Counts are scoped (the gateway scopes them per team), so that no team can tell from timing
 ///   whether another team sent a text recently.
 /// - Texts under `minimumBytes` are counted every time: they take a microsecond or so, and
-///   keeping them would churn the table with every short message.
+///   keeping them would churn the table with every short message. The exception is a text that
+///   holds an assistant's tool calls: agents send every call back with each turn, and a request
+///   carries many.
 /// - A fixed table of slots, each text in the slot its hash picks; a newer text takes the slot.
 ///   Memory is fixed too: 24 bytes a slot, 384 KB for the default 16,384 slots.
 public final class RepeatedTextCounts: Sendable {
@@ -50,9 +52,12 @@ public final class RepeatedTextCounts: Sendable {
     }
 
     /// The count of `text` for the scope `seed` was started with: from the table when this text
-    /// was counted before, else counted and remembered. Counting runs outside the lock.
-    fileprivate func tokens(of text: UnsafeBufferPointer<UInt8>, seed: Hasher, _ tokenizer: DeepSeekTokenizer) -> Int {
-        guard text.count >= minimumBytes else { return tokenizer.count(validUTF8: text) }
+    /// was counted before, else counted and remembered (a text under `minimumBytes` only when
+    /// `evenIfShort`). Counting runs outside the lock.
+    fileprivate func tokens(
+        of text: UnsafeBufferPointer<UInt8>, seed: Hasher, _ tokenizer: DeepSeekTokenizer, evenIfShort: Bool
+    ) -> Int {
+        guard text.count >= minimumBytes || evenIfShort else { return tokenizer.count(validUTF8: text) }
         var hasher = seed
         hasher.combine(bytes: UnsafeRawBufferPointer(text))
         let hash = UInt64(UInt(bitPattern: hasher.finalize()))
@@ -93,8 +98,8 @@ public final class RepeatedTextCounts: Sendable {
             self.seed = seed
         }
 
-        func tokens(of text: UnsafeBufferPointer<UInt8>, _ tokenizer: DeepSeekTokenizer) -> Int {
-            counts.tokens(of: text, seed: seed, tokenizer)
+        func tokens(of text: UnsafeBufferPointer<UInt8>, _ tokenizer: DeepSeekTokenizer, evenIfShort: Bool = false) -> Int {
+            counts.tokens(of: text, seed: seed, tokenizer, evenIfShort: evenIfShort)
         }
     }
 }

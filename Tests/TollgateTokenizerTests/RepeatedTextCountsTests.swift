@@ -86,6 +86,20 @@ import Testing
         #expect(table.lookups.hits == 0 && table.lookups.misses == 0)
     }
 
+    /// Agents send every tool call back with each turn: the short text that holds a call is
+    /// looked up too, and answered from the table the next time; other short texts are not.
+    @Test func shortTextsWithToolCallsAreLookedUp() throws {
+        let table = RepeatedTextCounts()
+        let json = #"{"model":"m","messages":[{"role":"user","content":"Weather in Paris?"},{"role":"assistant","content":"Let me check.","tool_calls":[{"id":"c1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"21 C"},{"role":"assistant","content":"","tool_calls":[{"id":"c2","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Rome\"}"}}]},{"role":"tool","tool_call_id":"c2","content":"25 C"},{"role":"user","content":"Thanks."}]}"#
+        let expected = try Self.count(json)
+        #expect(try Self.count(json, table.scoped("team-a")) == expected)
+        #expect(table.lookups.misses == 2, "one text per assistant turn with calls")
+        #expect(table.lookups.hits == 0)
+        #expect(try Self.count(json, table.scoped("team-a")) == expected)
+        #expect(table.lookups.misses == 2)
+        #expect(table.lookups.hits == 2)
+    }
+
     /// One slot for every text: each new text takes it, and a text is only ever answered with its own count.
     @Test func aTakenSlotNeverAnswersForAnotherText() throws {
         let table = RepeatedTextCounts(slots: 1, minimumBytes: 1)
