@@ -325,10 +325,10 @@ private struct LayoutCounter {
         let text = UnsafeBufferPointer(rebasing: pending[0..<length])
         if let repeats {
             count += repeats.tokens(of: text, tokenizer, evenIfShort: holdsToolCalls)
+            holdsToolCalls = false  // read only with a table: a short request has none
         } else {
             count += tokenizer.count(validUTF8: text)
         }
         length = 0
-        holdsToolCalls = false
     }
 }
