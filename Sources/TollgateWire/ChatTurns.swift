@@ -4,9 +4,8 @@
 /// ``InferenceRequest/parse(_:endpoint:recordingTurns:)`` records them on its one pass over the
 /// body. A request is plain when its messages are system, user, assistant and tool turns whose
 /// content is a string, a list of text parts, or null (except for tool results), with no
-/// `chat_template_kwargs`, no key
-/// written with escapes and no duplicate of a key the layout depends on (JSON parsers disagree on
-/// which one wins). Tool schemas (``tools``) and assistants' tool calls (``toolCalls``) may come
+/// `chat_template_kwargs`, no key written with escapes and no duplicate of a key the layout
+/// depends on (JSON parsers disagree on which one wins). Tool schemas (``tools``) and assistants' tool calls (``toolCalls``) may come
 /// along. Anything else gets no turns, and the prompt counter renders it the general way.
 public struct ChatTurns: Sendable {
     public enum Role: Sendable { case system, user, assistant, tool }
