@@ -304,16 +304,14 @@ private struct LayoutCounter {
         scanner.stringBuffer.withUnsafeBufferPointer { append($0) }
     }
 
+    private static let newline: [UInt8] = [UInt8(ascii: "\n")]
+
     /// Content given as text parts (checked by the routing parse): their texts joined by newlines.
     @inline(never) private mutating func parts(_ range: Range<Int>) {
         var list = TollgateWire.JSONScanner(UnsafeRawBufferPointer(body), offset: range.lowerBound)
         var first = true
         let walked = try? ChatTurns.walkTextParts(&list) { part in
-            if !first {
-                precondition(length < pending.count, "layout buffer too small")
-                pending[length] = UInt8(ascii: "\n")
-                length += 1
-            }
+            if !first { append(Self.newline) }
             first = false
             text(part)
         }

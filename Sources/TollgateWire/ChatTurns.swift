@@ -5,8 +5,9 @@
 /// body. A request is plain when its messages are system, user, assistant and tool turns whose
 /// content is a string, a list of text parts, or null (except for tool results), with no
 /// `chat_template_kwargs`, no key written with escapes and no duplicate of a key the layout
-/// depends on (JSON parsers disagree on which one wins). Tool schemas (``tools``) and assistants' tool calls (``toolCalls``) may come
-/// along. Anything else gets no turns, and the prompt counter renders it the general way.
+/// depends on (JSON parsers disagree on which one wins). Tool schemas (``tools``) and
+/// assistants' tool calls (``toolCalls``) may come along. Anything else gets no turns, and the
+/// prompt counter renders it the general way.
 public struct ChatTurns: Sendable {
     public enum Role: Sendable { case system, user, assistant, tool }
 
@@ -28,6 +29,12 @@ public struct ChatTurns: Sendable {
         public init(range: Range<Int>, form: Form) {
             self.range = range
             self.form = form
+        }
+
+        /// The string value at `scanner`, which it skips.
+        static func string(_ scanner: inout JSONScanner) throws -> Text {
+            let (range, escaped) = try scanner.readStringRange()
+            return Text(range: range, form: escaped ? .escaped : .plain)
         }
     }
 
@@ -142,7 +149,7 @@ struct ChatTurnRecorder: TurnRecording {
         if JSONScanner.key(key, is: "content") {
             if !message.seen.insert(Self.content) { isPlain = false }
             switch try field.peekKind() {
-            case .string: message.content = try text(&field)
+            case .string: message.content = try ChatTurns.Text.string(&field)
             case .null: break
             case .array: message.content = try parts(&field)
             default: isPlain = false
@@ -151,7 +158,8 @@ struct ChatTurnRecorder: TurnRecording {
             if !message.seen.insert(isContent ? Self.reasoningContent : Self.reasoning) { isPlain = false }
             // Only a string counts; anything else is ignored, as the general path does.
             guard try field.peekKind() == .string else { return }
-            if isContent { message.reasoningContent = try text(&field) } else { message.reasoning = try text(&field) }
+            let text = try ChatTurns.Text.string(&field)
+            if isContent { message.reasoningContent = text } else { message.reasoning = text }
         } else if JSONScanner.key(key, is: "tool_calls") {
             if !message.seen.insert(Self.toolCalls) { isPlain = false }
             switch try field.peekKind() {
@@ -192,11 +200,6 @@ struct ChatTurnRecorder: TurnRecording {
             reasoning: role == .assistant ? message.reasoningContent ?? message.reasoning : nil))
     }
 
-    private func text(_ field: inout JSONScanner) throws -> ChatTurns.Text {
-        let (range, escaped) = try field.readStringRange()
-        return ChatTurns.Text(range: range, form: escaped ? .escaped : .plain)
-    }
-
     /// Content given as parts, kept as the list's range (the layout reads the texts from it).
     /// Out of line: most requests send a string.
     @inline(never)
@@ -220,8 +223,7 @@ extension ChatTurns {
         let range = try scanner.walkArray { _, part in
             switch try part.peekKind() {
             case .string:
-                let (range, escaped) = try part.readStringRange()
-                visit(Text(range: range, form: escaped ? .escaped : .plain))
+                visit(try Text.string(&part))
             case .object:
                 var seen = SeenKeys()
                 var isText = false
@@ -231,11 +233,11 @@ extension ChatTurns {
                     let isType = JSONScanner.key(key, is: "type")
                     guard isType || JSONScanner.key(key, is: "text") else { return }
                     guard seen.insert(isType ? 0 : 1), try member.peekKind() == .string else { return allText = false }
-                    let (range, escaped) = try member.readStringRange()
+                    let value = try Text.string(&member)
                     if isType {
-                        isText = !escaped && JSONScanner.key(UnsafeRawBufferPointer(rebasing: member.bytes[range]), is: "text")
+                        isText = value.form == .plain && JSONScanner.key(UnsafeRawBufferPointer(rebasing: member.bytes[value.range]), is: "text")
                     } else {
-                        text = Text(range: range, form: escaped ? .escaped : .plain)
+                        text = value
                     }
                 }
                 guard isText, let text else { return allText = false }

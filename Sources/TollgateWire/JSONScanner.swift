@@ -282,49 +282,16 @@ public struct JSONScanner {
         throw error("unterminated string")
     }
 
-    /// Skips the run of non-ASCII scalars that starts here, checking each is well-formed UTF-8
-    /// (Unicode's table of well-formed byte sequences: no overlong forms, no surrogates, nothing
-    /// above U+10FFFF). The common leads are checked by their continuation bytes alone: Chinese or
-    /// Japanese text is mostly three-byte scalars, and a byte-by-byte decode cost it ten times
-    /// what plain ASCII costs.
+    /// Skips the run of well-formed non-ASCII scalars that starts here (``UTF8Sequence``).
     private mutating func skipNonASCII() throws {
-        let count = bytes.count
         var at = offset
         defer { offset = at }
+        let count = bytes.count
         while at < count {
             let lead = bytes[at]
-            func continuation(_ index: Int) -> Bool { index < count && bytes[index] & 0xC0 == 0x80 }
-            switch lead {
-            case 0x00..<0x80:
-                return
-            case 0xC2...0xDF:
-                guard continuation(at + 1) else { throw JSONSyntaxError(offset: at, reason: "invalid UTF-8") }
-                at += 2
-            case 0xE1...0xEC, 0xEE...0xEF:
-                guard continuation(at + 1), continuation(at + 2) else { throw JSONSyntaxError(offset: at, reason: "invalid UTF-8") }
-                at += 3
-            case 0xE0, 0xED:
-                // E0 needs A0...BF next (else overlong), ED 80...9F (else a surrogate).
-                guard continuation(at + 1), continuation(at + 2), (bytes[at + 1] >= 0xA0) == (lead == 0xE0) else {
-                    throw JSONSyntaxError(offset: at, reason: "invalid UTF-8")
-                }
-                at += 3
-            case 0xF0...0xF4:
-                // F0 needs 90...BF next (else overlong), F4 80...8F (else above U+10FFFF).
-                guard continuation(at + 1), continuation(at + 2), continuation(at + 3),
-                    lead != 0xF0 || bytes[at + 1] >= 0x90, lead != 0xF4 || bytes[at + 1] < 0x90
-                else { throw JSONSyntaxError(offset: at, reason: "invalid UTF-8") }
-                at += 4
-            default:
-                throw JSONSyntaxError(offset: at, reason: "invalid UTF-8")
-            }
+            if lead < 0x80 { return }
+            guard UTF8Sequence.skipNonASCII(lead, at: &at, in: bytes) else { throw JSONSyntaxError(offset: at, reason: "invalid UTF-8") }
         }
-    }
-
-    /// How many of the eight bytes of `word` (its first byte in memory lowest) come before the
-    /// first quote, backslash, control character or byte of a non-ASCII scalar: 8 when none is.
-    static func plainASCIIPrefix(_ word: UInt64) -> Int {
-        flaggedBytes(word).trailingZeroBitCount >> 3
     }
 
     /// The high bit of each byte of `word` that is a quote, a backslash, a control character or
