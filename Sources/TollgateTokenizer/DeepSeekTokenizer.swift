@@ -10,6 +10,7 @@ public final class DeepSeekTokenizer: Sendable {
     private let vocabulary: VocabularyTable
     private let merges: MergeTable
     private let byteIDs: [UInt32]
+    private let characters: WholeCharacters
     private let specials: AddedTokenMatcher
     private let normalizedSpecials: AddedTokenMatcher
     private let addedByContent: [String: Int]
@@ -37,6 +38,7 @@ public final class DeepSeekTokenizer: Sendable {
         vocabulary = loaded.vocabulary
         merges = loaded.merges
         byteIDs = loaded.byteIDs
+        characters = loaded.characters
         specials = loaded.specials
         normalizedSpecials = loaded.normalizedSpecials
         var byContent: [String: Int] = [:]
@@ -154,16 +156,30 @@ public final class DeepSeekTokenizer: Sendable {
     }
 
     /// BPE of one piece without the whole-piece vocabulary shortcut (for tests that check the
-    /// shortcut is exact: every token must encode to itself through the merges).
-    func mergeOnly(_ bytes: [UInt8]) -> [Int] {
+    /// shortcut is exact: every token must encode to itself through the merges), starting from
+    /// whole characters where ``WholeCharacters`` allows, or, with `fromBytes`, from every byte.
+    func mergeOnly(_ bytes: [UInt8], fromBytes: Bool = false) -> [Int] {
         var sink = IDArraySink()
-        byteIDs.withUnsafeBufferPointer { ids in
-            var pieces = PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!)
-            defer { pieces.release() }
-            bytes.withUnsafeBufferPointer { pieces.mergeAll($0.baseAddress!, 0, $0.count, &sink) }
+        let table = fromBytes ? WholeCharacters() : characters
+        withExtendedLifetime(table) {
+            byteIDs.withUnsafeBufferPointer { ids in
+                var pieces = PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!, characters: table)
+                defer { pieces.release() }
+                bytes.withUnsafeBufferPointer { pieces.mergeAll($0.baseAddress!, 0, $0.count, &sink) }
+            }
         }
         return sink.ids
     }
+
+    /// The token a piece starts `scalar` as, when ``WholeCharacters`` lets it start whole.
+    func wholeCharacterToken(_ scalar: Unicode.Scalar) -> Int? {
+        let value = Int(scalar.value)
+        guard value < WholeCharacters.scalarLimit, characters.ids[value] != 0 else { return nil }
+        return Int(characters.ids[value]) - 1
+    }
+
+    /// How many characters start pieces whole.
+    var wholeCharacterCount: Int { characters.count }
 
     /// The raw bytes of vocabulary token `id`.
     func tokenBytes(_ id: Int) -> [UInt8] {
@@ -194,7 +210,7 @@ public final class DeepSeekTokenizer: Sendable {
                 classes: classTable.classes,
                 specials: specials,
                 normalizedSpecials: normalizedSpecials,
-                pieces: PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!)
+                pieces: PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!, characters: characters)
             )
             encoder.run(&sink)
             encoder.pieces.release()

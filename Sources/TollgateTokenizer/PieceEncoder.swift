@@ -1,11 +1,13 @@
 /// Byte-pair encoding of one pre-tokenized piece, exactly as Hugging Face's `Word::merge_all`:
 /// repeatedly merge the adjacent pair with the lowest merge rank (leftmost on ties) until no pair
 /// has a merge. Short pieces use a flat array scan (tiktoken-style); long pieces a binary heap
-/// over a linked list, so a 1 MB whitespace run is O(n log n).
+/// over a linked list, so a 1 MB whitespace run is O(n log n). A piece starts as its bytes, except
+/// that characters in ``WholeCharacters`` start as their token.
 struct PieceEncoder {
     let vocabulary: VocabularyTable
     let merges: MergeTable
     let byteIDs: UnsafePointer<UInt32>
+    let characters: UnsafePointer<UInt32>
     let maxTokenLength: Int
 
     /// Scratch buffers, allocated on the first piece that needs merging (a short prompt whose
@@ -16,13 +18,14 @@ struct PieceEncoder {
     private var links: UnsafeMutablePointer<Int32>? = nil  // prev at 2i, next at 2i+1
     private var heap: UnsafeMutablePointer<UInt64>? = nil
 
-    /// Pieces up to this many bytes use the array scan; longer ones the heap.
-    static let flatLimit = 48
+    /// Pieces that start with up to this many symbols use the array scan; longer ones the heap.
+    static let flatLimit = 24
 
-    init(vocabulary: VocabularyTable, merges: MergeTable, byteIDs: UnsafePointer<UInt32>) {
+    init(vocabulary: VocabularyTable, merges: MergeTable, byteIDs: UnsafePointer<UInt32>, characters: WholeCharacters) {
         self.vocabulary = vocabulary
         self.merges = merges
         self.byteIDs = byteIDs
+        self.characters = UnsafePointer(characters.ids)
         self.maxTokenLength = vocabulary.maxTokenLength
     }
 
@@ -70,18 +73,58 @@ struct PieceEncoder {
     mutating func mergeAll<S: TokenSink>(_ text: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ sink: inout S) {
         let n = end - start
         reserve(n)
-        if n <= Self.flatLimit {
-            mergeFlat(text + start, n, &sink)
+        let m = startSymbols(text + start, n)
+        if m == 1 {
+            sink.append(symbols![0])
+        } else if m <= Self.flatLimit {
+            mergeFlat(m, &sink)
         } else {
-            mergeHeap(text + start, n, &sink)
+            mergeHeap(m, &sink)
         }
     }
 
-    private mutating func mergeFlat<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, _ sink: inout S) {
+    /// Writes the piece's starting symbols into `symbols` and returns how many: one per byte, or
+    /// one per character that ``WholeCharacters`` lets start whole.
+    @inline(__always)
+    private func startSymbols(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        let sym = symbols!
+        var i = 0
+        var m = 0
+        while i < n {
+            let lead = p[i]
+            if lead >= 0xC2 && lead < 0xF0 {
+                // A 2- or 3-byte character (the text is valid UTF-8; the continuation check keeps a
+                // piece cut inside a character from reading a wrong one).
+                let scalar: Int
+                let width: Int
+                if lead < 0xE0 {
+                    width = 2
+                    scalar = i + 1 < n && p[i + 1] & 0xC0 == 0x80 ? Int(lead & 0x1F) << 6 | Int(p[i + 1] & 0x3F) : 0
+                } else {
+                    width = 3
+                    scalar =
+                        i + 2 < n && p[i + 1] & 0xC0 == 0x80 && p[i + 2] & 0xC0 == 0x80
+                        ? Int(lead & 0x0F) << 12 | Int(p[i + 1] & 0x3F) << 6 | Int(p[i + 2] & 0x3F) : 0
+                }
+                let whole = characters[scalar]
+                if whole != 0 {
+                    sym[m] = whole - 1
+                    m += 1
+                    i += width
+                    continue
+                }
+            }
+            sym[m] = byteIDs[Int(lead)]
+            m += 1
+            i += 1
+        }
+        return m
+    }
+
+    private mutating func mergeFlat<S: TokenSink>(_ count: Int, _ sink: inout S) {
         let sym = symbols!
         let pv = pairs!
-        for i in 0..<n { sym[i] = byteIDs[Int(p[i])] }
-        var m = n
+        var m = count
         for i in 0..<(m - 1) { pv[i] = merges.lookup(sym[i], sym[i + 1]) }
         while m > 1 {
             var best = 0
@@ -114,7 +157,7 @@ struct PieceEncoder {
         for i in 0..<m { sink.append(sym[i]) }
     }
 
-    private mutating func mergeHeap<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, _ sink: inout S) {
+    private mutating func mergeHeap<S: TokenSink>(_ n: Int, _ sink: inout S) {
         let sym = symbols!
         let link = links!
         let h = heap!
@@ -153,7 +196,6 @@ struct PieceEncoder {
         // entry is checked without looking its pair up again (a rank names one pair).
         let value = pairs!
         for i in 0..<n {
-            sym[i] = byteIDs[Int(p[i])]
             link[2 * i] = Int32(i - 1)
             link[2 * i + 1] = i + 1 < n ? Int32(i + 1) : -1
         }

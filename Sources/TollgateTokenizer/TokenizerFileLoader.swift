@@ -7,6 +7,7 @@ struct TokenizerFileLoader {
         var vocabulary: VocabularyTable
         var merges: MergeTable
         var byteIDs: [UInt32]
+        var characters: WholeCharacters
         var specials: AddedTokenMatcher
         var normalizedSpecials: AddedTokenMatcher
         var addedTokens: [(content: String, id: Int, special: Bool)]
@@ -58,6 +59,7 @@ struct TokenizerFileLoader {
             vocabulary: vocabulary,
             merges: mergeTable,
             byteIDs: byteIDs,
+            characters: WholeCharacters(vocabulary: vocabulary, merges: mergeTable, mergeList: merges, byteIDs: byteIDs),
             specials: AddedTokenMatcher(tokens: added.filter { !$0.normalized }.map { ($0.bytes, $0.id) }),
             normalizedSpecials: AddedTokenMatcher(tokens: added.filter { $0.normalized }.map { ($0.bytes, $0.id) }),
             addedTokens: added.map { (String(decoding: $0.bytes, as: UTF8.self), $0.id, $0.special) }

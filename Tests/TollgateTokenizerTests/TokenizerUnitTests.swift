@@ -15,15 +15,56 @@ import Testing
     }
 
     /// The whole-piece vocabulary shortcut is exact only if every reachable token encodes to itself
-    /// through the merges alone; check all of them.
+    /// through the merges alone; check all of them, from their bytes and from whole characters.
     @Test func everyVocabularyTokenMergesToItself() {
         let t = Self.tokenizer
         var wrong: [Int] = []
+        var wrongFromCharacters: [Int] = []
         for id in 3..<t.vocabularySize {
             let bytes = t.tokenBytes(id)
-            if t.mergeOnly(bytes) != [id] { wrong.append(id) }
+            if t.mergeOnly(bytes, fromBytes: true) != [id] { wrong.append(id) }
+            if t.mergeOnly(bytes) != [id] { wrongFromCharacters.append(id) }
         }
         #expect(wrong.isEmpty, "tokens not reproduced by their merges: \(wrong.prefix(20))")
+        #expect(wrongFromCharacters.count == 0, "tokens not reproduced from whole characters: \(wrongFromCharacters.prefix(20))")
+    }
+
+    /// Common characters of the scripts written with 2- and 3-byte UTF-8 start whole; ASCII and the
+    /// characters the check refuses start as bytes.
+    @Test func wholeCharactersCoverCommonText() {
+        let t = Self.tokenizer
+        #expect(t.wholeCharacterCount > 2_500, "\(t.wholeCharacterCount) characters start whole")
+        var starts = 0
+        let sample = "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坐集编宝谈府拉黑且随格尽剑讲布杀微怕母调局根曾准团段终乐切级克精哪官示冷域读该ий"
+        for scalar in sample.unicodeScalars where t.wholeCharacterToken(scalar) != nil { starts += 1 }
+        #expect(starts * 10 >= sample.unicodeScalars.count * 9, "\(starts) of \(sample.unicodeScalars.count) start whole")
+        #expect(t.wholeCharacterToken("a") == nil)
+        #expect(t.wholeCharacterToken("😀") == nil)
+    }
+
+    /// Starting pieces from whole characters changes no ids: random pieces that mix characters that
+    /// start whole with ones that do not (and ASCII, and 4-byte emoji), short (array scan) and long
+    /// (heap), each merged both ways.
+    @Test func wholeCharactersGiveTheSameIDsAsBytes() {
+        let t = Self.tokenizer
+        var rng = SplitMix64(seed: 0x5EED_C0DE)
+        let whole = (0x80..<0x1_0000).compactMap(Unicode.Scalar.init).filter { t.wholeCharacterToken($0) != nil }
+        let bytewise = (0x80..<0x1_0000).compactMap(Unicode.Scalar.init).filter { t.wholeCharacterToken($0) == nil }
+        let ascii = Array("abcdefghijklmnopqrstuvwxyz .,'-0123456789".unicodeScalars)
+        let emoji = Array("😀🎉👍🏽🚀".unicodeScalars)
+        var differing: [String] = []
+        for round in 0..<6_000 {
+            let length = round % 3 == 0 ? Int(rng.next() % 120) + 20 : Int(rng.next() % 12) + 2
+            var text = String.UnicodeScalarView()
+            for _ in 0..<length {
+                let pick = rng.next() % 100
+                let pool = pick < 70 ? whole : pick < 88 ? bytewise : pick < 97 ? ascii : emoji
+                text.append(pool[Int(rng.next() % UInt64(pool.count))])
+            }
+            let bytes = Array(String(text).utf8)
+            if t.mergeOnly(bytes) != t.mergeOnly(bytes, fromBytes: true) { differing.append(String(text)) }
+        }
+        #expect(differing.count == 0, "pieces that differ: \(differing.prefix(3))")
     }
 
     @Test func addedTokensAreCutOutBeforePreTokenization() {

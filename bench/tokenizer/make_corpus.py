@@ -6,7 +6,11 @@ catalogue under /usr/share/locale and /usr/share/vim (real sentences in dozens o
 Chinese, Japanese, Korean, Russian, Arabic, Hindi, ...), English licence texts under
 /usr/share/common-licenses, Python standard-library source (code), this repository's Swift
 sources, and generated JSON. Chunks of ~4 KB are interleaved round-robin so every region of the
-file is mixed. Usage: make_corpus.py OUT [SIZE_MB]
+file is mixed. Usage: make_corpus.py OUT [SIZE_MB] [zh]
+
+With `zh`, the file is Simplified Chinese only: the zh_CN catalogues' messages, in catalogue
+order, repeated until the size is reached (Chinese text is one pre-tokenizer piece per run of
+characters, so it exercises the merges far more than the mixed file; docs/BENCHMARKS.md).
 """
 import gettext
 import glob
@@ -17,9 +21,12 @@ import sys
 import sysconfig
 
 
-def mo_texts():
-    paths = sorted(glob.glob("/usr/share/locale/*/LC_MESSAGES/*.mo") + glob.glob("/usr/share/vim/*/lang/*/LC_MESSAGES/*.mo"))
-    random.Random(1).shuffle(paths)  # mix languages instead of taking them alphabetically
+def mo_texts(only_chinese=False):
+    if only_chinese:
+        paths = sorted(glob.glob("/usr/share/locale/zh_CN/LC_MESSAGES/*.mo"))
+    else:
+        paths = sorted(glob.glob("/usr/share/locale/*/LC_MESSAGES/*.mo") + glob.glob("/usr/share/vim/*/lang/*/LC_MESSAGES/*.mo"))
+        random.Random(1).shuffle(paths)  # mix languages instead of taking them alphabetically
     for p in paths:
         try:
             with open(p, "rb") as f:
@@ -62,9 +69,21 @@ def chunks(texts, size=4096):
             yield t[i : i + size]
 
 
+def chinese(out, target):
+    text = "\n".join(mo_texts(only_chinese=True))
+    if len(text.encode()) < 100_000:
+        sys.exit("make_corpus.py: too few zh_CN messages under /usr/share/locale for a Chinese corpus")
+    data = (text * (target // len(text.encode()) + 1)).encode()[:target].decode("utf-8", errors="ignore").encode()
+    with open(out, "wb") as f:
+        f.write(data)
+    print(f"corpus (Chinese): {len(data)} bytes -> {out}", file=sys.stderr)
+
+
 def main():
     out = sys.argv[1]
     target = int(float(sys.argv[2]) if len(sys.argv) > 2 else 10) * 1_000_000
+    if len(sys.argv) > 3 and sys.argv[3] == "zh":
+        return chinese(out, target)
     stdlib = sysconfig.get_paths()["stdlib"]
     here = os.path.dirname(os.path.abspath(__file__))
     repo = os.path.abspath(os.path.join(here, "..", ".."))

@@ -2,6 +2,7 @@
 # Tokenizer benchmark: HF tokenizers 0.23.3 (one thread, encode) vs the Swift CLI, same file, same run.
 #
 #   bench/tokenizer/run.sh [SIZE_MB] [REPEAT]      (defaults 10 and 5)
+#   TEXT=zh bench/tokenizer/run.sh                 Simplified Chinese only (zh_CN message catalogues)
 #
 # Builds `tollgate` in release, assembles a ~10 MB mixed multilingual file (make_corpus.py), then:
 #  - whole process, repeated, median: `tollgate tokens count --file F` vs a python process doing
@@ -29,8 +30,13 @@ else
     swift build -c release --scratch-path "$scratch" --product tollgate >/dev/null
     bin="$scratch/release/tollgate"
 fi
-corpus="$work/corpus-${size}mb.txt"
-[ -f "$corpus" ] || python3 "$root/bench/tokenizer/make_corpus.py" "$corpus" "$size"
+if [ "${TEXT:-mixed}" = zh ]; then
+    corpus="$work/corpus-zh-${size}mb.txt"
+    [ -f "$corpus" ] || python3 "$root/bench/tokenizer/make_corpus.py" "$corpus" "$size" zh
+else
+    corpus="$work/corpus-${size}mb.txt"
+    [ -f "$corpus" ] || python3 "$root/bench/tokenizer/make_corpus.py" "$corpus" "$size"
+fi
 tokjson="$root/Sources/TollgateTokenizer/Resources/tokenizer.json"
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

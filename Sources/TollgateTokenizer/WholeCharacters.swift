@@ -1,0 +1,106 @@
+/// The 2- and 3-byte characters that byte-pair encoding always completes into their own token
+/// before any of their bytes joins a neighbour, so an encoder may start such a character as that
+/// token instead of as its bytes. The ids come out the same with two merges fewer per Chinese
+/// character, which were most of the work on Chinese text (docs/TOKENIZER.md, "Whole characters").
+///
+/// Why it is exact, checked per character at load: BPE always applies the lowest-ranked merge in
+/// the piece. Let R be the highest rank among the merges that build the character from its bytes
+/// on their own. While the character is unfinished, one of its own merges (rank ≤ R) is always
+/// pending, so a merge of rank above R cannot run first. A character is kept only when every merge
+/// that could join it to a neighbour ranks above R: those with one of its leading partial symbols
+/// on the right, one of its trailing partial symbols on the left, or its finished token on either
+/// side. Its own merges then commute with everything else in the piece, and starting from the
+/// finished token gives the same result.
+final class WholeCharacters: @unchecked Sendable {
+    // @unchecked: filled in init, read-only afterwards; freed in deinit.
+    /// Token id + 1 of each scalar below U+10000 that qualifies; 0 where the encoder must start
+    /// from the bytes (ASCII, surrogates, characters without a token or that fail the check).
+    let ids: UnsafeMutablePointer<UInt32>
+    /// Scalars that qualified (for tests and the docs' figures).
+    let count: Int
+
+    static let scalarLimit = 0x1_0000
+
+    /// A table that qualifies no character: the encoder then starts every piece from its bytes.
+    init() {
+        ids = .allocate(capacity: Self.scalarLimit)
+        ids.initialize(repeating: 0, count: Self.scalarLimit)
+        count = 0
+    }
+
+    /// `mergeList` is the file's merges in rank order (a pair listed twice counts at its first
+    /// rank here, which only makes the check stricter).
+    init(
+        vocabulary: VocabularyTable, merges: MergeTable, mergeList: [(left: UInt32, right: UInt32, merged: UInt32)],
+        byteIDs: [UInt32]
+    ) {
+        ids = .allocate(capacity: Self.scalarLimit)
+        ids.initialize(repeating: 0, count: Self.scalarLimit)
+        // The lowest rank at which each token is a merge's left side, and its right side.
+        var lowestAsLeft = [UInt32](repeating: .max, count: vocabulary.count)
+        var lowestAsRight = [UInt32](repeating: .max, count: vocabulary.count)
+        for (rank, m) in mergeList.enumerated().reversed() {
+            if Int(m.left) < vocabulary.count { lowestAsLeft[Int(m.left)] = UInt32(rank) }
+            if Int(m.right) < vocabulary.count { lowestAsRight[Int(m.right)] = UInt32(rank) }
+        }
+        var qualified = 0
+        var symbols: [UInt32] = []
+        var leading: [UInt32] = []
+        var trailing: [UInt32] = []
+        for id in 0..<vocabulary.count {
+            // Tokens that are one 2- or 3-byte character.
+            let start = Int(vocabulary.offsets[id])
+            let length = Int(vocabulary.offsets[id + 1]) - start
+            let p = vocabulary.bytes + start
+            guard length == 2 || length == 3, let scalar = Self.scalar(p, length),
+                vocabulary.lookup(p, length) == id  // the id a piece of these bytes gets
+            else { continue }
+            // The character's merges on its own, as `PieceEncoder` runs them (leftmost on ties).
+            symbols = (0..<length).map { byteIDs[Int(p[$0])] }
+            leading.removeAll(keepingCapacity: true)
+            trailing.removeAll(keepingCapacity: true)
+            var highestRank: UInt32 = 0
+            while symbols.count > 1 {
+                leading.append(symbols[0])
+                trailing.append(symbols[symbols.count - 1])
+                var best = -1
+                var bestValue = MergeTable.none
+                for i in 0..<(symbols.count - 1) {
+                    let value = merges.lookup(symbols[i], symbols[i + 1])
+                    if value < bestValue { (best, bestValue) = (i, value) }
+                }
+                if best < 0 { break }
+                highestRank = max(highestRank, UInt32(truncatingIfNeeded: bestValue >> 32))
+                symbols[best] = UInt32(truncatingIfNeeded: bestValue)
+                symbols.remove(at: best + 1)
+            }
+            guard symbols == [UInt32(id)] else { continue }
+            let joinsLater =
+                leading.allSatisfy { lowestAsRight[Int($0)] > highestRank }
+                && trailing.allSatisfy { lowestAsLeft[Int($0)] > highestRank }
+                && lowestAsRight[id] > highestRank && lowestAsLeft[id] > highestRank
+            if joinsLater {
+                ids[scalar] = UInt32(id) + 1
+                qualified += 1
+            }
+        }
+        count = qualified
+    }
+
+    /// The scalar that `p[0..<length]` encodes when it is one well-formed 2- or 3-byte UTF-8
+    /// character (surrogates excluded), else nil.
+    private static func scalar(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int? {
+        let lead = Int(p[0])
+        guard (1..<length).allSatisfy({ p[$0] & 0xC0 == 0x80 }) else { return nil }
+        if length == 2 {
+            guard lead >= 0xC2 && lead < 0xE0 else { return nil }
+            return (lead & 0x1F) << 6 | Int(p[1] & 0x3F)
+        }
+        guard lead >= 0xE0 && lead < 0xF0 else { return nil }
+        let value = (lead & 0x0F) << 12 | Int(p[1] & 0x3F) << 6 | Int(p[2] & 0x3F)
+        guard value >= 0x800, !(0xD800...0xDFFF).contains(value) else { return nil }
+        return value
+    }
+
+    deinit { ids.deallocate() }
+}
