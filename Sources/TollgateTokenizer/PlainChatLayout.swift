@@ -83,7 +83,7 @@ extension ChatPromptCounter {
         }
         // Out of line, so that a request without tools runs none of this.
         var messages = chat.turns
-        guard let tools = layOutTools(chat, body: body, in: &messages) else { return nil }
+        guard let tools = layOutTools(chat, body: body, repeats: repeats, in: &messages) else { return nil }
         return countLaidOut(messages, thinking: thinking, effort: effort, tools: tools, body: body, repeats: repeats)
     }
 
@@ -132,32 +132,62 @@ extension ChatPromptCounter {
         var reasons: [String] = []
         /// Bytes the blocks above add to the prompt.
         var addedBytes = 0
+
+        /// Adds a list's reasons, each once, in the order the general renderer would give them.
+        func add(_ listReasons: [String]) {
+            for reason in listReasons where !reasons.contains(reason) { reasons.append(reason) }
+        }
     }
 
-    /// Renders the schemas and the tool calls with the general renderer's own code, and picks or
-    /// inserts the system message that carries the schemas.
+    /// Renders the schemas and the tool calls with the general renderer's own code (or takes the
+    /// renderings of lists sent before from `repeats`), and picks or inserts the system message
+    /// that carries the schemas.
     @inline(never)
-    private func layOutTools(_ chat: ChatTurns, body: UnsafeRawBufferPointer, in messages: inout [ChatTurns.Turn]) -> ToolLayout? {
+    private func layOutTools(
+        _ chat: ChatTurns, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?, in messages: inout [ChatTurns.Turn]
+    ) -> ToolLayout? {
         let layout = ToolLayout()
-        var renderer = ChatRenderer()
         // Without a system message, one is put first for the schemas: every turn moves up by one.
         let systemPutFirst = chat.tools != nil && !messages.contains { $0.role == .system }
         // Calls render before schemas so that estimate reasons come in the general path's order.
         for (turn, list) in chat.toolCalls {
-            guard let calls = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[list])))?.arrayValue else { return nil }
-            let text = Array(ChatRenderer.toolCallsText(renderer.toolCalls(calls)).utf8)
-            layout.calls[systemPutFirst ? turn + 1 : turn] = text
-            layout.addedBytes += text.count
+            let rendering = Self.render(.toolCalls, UnsafeRawBufferPointer(rebasing: body[list]), through: repeats) { renderer, raw in
+                guard let calls = (try? JSONValue.parse(raw))?.arrayValue else { return nil }
+                return Array(ChatRenderer.toolCallsText(renderer.toolCalls(calls)).utf8)
+            }
+            guard let rendering else { return nil }
+            layout.calls[systemPutFirst ? turn + 1 : turn] = rendering.bytes
+            layout.addedBytes += rendering.bytes.count
+            layout.add(rendering.reasons)
         }
         if let tools = chat.tools {
-            guard let list = (try? JSONValue.parse(UnsafeRawBufferPointer(rebasing: body[tools])))?.arrayValue else { return nil }
-            layout.schemas = Array(("\n\n" + ChatRenderer.toolsText(list.map { renderer.functionSchema($0) })).utf8)
+            let rendering = Self.render(.toolSchemas, UnsafeRawBufferPointer(rebasing: body[tools]), through: repeats) { renderer, raw in
+                guard let list = (try? JSONValue.parse(raw))?.arrayValue else { return nil }
+                return Array(("\n\n" + ChatRenderer.toolsText(list.map { renderer.functionSchema($0) })).utf8)
+            }
+            guard let rendering else { return nil }
+            layout.schemas = rendering.bytes
             layout.addedBytes += layout.schemas.count
+            layout.add(rendering.reasons)
             if systemPutFirst { messages.insert(ChatTurns.Turn(role: .system, content: nil, reasoning: nil), at: 0) }
             layout.schemasAt = messages.firstIndex { $0.role == .system }
         }
-        layout.reasons = renderer.reasons
         return layout
+    }
+
+    /// One tool list rendered by a renderer of its own, so that what it approximated travels with
+    /// the rendering when `repeats` keeps it.
+    private static func render(
+        _ kind: RepeatedTextCounts.ListKind, _ raw: UnsafeRawBufferPointer, through repeats: RepeatedTextCounts.Scoped?,
+        _ body: (inout ChatRenderer, UnsafeRawBufferPointer) -> [UInt8]?
+    ) -> RepeatedTextCounts.Rendering? {
+        func make() -> RepeatedTextCounts.Rendering? {
+            var renderer = ChatRenderer()
+            guard let bytes = body(&renderer, raw) else { return nil }
+            return RepeatedTextCounts.Rendering(bytes: bytes, reasons: renderer.reasons)
+        }
+        guard let repeats else { return make() }
+        return repeats.rendering(of: raw, kind: kind, make)
     }
 
     /// Whether the effort preamble can be counted on its own (its count is known) rather than

@@ -16,10 +16,37 @@ import Synchronization
 ///   carries many.
 /// - A fixed table of slots, each text in the slot its hash picks; a newer text takes the slot.
 ///   Memory is fixed too: 24 bytes a slot, 384 KB for the default 16,384 slots.
+/// - Beside the counts, the renderings of tool lists (an assistant's `tool_calls`, a request's
+///   `tools`), known the same way by their bytes as sent: agents send every call and the same
+///   schemas again with each turn, and parsing and rendering them was most of what such a request
+///   cost to count. At most one rendering for every 32 count slots (512 by default), each at most
+///   `maximumRenderingBytes` (16 KB), so at most 8 MB by default; when full, a new rendering
+///   takes the place of an arbitrary one.
 public final class RepeatedTextCounts: Sendable {
     public let minimumBytes: Int
     private let table: Mutex<Table>
     private let mask: Int
+    private let renderings: Mutex<RenderingTable>
+    private let renderingLimit: Int
+    static let maximumRenderingBytes = 16 << 10
+
+    /// A tool list as the prompt layout writes it, and what the renderer approximated in it.
+    struct Rendering: Sendable {
+        let bytes: [UInt8]
+        let reasons: [String]
+    }
+
+    /// Which list a rendering is of: the same bytes render differently as calls and as schemas.
+    enum ListKind: UInt8 {
+        case toolCalls = 1
+        case toolSchemas = 2
+    }
+
+    private struct RenderingTable {
+        var entries: [UInt64: (length: Int, rendering: Rendering)] = [:]
+        var hits = 0
+        var misses = 0
+    }
 
     private struct Slot {
         var hash: UInt64 = 0
@@ -40,6 +67,8 @@ public final class RepeatedTextCounts: Sendable {
         mask = size - 1
         self.minimumBytes = minimumBytes
         table = Mutex(Table(slots: Array(repeating: Slot(), count: size)))
+        renderingLimit = max(16, size / 32)
+        renderings = Mutex(RenderingTable())
     }
 
     /// Texts the table can hold.
@@ -77,6 +106,46 @@ public final class RepeatedTextCounts: Sendable {
         return tokens
     }
 
+    /// Renderings answered from the table, and renderings that had to be made.
+    public var renderingLookups: (hits: Int, misses: Int) {
+        renderings.withLock { ($0.hits, $0.misses) }
+    }
+
+    /// Renderings kept now, and at most.
+    public var renderingsKept: Int { renderings.withLock { $0.entries.count } }
+    public var renderingCapacity: Int { renderingLimit }
+
+    /// The rendering of the tool list `raw` (its bytes as sent) for the scope `seed` was started
+    /// with: from the table when the same list was rendered before, else made by `render` (outside
+    /// the lock) and remembered. A list `render` refuses (nil) is not remembered.
+    fileprivate func rendering(
+        of raw: UnsafeRawBufferPointer, kind: ListKind, seed: Hasher, _ render: () -> Rendering?
+    ) -> Rendering? {
+        var hasher = seed
+        hasher.combine(kind.rawValue)
+        hasher.combine(bytes: raw)
+        let hash = UInt64(UInt(bitPattern: hasher.finalize()))
+        let known: Rendering? = renderings.withLock { table in
+            guard let entry = table.entries[hash], entry.length == raw.count else {
+                table.misses += 1
+                return nil
+            }
+            table.hits += 1
+            return entry.rendering
+        }
+        if let known { return known }
+        guard let made = render() else { return nil }
+        if made.bytes.count <= Self.maximumRenderingBytes {
+            renderings.withLock { table in
+                if table.entries.count >= renderingLimit && table.entries[hash] == nil {
+                    table.entries.remove(at: table.entries.startIndex)
+                }
+                table.entries[hash] = (raw.count, made)
+            }
+        }
+        return made
+    }
+
     /// These counts as seen by one scope. The scope is hashed here, once per request; each text
     /// then continues a copy of that hasher.
     public func scoped(_ scope: String) -> Scoped {
@@ -100,6 +169,10 @@ public final class RepeatedTextCounts: Sendable {
 
         func tokens(of text: UnsafeBufferPointer<UInt8>, _ tokenizer: DeepSeekTokenizer, evenIfShort: Bool = false) -> Int {
             counts.tokens(of: text, seed: seed, tokenizer, evenIfShort: evenIfShort)
+        }
+
+        func rendering(of raw: UnsafeRawBufferPointer, kind: ListKind, _ render: () -> Rendering?) -> Rendering? {
+            counts.rendering(of: raw, kind: kind, seed: seed, render)
         }
     }
 }

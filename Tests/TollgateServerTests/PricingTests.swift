@@ -120,6 +120,9 @@ import TollgateTokenizer
         #expect(empty["slots"] as? Int == 16_384)
         #expect(empty["minimum_bytes"] as? Int == 1_024)
         #expect(empty["hits"] as? Int == 0 && empty["misses"] as? Int == 0)
+        let noRenderings = try #require(empty["renderings"] as? [String: Any])
+        #expect(noRenderings["capacity"] as? Int == 512 && noRenderings["kept"] as? Int == 0)
+        #expect(noRenderings["hits"] as? Int == 0 && noRenderings["misses"] as? Int == 0)
 
         #expect(try await fixture.chat(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Hi"}]}"#).status == 200)
         let history = String(repeating: "The same long system prompt, sent with every turn. ", count: 60)
@@ -133,6 +136,14 @@ import TollgateTokenizer
         let second = try #require(try await table())
         #expect(second["misses"] as? Int == misses)
         #expect((second["hits"] as? Int ?? 0) >= 1)
+
+        // An agent's tool call, sent again with the next turn, is rendered once.
+        let call = #"{"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"x\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"found"}"#
+        let agent = #"{"model":"deepseek-v4-flash","messages":[{"role":"system","content":"\#(history)"},{"role":"user","content":"Find x."},\#(call),{"role":"user","content":"Thanks."}],"max_tokens":8}"#
+        for _ in 0..<2 { #expect(try await fixture.chat(agent).status == 200) }
+        let renderings = try #require(try await table()?["renderings"] as? [String: Any])
+        #expect(renderings["kept"] as? Int == 1)
+        #expect(renderings["hits"] as? Int == 1 && renderings["misses"] as? Int == 1)
 
         // A team key is not an admin token.
         let refused = try await fixture.client.send(.GET, fixture.base + "/admin/stats", headers: GatewayFixture.auth)

@@ -95,12 +95,22 @@ import TollgateWire
     func requestsWithToolCallsAndResultsCountLikeTheGeneralPath(_ json: String) throws {
         var body = Array(json.utf8)
         body.insert(contentsOf: #""model":"m","#.utf8, at: 1)
-        let count = try body.withUnsafeBytes { bytes -> PromptCount? in
-            let request = try InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true)
-            return Self.counter.countTurns(try #require(request.chatTurns, "turns not recorded"), thinking: request.thinking, body: bytes)
-        }
         let expected = try Self.counter.countChat(request: JSONValue.parse(json))
-        #expect(count == expected)
+        // Without the table, then twice through it: the second time every tool list's rendering
+        // (estimate reasons included) comes from the table (16 renderings fit).
+        let table = RepeatedTextCounts(slots: 64, minimumBytes: 1)
+        var lists = 0
+        for repeats in [nil, table.scoped("t"), table.scoped("t")] {
+            let count = try body.withUnsafeBytes { bytes -> PromptCount? in
+                let request = try InferenceRequest.parse(bytes, endpoint: .chat, recordingTurns: true)
+                let turns = try #require(request.chatTurns, "turns not recorded")
+                lists = turns.toolCalls.count + (turns.tools == nil ? 0 : 1)
+                return Self.counter.countTurns(turns, thinking: request.thinking, body: bytes, repeats: repeats)
+            }
+            #expect(count == expected)
+        }
+        let (hits, misses) = table.renderingLookups
+        #expect(hits + misses == 2 * lists && hits >= lists, "\(lists) lists: \(hits) hits, \(misses) misses")
     }
 
     /// Content given as parts: text objects (members in any order, extra members ignored) and bare

@@ -100,6 +100,38 @@ import Testing
         #expect(table.lookups.hits == 2)
     }
 
+    /// Tool lists are rendered once per team: the same calls and schemas sent again are laid out
+    /// from the table, with the estimate reasons their rendering gave, and never for another team.
+    @Test func toolListsAreRenderedOncePerTeam() throws {
+        let table = RepeatedTextCounts()
+        let json = #"{"model":"m","messages":[{"role":"user","content":"Weather in Paris?"},{"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function","function":{"name":"weather","arguments":"not json"}}]},{"role":"tool","tool_call_id":"c1","content":"21 C"},{"role":"assistant","content":"","tool_calls":[{"id":"c2","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Rome\"}"}}]},{"role":"tool","tool_call_id":"c2","content":"25 C"}],"tools":[{"type":"function","function":{"name":"weather","strict":true}}]}"#
+        let expected = try Array(json.utf8).withUnsafeBytes { try Self.counter.countChat(requestBytes: $0) }
+        #expect(expected.estimateReasons == ["tool call arguments are not a JSON object", "extra tool function fields"])
+        func count(_ team: String) throws -> PromptCount {
+            try Array(json.utf8).withUnsafeBytes { try Self.counter.countChat(requestBytes: $0, repeats: table.scoped(team)) }
+        }
+        #expect(try count("team-a") == expected)
+        #expect(table.renderingLookups == (hits: 0, misses: 3))
+        #expect(try count("team-a") == expected)
+        #expect(table.renderingLookups == (hits: 3, misses: 3))
+        #expect(try count("team-b") == expected)
+        #expect(table.renderingLookups == (hits: 3, misses: 6))
+    }
+
+    /// The renderings kept are bounded (one for every 32 count slots, at least 16): a new list
+    /// takes an old one's place, and every count stays right.
+    @Test func renderingsKeptAreBounded() throws {
+        let table = RepeatedTextCounts(slots: 64)
+        for call in 0..<40 {
+            let json = #"{"model":"m","messages":[{"role":"user","content":"Go."},{"role":"assistant","content":"","tool_calls":[{"id":"c\#(call)","type":"function","function":{"name":"step","arguments":"{\"n\":\#(call)}"}}]},{"role":"tool","tool_call_id":"c\#(call)","content":"done"}]}"#
+            let expected = try Self.count(json)
+            #expect(try Self.count(json, table.scoped("t")) == expected)
+            #expect(table.renderingsKept <= 16)
+        }
+        #expect(table.renderingsKept == 16)
+        #expect(table.renderingLookups == (hits: 0, misses: 40))
+    }
+
     /// One slot for every text: each new text takes it, and a text is only ever answered with its own count.
     @Test func aTakenSlotNeverAnswersForAnotherText() throws {
         let table = RepeatedTextCounts(slots: 1, minimumBytes: 1)

@@ -120,7 +120,14 @@ struct AdminAPI: Sendable {
     private var stats: [String: Any] {
         let table: Any = repeatedTexts.map { table in
             let (hits, misses) = table.lookups
-            return ["slots": table.slots, "minimum_bytes": table.minimumBytes, "hits": hits, "misses": misses]
+            let renderings = table.renderingLookups
+            return [
+                "slots": table.slots, "minimum_bytes": table.minimumBytes, "hits": hits, "misses": misses,
+                "renderings": [
+                    "kept": table.renderingsKept, "capacity": table.renderingCapacity,
+                    "hits": renderings.hits, "misses": renderings.misses,
+                ],
+            ]
         } ?? NSNull()
         return ["object": "stats", "repeated_texts": table]
     }
