@@ -93,8 +93,8 @@ struct PieceEncoder {
         while i < n {
             let lead = p[i]
             if lead >= 0xC2 && lead < 0xF0 {
-                // A 2- or 3-byte character (the text is valid UTF-8; the continuation check keeps a
-                // piece cut inside a character from reading a wrong one).
+                // A 2- or 3-byte character. The text is valid UTF-8; the checks only keep malformed
+                // bytes, should any arrive, from being read as a character (index 0 starts none).
                 let scalar: Int
                 let width: Int
                 if lead < 0xE0 {
@@ -102,9 +102,10 @@ struct PieceEncoder {
                     scalar = i + 1 < n && p[i + 1] & 0xC0 == 0x80 ? Int(lead & 0x1F) << 6 | Int(p[i + 1] & 0x3F) : 0
                 } else {
                     width = 3
-                    scalar =
+                    let value =
                         i + 2 < n && p[i + 1] & 0xC0 == 0x80 && p[i + 2] & 0xC0 == 0x80
                         ? Int(lead & 0x0F) << 12 | Int(p[i + 1] & 0x3F) << 6 | Int(p[i + 2] & 0x3F) : 0
+                    scalar = value >= 0x800 ? value : 0  // an overlong form is not that character
                 }
                 let whole = characters[scalar]
                 if whole != 0 {
