@@ -17,6 +17,8 @@ enum ScalarClass {
     static let baseMask: UInt8 = 0x07
     /// In U+4E00–U+9FA5, U+3040–U+309F or U+30A0–U+30FF.
     static let cjk: UInt8 = 0x08
+    /// The code points `cjk` marks. Each is three bytes in UTF-8, led by E3 to E9.
+    static let cjkRanges: [ClosedRange<Int>] = [0x4E00...0x9FA5, 0x3040...0x309F, 0x30A0...0x30FF]
 }
 
 /// One byte of class per Unicode scalar (1.1 MB), expanded once from the generated Unicode 16.0
@@ -38,8 +40,8 @@ final class ScalarClassTable: @unchecked Sendable {
             (table + first).update(repeating: cls, count: last - first + 1)
             i += 3
         }
-        for (first, last) in [(0x4E00, 0x9FA5), (0x3040, 0x309F), (0x30A0, 0x30FF)] {
-            for cp in first...last { table[cp] |= ScalarClass.cjk }
+        for range in ScalarClass.cjkRanges {
+            for cp in range { table[cp] |= ScalarClass.cjk }
         }
         classes = UnsafePointer(table)
     }

@@ -11,6 +11,12 @@
 /// on the right, one of its trailing partial symbols on the left, or its finished token on either
 /// side. Its own merges then commute with everything else in the piece, and starting from the
 /// finished token gives the same result.
+///
+/// A character of the pre-tokenizer's CJK set (`ScalarClass.cjkRanges`) only ever shares a piece
+/// with characters of that set, all three bytes led by E3 to E9, so for it only merges with such
+/// neighbours count: a left neighbour made of those bytes and ending a character, a right one
+/// made of them and starting one. That admits the characters whose last byte merges early with,
+/// say, a Bengali or Hebrew lead byte, which never follows them in a piece.
 final class WholeCharacters: @unchecked Sendable {
     // @unchecked: filled in init, read-only afterwards; freed in deinit.
     /// Token id + 1 of each scalar below U+10000 that qualifies; 0 where the encoder must start
@@ -36,12 +42,32 @@ final class WholeCharacters: @unchecked Sendable {
     ) {
         ids = .allocate(capacity: Self.scalarLimit)
         ids.initialize(repeating: 0, count: Self.scalarLimit)
-        // The lowest rank at which each token is a merge's left side, and its right side.
-        var lowestAsLeft = [UInt32](repeating: .max, count: vocabulary.count)
-        var lowestAsRight = [UInt32](repeating: .max, count: vocabulary.count)
+        // Which tokens could stand beside a CJK character in its piece: made only of the bytes of
+        // the CJK set's characters, and ending one (left neighbour) or starting one (right).
+        let tokens = vocabulary.count
+        var cjkLeftNeighbour = [Bool](repeating: false, count: tokens)
+        var cjkRightNeighbour = [Bool](repeating: false, count: tokens)
+        for id in 0..<tokens {
+            let start = Int(vocabulary.offsets[id]), end = Int(vocabulary.offsets[id + 1])
+            guard end > start else { continue }
+            let p = vocabulary.bytes
+            guard (start..<end).allSatisfy({ Self.isCJKByte(p[$0]) }) else { continue }
+            cjkLeftNeighbour[id] = p[end - 1] < 0xC0
+            cjkRightNeighbour[id] = p[start] >= 0xE3
+        }
+        // The lowest rank at which each token is a merge's left side, and its right side: against
+        // any neighbour, and against a neighbour inside a CJK piece.
+        var lowestAsLeft = [UInt32](repeating: .max, count: tokens)
+        var lowestAsRight = [UInt32](repeating: .max, count: tokens)
+        var lowestAsLeftInCJK = [UInt32](repeating: .max, count: tokens)
+        var lowestAsRightInCJK = [UInt32](repeating: .max, count: tokens)
         for (rank, m) in mergeList.enumerated().reversed() {
-            if Int(m.left) < vocabulary.count { lowestAsLeft[Int(m.left)] = UInt32(rank) }
-            if Int(m.right) < vocabulary.count { lowestAsRight[Int(m.right)] = UInt32(rank) }
+            let left = Int(m.left), right = Int(m.right)
+            guard left < tokens, right < tokens else { continue }
+            lowestAsLeft[left] = UInt32(rank)
+            lowestAsRight[right] = UInt32(rank)
+            if cjkRightNeighbour[right] { lowestAsLeftInCJK[left] = UInt32(rank) }
+            if cjkLeftNeighbour[left] { lowestAsRightInCJK[right] = UInt32(rank) }
         }
         var qualified = 0
         var symbols: [UInt32] = []
@@ -75,16 +101,24 @@ final class WholeCharacters: @unchecked Sendable {
                 symbols.remove(at: best + 1)
             }
             guard symbols == [UInt32(id)] else { continue }
+            let inCJK = ScalarClass.cjkRanges.contains { $0.contains(scalar) }
+            let asLeft = inCJK ? lowestAsLeftInCJK : lowestAsLeft
+            let asRight = inCJK ? lowestAsRightInCJK : lowestAsRight
             let joinsLater =
-                leading.allSatisfy { lowestAsRight[Int($0)] > highestRank }
-                && trailing.allSatisfy { lowestAsLeft[Int($0)] > highestRank }
-                && lowestAsRight[id] > highestRank && lowestAsLeft[id] > highestRank
+                leading.allSatisfy { asRight[Int($0)] > highestRank }
+                && trailing.allSatisfy { asLeft[Int($0)] > highestRank }
+                && asRight[id] > highestRank && asLeft[id] > highestRank
             if joinsLater {
                 ids[scalar] = UInt32(id) + 1
                 qualified += 1
             }
         }
         count = qualified
+    }
+
+    /// Whether `byte` occurs in the UTF-8 of the CJK set: a continuation byte, or a lead from E3 to E9.
+    private static func isCJKByte(_ byte: UInt8) -> Bool {
+        (0x80..<0xC0).contains(byte) || (0xE3...0xE9).contains(byte)
     }
 
     /// The scalar that `p[0..<length]` encodes when it is one well-formed 2- or 3-byte UTF-8

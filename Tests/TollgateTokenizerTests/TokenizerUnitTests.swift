@@ -15,7 +15,8 @@ import Testing
     }
 
     /// The whole-piece vocabulary shortcut is exact only if every reachable token encodes to itself
-    /// through the merges alone; check all of them, from their bytes and from whole characters.
+    /// through the merges alone; check all of them from their bytes, and every token that could be a
+    /// piece (whole characters, CJK ones only with CJK ones) from whole characters too.
     @Test func everyVocabularyTokenMergesToItself() {
         let t = Self.tokenizer
         var wrong: [Int] = []
@@ -23,42 +24,70 @@ import Testing
         for id in 3..<t.vocabularySize {
             let bytes = t.tokenBytes(id)
             if t.mergeOnly(bytes, fromBytes: true) != [id] { wrong.append(id) }
-            if t.mergeOnly(bytes) != [id] { wrongFromCharacters.append(id) }
+            if Self.couldBeAPiece(bytes) && t.mergeOnly(bytes) != [id] { wrongFromCharacters.append(id) }
         }
         #expect(wrong.isEmpty, "tokens not reproduced by their merges: \(wrong.prefix(20))")
         #expect(wrongFromCharacters.count == 0, "tokens not reproduced from whole characters: \(wrongFromCharacters.prefix(20))")
+    }
+
+    /// Whether the pre-tokenizer could cut `bytes` as one piece, as far as whole characters care:
+    /// whole characters, and the CJK set's characters never beside others.
+    static func couldBeAPiece(_ bytes: [UInt8]) -> Bool {
+        guard let text = String(validating: bytes, as: UTF8.self) else { return false }
+        let cjk = text.unicodeScalars.map(isCJK)
+        return cjk.allSatisfy { $0 } || cjk.allSatisfy { !$0 }
+    }
+
+    static func isCJK(_ scalar: Unicode.Scalar) -> Bool {
+        ScalarClass.cjkRanges.contains { $0.contains(Int(scalar.value)) }
     }
 
     /// Common characters of the scripts written with 2- and 3-byte UTF-8 start whole; ASCII and the
     /// characters the check refuses start as bytes.
     @Test func wholeCharactersCoverCommonText() {
         let t = Self.tokenizer
-        #expect(t.wholeCharacterCount > 2_500, "\(t.wholeCharacterCount) characters start whole")
+        #expect(t.wholeCharacterCount > 5_000, "\(t.wholeCharacterCount) characters start whole")
         var starts = 0
         let sample = "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坐集编宝谈府拉黑且随格尽剑讲布杀微怕母调局根曾准团段终乐切级克精哪官示冷域读该ий"
         for scalar in sample.unicodeScalars where t.wholeCharacterToken(scalar) != nil { starts += 1 }
-        #expect(starts * 10 >= sample.unicodeScalars.count * 9, "\(starts) of \(sample.unicodeScalars.count) start whole")
+        #expect(starts * 100 >= sample.unicodeScalars.count * 97, "\(starts) of \(sample.unicodeScalars.count) start whole")
         #expect(t.wholeCharacterToken("a") == nil)
         #expect(t.wholeCharacterToken("😀") == nil)
     }
 
     /// Starting pieces from whole characters changes no ids: random pieces that mix characters that
-    /// start whole with ones that do not (and ASCII, and 4-byte emoji), short (array scan) and long
-    /// (heap), each merged both ways.
+    /// start whole with ones that do not (and ASCII, and 4-byte emoji; CJK characters only with CJK
+    /// ones, as the pre-tokenizer cuts them), short (array scan) and long (heap), each merged both ways.
     @Test func wholeCharactersGiveTheSameIDsAsBytes() {
         let t = Self.tokenizer
         var rng = SplitMix64(seed: 0x5EED_C0DE)
-        let whole = (0x80..<0x1_0000).compactMap(Unicode.Scalar.init).filter { t.wholeCharacterToken($0) != nil }
-        let bytewise = (0x80..<0x1_0000).compactMap(Unicode.Scalar.init).filter { t.wholeCharacterToken($0) == nil }
-        let ascii = Array("abcdefghijklmnopqrstuvwxyz .,'-0123456789".unicodeScalars)
-        let emoji = Array("😀🎉👍🏽🚀".unicodeScalars)
+        let scalars = (0x80..<0x1_0000).compactMap(Unicode.Scalar.init)
+        let cjk = scalars.filter(Self.isCJK)
+        let other = scalars.filter { !Self.isCJK($0) }
+        // Pools for a CJK piece, then for any other piece: whole-starting characters, then the rest;
+        // for CJK pieces also the vocabulary's CJK words, whose merges join characters.
+        let cjkWords = (3..<t.vocabularySize).compactMap { id -> [Unicode.Scalar]? in
+            guard let word = String(validating: t.tokenBytes(id), as: UTF8.self) else { return nil }
+            let scalars = Array(word.unicodeScalars)
+            return scalars.count > 1 && scalars.allSatisfy(Self.isCJK) ? scalars : nil
+        }
+        let cjkPools = [cjk.filter { t.wholeCharacterToken($0) != nil }, cjk.filter { t.wholeCharacterToken($0) == nil }]
+        let otherPools = [
+            other.filter { t.wholeCharacterToken($0) != nil }, other.filter { t.wholeCharacterToken($0) == nil },
+            Array("abcdefghijklmnopqrstuvwxyz .,'-0123456789".unicodeScalars), Array("😀🎉👍🏽🚀".unicodeScalars),
+        ]
         var differing: [String] = []
-        for round in 0..<6_000 {
+        for round in 0..<8_000 {
             let length = round % 3 == 0 ? Int(rng.next() % 120) + 20 : Int(rng.next() % 12) + 2
+            let inCJK = round % 2 == 0
             var text = String.UnicodeScalarView()
             for _ in 0..<length {
                 let pick = rng.next() % 100
-                let pool = pick < 70 ? whole : pick < 88 ? bytewise : pick < 97 ? ascii : emoji
+                if inCJK && pick < 40 {
+                    text.append(contentsOf: cjkWords[Int(rng.next() % UInt64(cjkWords.count))])
+                    continue
+                }
+                let pool = inCJK ? cjkPools[pick < 90 ? 0 : 1] : otherPools[pick < 70 ? 0 : pick < 88 ? 1 : pick < 97 ? 2 : 3]
                 text.append(pool[Int(rng.next() % UInt64(pool.count))])
             }
             let bytes = Array(String(text).utf8)
