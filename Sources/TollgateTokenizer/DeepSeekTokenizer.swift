@@ -160,13 +160,12 @@ public final class DeepSeekTokenizer: Sendable {
     /// whole characters where ``WholeCharacters`` allows, or, with `fromBytes`, from every byte.
     func mergeOnly(_ bytes: [UInt8], fromBytes: Bool = false) -> [Int] {
         var sink = IDArraySink()
-        let table = fromBytes ? WholeCharacters() : characters
-        withExtendedLifetime(table) {
-            byteIDs.withUnsafeBufferPointer { ids in
-                var pieces = PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!, characters: table)
-                defer { pieces.release() }
-                bytes.withUnsafeBufferPointer { pieces.mergeAll($0.baseAddress!, 0, $0.count, &sink) }
-            }
+        byteIDs.withUnsafeBufferPointer { ids in
+            var pieces = PieceEncoder(
+                vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!,
+                characters: fromBytes ? WholeCharacters.none : characters)
+            defer { pieces.release() }
+            bytes.withUnsafeBufferPointer { pieces.mergeAll($0.baseAddress!, 0, $0.count, &sink) }
         }
         return sink.ids
     }

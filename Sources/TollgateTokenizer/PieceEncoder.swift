@@ -91,22 +91,9 @@ struct PieceEncoder {
         var i = 0
         var m = 0
         while i < n {
-            let lead = p[i]
-            if lead >= 0xC2 && lead < 0xF0 {
-                // A 2- or 3-byte character. The text is valid UTF-8; the checks only keep malformed
-                // bytes, should any arrive, from being read as a character (index 0 starts none).
-                let scalar: Int
-                let width: Int
-                if lead < 0xE0 {
-                    width = 2
-                    scalar = i + 1 < n && p[i + 1] & 0xC0 == 0x80 ? Int(lead & 0x1F) << 6 | Int(p[i + 1] & 0x3F) : 0
-                } else {
-                    width = 3
-                    let value =
-                        i + 2 < n && p[i + 1] & 0xC0 == 0x80 && p[i + 2] & 0xC0 == 0x80
-                        ? Int(lead & 0x0F) << 12 | Int(p[i + 1] & 0x3F) << 6 | Int(p[i + 2] & 0x3F) : 0
-                    scalar = value >= 0x800 ? value : 0  // an overlong form is not that character
-                }
+            // Valid text: the checks in `character` only keep malformed bytes, should any arrive,
+            // from being read as a character.
+            if p[i] >= 0xC2, let (scalar, width) = WholeCharacters.character(at: p + i, available: n - i) {
                 let whole = characters[scalar]
                 if whole != 0 {
                     sym[m] = whole - 1
@@ -115,7 +102,7 @@ struct PieceEncoder {
                     continue
                 }
             }
-            sym[m] = byteIDs[Int(lead)]
+            sym[m] = byteIDs[Int(p[i])]
             m += 1
             i += 1
         }

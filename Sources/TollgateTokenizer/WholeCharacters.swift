@@ -73,12 +73,12 @@ final class WholeCharacters: @unchecked Sendable {
         var symbols: [UInt32] = []
         var leading: [UInt32] = []
         var trailing: [UInt32] = []
-        for id in 0..<vocabulary.count {
+        for id in 0..<tokens {
             // Tokens that are one 2- or 3-byte character.
             let start = Int(vocabulary.offsets[id])
             let length = Int(vocabulary.offsets[id + 1]) - start
             let p = vocabulary.bytes + start
-            guard length == 2 || length == 3, let scalar = Self.scalar(p, length),
+            guard let (scalar, width) = Self.character(at: p, available: length), width == length,
                 vocabulary.lookup(p, length) == id  // the id a piece of these bytes gets
             else { continue }
             // The character's merges on its own, as `PieceEncoder` runs them (leftmost on ties).
@@ -121,20 +121,24 @@ final class WholeCharacters: @unchecked Sendable {
         (0x80..<0xC0).contains(byte) || (0xE3...0xE9).contains(byte)
     }
 
-    /// The scalar that `p[0..<length]` encodes when it is one well-formed 2- or 3-byte UTF-8
-    /// character (surrogates excluded), else nil.
-    private static func scalar(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int? {
+    /// The 2- or 3-byte character at `p`, with `available` bytes readable there: its scalar and
+    /// width, or nil when those bytes are not one (ASCII, a 4-byte lead, malformed, overlong or a
+    /// surrogate). The encoder reads pieces of valid text with it, and the load reads tokens.
+    @inline(__always)
+    static func character(at p: UnsafePointer<UInt8>, available: Int) -> (scalar: Int, width: Int)? {
         let lead = Int(p[0])
-        guard (1..<length).allSatisfy({ p[$0] & 0xC0 == 0x80 }) else { return nil }
-        if length == 2 {
-            guard lead >= 0xC2 && lead < 0xE0 else { return nil }
-            return (lead & 0x1F) << 6 | Int(p[1] & 0x3F)
+        if lead >= 0xC2 && lead < 0xE0 {
+            guard available >= 2, p[1] & 0xC0 == 0x80 else { return nil }
+            return ((lead & 0x1F) << 6 | Int(p[1] & 0x3F), 2)
         }
-        guard lead >= 0xE0 && lead < 0xF0 else { return nil }
-        let value = (lead & 0x0F) << 12 | Int(p[1] & 0x3F) << 6 | Int(p[2] & 0x3F)
-        guard value >= 0x800, !(0xD800...0xDFFF).contains(value) else { return nil }
-        return value
+        guard lead >= 0xE0 && lead < 0xF0, available >= 3, p[1] & 0xC0 == 0x80, p[2] & 0xC0 == 0x80 else { return nil }
+        let scalar = (lead & 0x0F) << 12 | Int(p[1] & 0x3F) << 6 | Int(p[2] & 0x3F)
+        guard scalar >= 0x800, scalar & 0xF800 != 0xD800 else { return nil }
+        return (scalar, 3)
     }
+
+    /// A table that qualifies no character, shared (tests merge from bytes with it).
+    static let none = WholeCharacters()
 
     deinit { ids.deallocate() }
 }
