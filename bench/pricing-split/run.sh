@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Where pricing's cost on a short request sits: the proxy load of bench/pricing.sh through two
+# unpriced gateways and priced gateways that each skip part of pricing (skip-parts.patch, applied
+# to a build of this checkout; TOLLGATE_FLOOR picks the part, see the patch):
+#   bill    constant estimate headers, the answer's usage read and a constant `cost` spliced
+#   record  bill + the routing parse records the turns
+#   count   record + the prompt counted (no rates, estimate or settlement)
+#   priced  pricing as shipped
+# Pinned (simulator and wrk on CPU 0, gateways on CPU 1), in balanced orders; prints each step's
+# added gateway CPU µs per request, paired within each repetition: median [95% interval].
+#
+#   bench/pricing-split/run.sh                                   # builds the patched binary first
+#   TOLLGATE_SPLIT_BIN=/path/to/patched/tollgate REPEATS=16 STREAMS=0 bench/pricing-split/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CONNECTIONS=${CONNECTIONS:-"1 64"}; DURATION=${DURATION:-2}; REPEATS=${REPEATS:-16}; STREAMS=${STREAMS:-"0 1"}
+SIM_PORT=${SIM_PORT:-19501}; OUT=${OUT:-/tmp/tollgate-pricing-split}
+mkdir -p "$OUT"
+if [ -z "${TOLLGATE_SPLIT_BIN:-}" ]; then
+  tree="$OUT/tree"
+  rm -rf "$tree"; git worktree prune
+  git worktree add -q --detach "$tree" HEAD
+  git -C "$tree" apply "$PWD/bench/pricing-split/skip-parts.patch"
+  (cd "$tree" && swift build -c release --product tollgate >&2)
+  TOLLGATE_SPLIT_BIN="$tree/.build/release/tollgate"
+fi
+export TOLLGATE_BENCH_BIN=$TOLLGATE_SPLIT_BIN
+. bench/lib.sh
+
+paths=(plain control bill record count priced)
+declare -A port pid floor
+port=([plain]=19580 [control]=19581 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585)
+floor=([plain]=0 [control]=0 [bill]=2 [record]=4 [count]=3 [priced]=0)
+for p in plain control; do gateway_config "${port[$p]}" "$SIM_PORT" >"$OUT/$p.yaml"; done
+for p in bill record count priced; do gateway_config "${port[$p]}" "$SIM_PORT" "$PRICING" >"$OUT/$p.yaml"; done
+on0="taskset -c 0"; on1="taskset -c 1"
+$on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
+pids+=($!)
+for p in "${paths[@]}"; do
+  TOLLGATE_FLOOR=${floor[$p]} $on1 "$BIN" serve --config "$OUT/$p.yaml" --log-level warning >"$OUT/$p.log" 2>&1 &
+  pid[$p]=$!; pids+=($!)
+done
+for p in "${paths[@]}"; do wait_ready "${port[$p]}"; done
+# Each priced variant must still send the bill, or the comparison means nothing.
+for p in bill record count priced; do
+  curl -sf -D - -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}' \
+    "http://127.0.0.1:${port[$p]}/v1/chat/completions" | grep -q '"cost":"' || { echo "$p sent no cost" >&2; exit 1; }
+done
+
+run() { BENCH_STREAM=$2 measure "${pid[$1]}" "${port[$1]}" "$3" bench/proxy.lua; }
+for p in "${paths[@]}"; do run "$p" 0 16 >/dev/null; done   # warm up
+: >"$OUT/results.jsonl"
+for stream in $STREAMS; do for c in $CONNECTIONS; do for rep in $(seq 1 "$REPEATS"); do
+  for p in $(balanced_order "$rep" "${paths[@]}"); do
+    line=$(run "$p" "$stream" "$c")
+    echo "{\"path\":\"$p\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
+  done
+done; done; done
+
+PYTHONPATH=bench python3 - "$OUT/results.jsonl" <<'PY'
+import json, statistics, sys
+from paired import show
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def cpu(path, s, c):
+    return [r["r"]["cpu_us"] for r in sorted((r for r in rows if r["path"] == path and r["stream"] == s and r["conn"] == c), key=lambda r: r["rep"])]
+us = lambda v: f"{v:+.1f}"
+print("Gateway CPU µs per request, paired within each repetition: median [95% interval].")
+print()
+print("| mode | conns | unpriced | control − plain | bill − unpriced | record − bill | count − record | priced − count | priced − unpriced |")
+print("|---|---|---|---|---|---|---|---|---|")
+for s in sorted({r["stream"] for r in rows}):
+    for c in sorted({r["conn"] for r in rows}):
+        x = {p: cpu(p, s, c) for p in ("plain", "control", "bill", "record", "count", "priced")}
+        x["unpriced"] = [(a + b) / 2 for a, b in zip(x["plain"], x["control"])]
+        d = lambda a, b: show([p - q for p, q in zip(x[a], x[b])], us)
+        print(f"| {'stream' if s else 'json'} | {c} | {statistics.median(x['unpriced']):.1f} | {d('control', 'plain')} | {d('bill', 'unpriced')} | "
+              f"{d('record', 'bill')} | {d('count', 'record')} | {d('priced', 'count')} | {d('priced', 'unpriced')} |")
+PY
