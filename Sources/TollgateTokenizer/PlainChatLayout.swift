@@ -98,7 +98,7 @@ extension ChatPromptCounter {
         // Reasoning before the last user turn is dropped, and only openers from that turn on are
         // <think>; with tool schemas nothing is dropped and every opener is <think>
         // (`dropThinking` off), as if no turn came before the last user one.
-        let lastUser = tools?.schemasAt != nil ? -1 : messages.lastIndex { $0.role == .user || $0.role == .tool } ?? -1
+        let lastUser = tools?.schemasAt != nil ? -1 : messages.lastIndex { $0.role == .user || $0.role == .tool || $0.role == .developer } ?? -1
         // The pending text never outgrows the body (decoded escapes, and text parts joined by
         // newlines, are shorter than written) plus what the layout adds: BOS, the effort preamble,
         // the tools' blocks, and per message (``LayoutMarkers/perMessage``).
@@ -199,7 +199,7 @@ extension ChatPromptCounter {
     ) -> Bool {
         guard markers.preamblesEndCleanly else { return false }
         switch first.role {
-        case .user, .tool:
+        case .user, .tool, .developer:
             return markers.user.splitsCleanly
         case .system:
             // Given as parts: counted with the preamble (always exact, and rare).
@@ -219,10 +219,21 @@ extension ChatPromptCounter {
         _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, tools: ToolLayout?,
         into out: inout LayoutCounter
     ) {
+        // In thinking mode without schemas the encoder drops developer messages before the last
+        // user turn (`_drop_thinking_messages`), after merging turns: a dropped one still keeps
+        // the user turns on either side apart, but is no one's neighbour otherwise.
+        let dropsDevelopers = thinking && lastUser >= 0
+        func dropped(_ index: Int) -> Bool {
+            dropsDevelopers && index < lastUser && messages[index].role == .developer
+        }
         out.marker(markers.bos)
-        for (index, message) in messages.enumerated() {
-            let next = index + 1 < messages.count ? messages[index + 1].role : nil
-            if index == 0 && thinking && effort != .low {
+        var first = true
+        for (index, message) in messages.enumerated() where !dropped(index) {
+            var following = index + 1
+            while following < messages.count && dropped(following) { following += 1 }
+            let next = following < messages.count ? messages[following].role : nil
+            defer { first = false }
+            if first && thinking && effort != .low {
                 let high = effort == .high
                 if preambleStandsAlone(before: message, then: next, toolsFollow: tools?.schemasAt == 0, in: out.body) {
                     out.counted(high ? markers.effortHighTokens : markers.effortMaxTokens)
@@ -243,6 +254,9 @@ extension ChatPromptCounter {
                 if message.role == .tool { out.append(markers.toolResultOpen) }
                 out.text(message.content)
                 if message.role == .tool { out.append(markers.toolResultClose) }
+            case .developer:
+                out.marker(markers.user)
+                out.text(message.content)
             case .assistant:
                 // Reasoning of turns before the last user turn is dropped (none is, with schemas).
                 if thinking && index > lastUser {
@@ -253,7 +267,7 @@ extension ChatPromptCounter {
                 if let calls = tools?.calls[index] { out.toolCalls(calls) }
                 out.marker(markers.eos)
             }
-            // A user or system turn that is last or followed by an assistant opens generation.
+            // A user, developer or system turn that is last or followed by an assistant opens generation.
             if message.role != .assistant && (next == nil || next == .assistant) {
                 out.marker(markers.assistant)
                 out.marker(thinking && index >= lastUser ? markers.thinkStart : markers.thinkEnd)

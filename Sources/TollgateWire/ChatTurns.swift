@@ -2,14 +2,14 @@
 /// that the prompt can be counted without reading the body a second time.
 ///
 /// ``InferenceRequest/parse(_:endpoint:recordingTurns:)`` records them on its one pass over the
-/// body. A request is plain when its messages are system, user, assistant and tool turns whose
+/// body. A request is plain when its messages are system, developer, user, assistant and tool turns whose
 /// content is a string, a list of text parts, or null (except for tool results), with no
 /// `chat_template_kwargs`, no key written with escapes and no duplicate of a key the layout
 /// depends on (JSON parsers disagree on which one wins). Tool schemas (``tools``) and
 /// assistants' tool calls (``toolCalls``) may come along. Anything else gets no turns, and the
 /// prompt counter renders it the general way.
 public struct ChatTurns: Sendable {
-    public enum Role: Sendable { case system, user, assistant, tool }
+    public enum Role: Sendable { case system, developer, user, assistant, tool }
 
     /// A text of the body: a byte range, and how to read it.
     public struct Text: Sendable, Equatable {
@@ -184,6 +184,8 @@ struct ChatTurnRecorder: TurnRecording {
             message.role = .system
         } else if JSONScanner.key(name, is: "tool") {
             message.role = .tool
+        } else if JSONScanner.key(name, is: "developer") {
+            message.role = .developer
         } else {
             isPlain = false
         }

@@ -42,6 +42,13 @@ import TollgateWire
         #"{"messages":[{"role":"user","content":"a\ude00b"}]}"#,
         #"{"messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"m\u0061x"}"#,
         #"{"reasoning_effort":"none","thinking":{"type":"enabled"},"messages":[{"role":"user","content":"Hi"}]}"#,
+        // Developer turns: dropped before the last user turn in thinking mode, after turns merge,
+        // so a dropped one still keeps the user turns around it apart.
+        #"{"messages":[{"role":"developer","content":"Be brief."},{"role":"user","content":"Hi"}]}"#,
+        #"{"messages":[{"role":"user","content":"a"},{"role":"developer","content":"d"},{"role":"user","content":"b"}]}"#,
+        #"{"messages":[{"role":"user","content":"a"},{"role":"developer","content":"d"},{"role":"assistant","content":"c"},{"role":"developer","content":"e"}]}"#,
+        #"{"reasoning_effort":"none","messages":[{"role":"developer","content":"d"},{"role":"user","content":"a"},{"role":"developer","content":"e"}]}"#,
+        #"{"messages":[{"role":"developer","content":"d"},{"role":"system","content":"s"},{"role":"user","content":"a"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#,
     ])
     func plainRequestsCountLikeTheGeneralPath(_ json: String) throws {
         let count = try #require(plain(json), "refused a plain request")
@@ -147,7 +154,7 @@ import TollgateWire
         #"{"messages":[{"role":"tool","tool_call_id":"a"}]}"#,
         #"{"messages":[{"role":"assistant","content":"","tool_calls":{"id":"a"}}]}"#,
         #"{"messages":[{"role":"assistant","content":"","tool_calls":[],"tool_calls":[{"id":"a"}]}]}"#,
-        #"{"messages":[{"role":"developer","content":"Hi"}]}"#,
+        #"{"messages":[{"role":"critic","content":"Hi"}]}"#,
         #"{"messages":[{"role":"user","role":"system","content":"Hi"}]}"#,
         #"{"messages":[],"messages":[]}"#,
         #"{"mess\u0061ges":[{"role":"user","content":"Hi"}]}"#,
@@ -272,7 +279,7 @@ enum RandomPlainChat {
     static let callIDs = ["call_1", "call_2", "call_3", "é", ""]
 
     static func message<G: RandomNumberGenerator>(_ g: inout G) -> String {
-        let role = ["system", "system", "user", "user", "assistant", "assistant", "tool", "tool"].randomElement(using: &g)!
+        let role = ["system", "system", "developer", "user", "user", "assistant", "assistant", "tool", "tool"].randomElement(using: &g)!
         var members = [key("role", &g) + "\"" + role + "\""]
         if role != "tool" && Int.random(in: 0..<8, using: &g) == 0 {
             members.append(key("content", &g) + "null")
