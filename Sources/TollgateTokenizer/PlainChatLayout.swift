@@ -219,9 +219,10 @@ extension ChatPromptCounter {
         _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, lastUser: Int, tools: ToolLayout?,
         into out: inout LayoutCounter
     ) {
-        // In thinking mode without schemas the encoder drops developer messages before the last
-        // user turn (`_drop_thinking_messages`), after merging turns: a dropped one still keeps
-        // the user turns on either side apart, but is no one's neighbour otherwise.
+        // In thinking mode without schemas (with them `lastUser` is -1) the encoder drops developer
+        // messages before the last user turn (`_drop_thinking_messages`), after merging turns: a
+        // dropped one still keeps the user turns on either side apart, but is no one's neighbour
+        // otherwise.
         let dropsDevelopers = thinking && lastUser >= 0
         func dropped(_ index: Int) -> Bool {
             dropsDevelopers && index < lastUser && messages[index].role == .developer
@@ -232,7 +233,6 @@ extension ChatPromptCounter {
             var following = index + 1
             while following < messages.count && dropped(following) { following += 1 }
             let next = following < messages.count ? messages[following].role : nil
-            defer { first = false }
             if first && thinking && effort != .low {
                 let high = effort == .high
                 if preambleStandsAlone(before: message, then: next, toolsFollow: tools?.schemasAt == 0, in: out.body) {
@@ -241,6 +241,7 @@ extension ChatPromptCounter {
                     out.append(high ? markers.effortHigh : markers.effortMax)
                 }
             }
+            first = false
             switch message.role {
             case .system:
                 out.text(message.content)

@@ -28,19 +28,12 @@ export TOLLGATE_BENCH_BIN=$TOLLGATE_SPLIT_BIN
 . bench/lib.sh
 
 paths=(plain control bill record count priced)
-declare -A port pid floor
+declare -A port pid gateway_env
 port=([plain]=19580 [control]=19581 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585)
-floor=([plain]=0 [control]=0 [bill]=2 [record]=4 [count]=3 [priced]=0)
+gateway_env=([bill]=TOLLGATE_FLOOR=2 [record]=TOLLGATE_FLOOR=4 [count]=TOLLGATE_FLOOR=3)
 for p in plain control; do gateway_config "${port[$p]}" "$SIM_PORT" >"$OUT/$p.yaml"; done
 for p in bill record count priced; do gateway_config "${port[$p]}" "$SIM_PORT" "$PRICING" >"$OUT/$p.yaml"; done
-on0="taskset -c 0"; on1="taskset -c 1"
-$on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
-pids+=($!)
-for p in "${paths[@]}"; do
-  TOLLGATE_FLOOR=${floor[$p]} $on1 "$BIN" serve --config "$OUT/$p.yaml" --log-level warning >"$OUT/$p.log" 2>&1 &
-  pid[$p]=$!; pids+=($!)
-done
-for p in "${paths[@]}"; do wait_ready "${port[$p]}"; done
+PIN=1 start_stack "${paths[@]}"
 # Each priced variant must still send the bill, or the comparison means nothing.
 for p in bill record count priced; do
   curl -sf -D - -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
