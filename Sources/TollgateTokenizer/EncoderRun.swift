@@ -4,7 +4,11 @@
 /// `Sequence` of Splits: a run of \p{N} (cut every 3 scalars) and a run of the CJK set are
 /// level-2 pieces of their own, and the third Split's regex only sees inside one such piece, so
 /// a scalar of another "mode" acts as end of input (also for the `(?!\S)` lookahead).
-struct EncoderRun {
+///
+/// `Scalars` says how the text's scalars are read: ``UTF8Scalars`` for any text, ``ASCIIScalars``
+/// for text known to be ASCII, whose specialization is far less code (see
+/// ``DeepSeekTokenizer/countPlainASCII(_:)``).
+struct EncoderRun<Scalars: ScalarReading> {
     let text: UnsafePointer<UInt8>
     let count: Int
     let classes: UnsafePointer<UInt8>
@@ -13,7 +17,7 @@ struct EncoderRun {
     var pieces: PieceEncoder
 
     /// Returned by `inMode` past the end of the current level-2 piece.
-    private static let end: UInt8 = 0xFF
+    private static var end: UInt8 { 0xFF }
 
     /// Runs the whole pipeline into `sink`.
     mutating func run<S: TokenSink>(_ sink: inout S) {
@@ -44,23 +48,8 @@ struct EncoderRun {
         }
     }
 
-    /// Class and UTF-8 length of the scalar starting at `q` (text is valid UTF-8).
     @inline(__always)
-    private func classAt(_ q: Int) -> (UInt8, Int) {
-        let b0 = text[q]
-        if b0 < 0x80 { return (classes[Int(b0)], 1) }
-        if b0 < 0xE0 {
-            let cp = Int(b0 & 0x1F) << 6 | Int(text[q + 1] & 0x3F)
-            return (classes[cp], 2)
-        }
-        if b0 < 0xF0 {
-            let cp = Int(b0 & 0x0F) << 12 | Int(text[q + 1] & 0x3F) << 6 | Int(text[q + 2] & 0x3F)
-            return (classes[cp], 3)
-        }
-        let cp = Int(b0 & 0x07) << 18 | Int(text[q + 1] & 0x3F) << 12 | Int(text[q + 2] & 0x3F) << 6
-            | Int(text[q + 3] & 0x3F)
-        return (classes[cp], 4)
-    }
+    private func classAt(_ q: Int) -> (UInt8, Int) { Scalars.classAt(text + q, classes) }
 
     /// Base class of the scalar at `q` if it belongs to the current level-2 piece (same CJK mode,
     /// not a number, before `limit`), else `end`.
@@ -90,7 +79,7 @@ struct EncoderRun {
 
     /// Pre-tokenizes `text[a..<b]` (no added tokens inside) and BPE-encodes every piece.
     @inline(__always)
-    private mutating func split<S: TokenSink>(_ a: Int, _ b: Int, _ sink: inout S) {
+    mutating func split<S: TokenSink>(_ a: Int, _ b: Int, _ sink: inout S) {
         var p = a
         var gapStart = -1
         var gapMode: UInt8 = 0
@@ -196,5 +185,39 @@ struct EncoderRun {
         if atEnd { return q }
         if scalars >= 2 { return lastStart }
         return q
+    }
+}
+
+/// How ``EncoderRun`` reads the class and length of the scalar at a position.
+protocol ScalarReading {
+    /// Class (from `classes`, indexed by scalar value) and UTF-8 length of the scalar at `p`.
+    static func classAt(_ p: UnsafePointer<UInt8>, _ classes: UnsafePointer<UInt8>) -> (UInt8, Int)
+}
+
+/// Any valid UTF-8.
+enum UTF8Scalars: ScalarReading {
+    @inline(__always)
+    static func classAt(_ p: UnsafePointer<UInt8>, _ classes: UnsafePointer<UInt8>) -> (UInt8, Int) {
+        let b0 = p[0]
+        if b0 < 0x80 { return (classes[Int(b0)], 1) }
+        if b0 < 0xE0 {
+            let cp = Int(b0 & 0x1F) << 6 | Int(p[1] & 0x3F)
+            return (classes[cp], 2)
+        }
+        if b0 < 0xF0 {
+            let cp = Int(b0 & 0x0F) << 12 | Int(p[1] & 0x3F) << 6 | Int(p[2] & 0x3F)
+            return (classes[cp], 3)
+        }
+        let cp = Int(b0 & 0x07) << 18 | Int(p[1] & 0x3F) << 12 | Int(p[2] & 0x3F) << 6 | Int(p[3] & 0x3F)
+        return (classes[cp], 4)
+    }
+}
+
+/// Text the caller checked to be ASCII: one byte per scalar, never in the CJK set (the mask lets
+/// the compiler drop the CJK mode checks).
+enum ASCIIScalars: ScalarReading {
+    @inline(__always)
+    static func classAt(_ p: UnsafePointer<UInt8>, _ classes: UnsafePointer<UInt8>) -> (UInt8, Int) {
+        (classes[Int(p[0])] & ScalarClass.baseMask, 1)
     }
 }

@@ -31,6 +31,9 @@ struct LayoutMarkers: Sendable {
     /// The most bytes the layout adds around one message's texts: four markers or separators, and
     /// a tool result's two tags.
     let perMessage: Int
+    /// Tokens the layout adds around a lone user turn (BOS, User, Assistant and the opener; in
+    /// thinking mode the high-effort preamble too), nil unless each of them stands alone.
+    let aroundLoneUserTurn: (chat: Int, thinking: Int)?
     /// The markers that split cleanly, to find them in a rendered prompt.
     let clean: [[UInt8]]
     /// The byte every clean marker starts with (`<` in the shipped vocabulary), nil if they differ.
@@ -53,6 +56,8 @@ struct LayoutMarkers: Sendable {
         preamblesEndCleanly = [ChatRenderer.effortHigh, ChatRenderer.effortMax].allSatisfy {
             $0.hasSuffix(".\n\n") && tokenizer.noAddedTokenRunsPastEnd(of: $0)
         }
+        let standsAlone = preamblesEndCleanly && [bos, user, assistant, thinkStart, thinkEnd].allSatisfy(\.splitsCleanly)
+        aroundLoneUserTurn = standsAlone ? (chat: 4, thinking: 4 + effortHighTokens) : nil
     }
 }
 
@@ -77,6 +82,7 @@ extension ChatPromptCounter {
     public func countTurns(
         _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
     ) -> PromptCount? {
+        if repeats == nil, let count = countLoneUserTurn(chat, thinking: thinking, body: body) { return count }
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
         guard chat.tools != nil || !chat.toolCalls.isEmpty else {
             return countLaidOut(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)
@@ -85,6 +91,21 @@ extension ChatPromptCounter {
         var messages = chat.turns
         guard let tools = layOutTools(chat, body: body, repeats: repeats, in: &messages) else { return nil }
         return countLaidOut(messages, thinking: thinking, effort: effort, tools: tools, body: body, repeats: repeats)
+    }
+
+    /// A lone user turn of plain ASCII text at the default effort, the shape of most short
+    /// requests: the text's count and the markers around it, without running the layout (less
+    /// code to fetch cold on every request: docs/BENCHMARKS.md, "Nineteenth session"). Nil for
+    /// anything else.
+    func countLoneUserTurn(_ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer) -> PromptCount? {
+        guard chat.turns.count == 1, chat.tools == nil, !thinking || chat.reasoningEffort == nil,
+            let around = markers.aroundLoneUserTurn
+        else { return nil }
+        let turn = chat.turns[0]
+        guard turn.role == .user, let text = turn.content, text.form == .plain else { return nil }
+        let bytes = UnsafeBufferPointer(rebasing: body.assumingMemoryBound(to: UInt8.self)[text.range])
+        guard let tokens = tokenizer.countPlainASCII(bytes) else { return nil }
+        return PromptCount(tokens: (thinking ? around.thinking : around.chat) + tokens, exact: true)
     }
 
     private func countLaidOut(

@@ -179,6 +179,54 @@ import TollgateWire
         #expect(plain(json) == nil)
     }
 
+    /// A lone user turn of plain ASCII skips the layout: its count must be the general path's in
+    /// every thinking mode and effort, and the skip must be taken exactly when the turn is one
+    /// (content a JSON string without escapes, ASCII, no `<`) and no effort changes the preamble.
+    @Test func loneUserTurnsCountLikeTheGeneralPath() throws {
+        var rng = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
+        var g = SplitMix64(seed: seed)
+        let plainScalars = Array("Say hello. 12345 it's!?>(){}[]-_:;,".unicodeScalars)
+        let awkward = Array("\t\n\r<é\"\\/\u{1}".unicodeScalars)
+        var taken = 0
+        for _ in 0..<2_000 {
+            let content = String(String.UnicodeScalarView((0..<Int.random(in: 0...24, using: &g)).map { _ in
+                (Int.random(in: 0..<16, using: &g) == 0 ? awkward : plainScalars).randomElement(using: &g)!
+            }))
+            let thinking = [#","thinking":{"type":"disabled"}"#, #","thinking":{"type":"enabled"}"#, ""].randomElement(using: &g)!
+            let effort = [#","reasoning_effort":"max""#, #","reasoning_effort":"low""#, ""].randomElement(using: &g)!
+            let json = #"{"model":"m","messages":[{"role":"user","content":"# + Self.quoted(content) + "}]" + thinking + effort + "}"
+            let bytes = Array(json.utf8)
+            let (fast, shortcut) = try bytes.withUnsafeBytes { body in
+                let request = try InferenceRequest.parse(body, endpoint: .chat, recordingTurns: true)
+                let turns = try #require(request.chatTurns)
+                return (Self.counter.countLoneUserTurn(turns, thinking: request.thinking, body: body),
+                        Self.counter.countTurns(turns, thinking: request.thinking, body: body))
+            }
+            let expected = try Self.counter.countChat(request: JSONValue.parse(json))
+            #expect(shortcut == expected, "seed \(seed): \(json)")
+            if let fast { #expect(fast == expected, "seed \(seed): \(json)") }
+            let plainASCII = content.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x80 && !Array(#"<"\"#.utf8).contains($0) }
+            let defaultEffort = effort.isEmpty || thinking.contains("disabled")
+            #expect((fast != nil) == (plainASCII && defaultEffort), "seed \(seed): \(json)")
+            if fast != nil { taken += 1 }
+        }
+        #expect(taken > 200, "seed \(seed): only \(taken) of 2,000 took the lone-turn count")
+    }
+
+    /// `text` as a JSON string, escaped only where JSON requires it.
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"", "\\": out += "\\" + String(scalar)
+            case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     @Test func invalidUTF8IsLeftToTheGeneralPath() {
         let bytes: [UInt8] = Array(#"{"model":"m","messages":[{"role":"user","content":""#.utf8) + [0xC3, 0x28] + Array(#""}]}"#.utf8)
         #expect((try? bytes.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat, recordingTurns: true) }) == nil)

@@ -127,6 +127,39 @@ import Testing
         #expect(throws: TokenizerError.invalidUTF8(at: offset)) { try Self.tokenizer.count(utf8: bytes) }
     }
 
+    /// The ASCII specialization of the pre-tokenizer must cut exactly as the general one: every
+    /// ASCII byte but `<` (which starts added tokens), weighted to the pre-tokenizer's edge cases
+    /// (runs of spaces, newlines, digits, punctuation and control bytes), thousands of strings a run.
+    @Test func plainASCIICountsLikeTheGeneralPath() {
+        let t = Self.tokenizer
+        let edges = Array(" \t\n\r\u{0B}\u{0C}\u{00}\u{1F}\u{7F}0123456789.,'!?-_/\\\"{}()[]>=+*&%$#@`~^|;:".utf8)
+        let letters = Array("aAzZhello WORLD isn't".utf8)
+        var rng = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
+        var g = SplitMix64(seed: seed)
+        for _ in 0..<5_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...40, using: &g) {
+                switch Int.random(in: 0..<3, using: &g) {
+                case 0: bytes.append(edges.randomElement(using: &g)!)
+                case 1: bytes.append(letters.randomElement(using: &g)!)
+                default: bytes.append(UInt8.random(in: 0..<0x80, using: &g))
+                }
+            }
+            bytes.removeAll { $0 == UInt8(ascii: "<") }
+            let fast = bytes.withUnsafeBufferPointer { t.countPlainASCII($0) }
+            let general = try! t.count(utf8: bytes)
+            #expect(fast == general, "seed \(seed): \(bytes)")
+            if fast != general { return }
+        }
+    }
+
+    /// Text that is not ASCII, or holds an added token's first byte, is left to the general path.
+    @Test(arguments: ["<think>", "a<b", "é", "x \u{80}", "日本", "emoji 🙂"])
+    func plainASCIIRefusesOtherText(_ text: String) {
+        #expect(Array(text.utf8).withUnsafeBufferPointer { Self.tokenizer.countPlainASCII($0) } == nil)
+    }
+
     @Test func otherTokenizerFilesAreRefused() throws {
         #expect(throws: TokenizerError.self) { try DeepSeekTokenizer(jsonBytes: Array("{}".utf8)) }
         #expect(throws: TokenizerError.self) { try DeepSeekTokenizer(jsonBytes: Array("not json".utf8)) }
