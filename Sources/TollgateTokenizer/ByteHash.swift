@@ -9,27 +9,38 @@ enum ByteHash {
     /// A fast 64-bit hash of `count` bytes at `p` (wyhash-style mixing, eight bytes at a time).
     @inline(__always)
     static func hash(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
+        if count <= 8 { return hash(word: word(p, count), count: count) }
         var h = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
         var i = 0
         while i + 8 <= count {
             h = mix(h, UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
             i += 8
         }
-        if i < count {
-            h = mix(h, word(p + i, count - i))
-        } else if count == 0 {
-            h = mix(h, 0)
-        }
+        if i < count { h = mix(h, word(p + i, count - i)) }
         return h
     }
 
-    /// The first `min(count, 8)` bytes at `p` as a little-endian word, zero-padded.
+    /// ``hash(_:_:)`` of at most eight bytes, given as their ``word(_:_:)``.
+    @inline(__always)
+    static func hash(word: UInt64, count: Int) -> UInt64 {
+        mix(UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15, word)
+    }
+
+    /// The first `min(count, 8)` bytes at `p` as a little-endian word, zero-padded. Short counts
+    /// take two overlapping loads (or three bytes) instead of a loop: each byte lands at its own
+    /// position whichever load brings it.
     @inline(__always)
     static func word(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
-        if count >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
-        var w: UInt64 = 0
-        for k in 0..<count { w |= UInt64(p[k]) << (8 * UInt64(k)) }
-        return w
+        let raw = UnsafeRawPointer(p)
+        if count >= 8 { return raw.loadUnaligned(as: UInt64.self) }
+        if count >= 4 {
+            let low = UInt64(raw.loadUnaligned(as: UInt32.self))
+            let high = UInt64(raw.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+            return low | high &<< (8 * (count - 4))
+        }
+        if count == 0 { return 0 }
+        let middle = count / 2
+        return UInt64(p[0]) | UInt64(p[middle]) &<< (8 * middle) | UInt64(p[count - 1]) &<< (8 * (count - 1))
     }
 
     @inline(__always)

@@ -50,10 +50,12 @@ public struct ChatPromptCounter: Sendable {
     }
 
     /// A chat request the routing parse has read (recording turns) from `body`: counted from its
-    /// turns when it has them, else rendered.
+    /// turns when it has them (a lone user turn without a table of repeated texts, the commonest
+    /// short request, without even the layout), else rendered.
     public func countChat(parsed request: InferenceRequest, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?) throws -> PromptCount {
-        if let turns = request.chatTurns, let count = countTurns(turns, thinking: request.thinking, body: body, repeats: repeats) {
-            return count
+        if let turns = request.chatTurns {
+            if repeats == nil, let count = countLoneUserTurn(turns, thinking: request.thinking, body: body) { return count }
+            if let count = countTurns(turns, thinking: request.thinking, body: body, repeats: repeats) { return count }
         }
         return try countChat(request: JSONValue.parse(body), repeats: repeats)
     }

@@ -82,7 +82,6 @@ extension ChatPromptCounter {
     public func countTurns(
         _ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped? = nil
     ) -> PromptCount? {
-        if repeats == nil, let count = countLoneUserTurn(chat, thinking: thinking, body: body) { return count }
         let effort = chat.reasoningEffort.map(ChatRenderer.Effort.init(requested:)) ?? .high
         guard chat.tools != nil || !chat.toolCalls.isEmpty else {
             return countLaidOut(chat.turns, thinking: thinking, effort: effort, tools: nil, body: body, repeats: repeats)

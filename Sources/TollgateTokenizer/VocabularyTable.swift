@@ -110,9 +110,9 @@ final class VocabularyTable: @unchecked Sendable {
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
         guard n <= maxTokenLength else { return -1 }
-        let h = ByteHash.hash(p, n)
-        let head = Self.head(hash: h, length: n)
         let first = ByteHash.word(p, n)
+        let h = n <= 8 ? ByteHash.hash(word: first, count: n) : ByteHash.hash(p, n)
+        let head = Self.head(hash: h, length: n)
         var i = Int(truncatingIfNeeded: h) & mask
         while slots[2 * i] != 0 {
             let id = slotHolds(i, head: head, first: first, p, n)

@@ -2,8 +2,9 @@ import Testing
 import TollgateWire
 @testable import TollgateTokenizer
 
-/// The plain-request shortcut (turns recorded by the routing parse, then `countTurns`) must give
-/// exactly the general renderer's count, and must refuse every request it does not handle exactly.
+/// The plain-request shortcut (turns recorded by the routing parse, then `countLoneUserTurn` or
+/// `countTurns`) must give exactly the general renderer's count, and must refuse every request it
+/// does not handle exactly.
 @Suite struct PlainChatTests {
     static let counter = ChatPromptCounter(tokenizer: try! DeepSeekTokenizer.shared)
 
@@ -426,8 +427,9 @@ enum RandomPlainChat {
 
 extension ChatPromptCounter {
     /// The plain-request shortcut alone, as the gateway takes it: the routing parse records the
-    /// turns (a model is added when the request names none: that parse requires one), then they
-    /// are laid out. Nil when the parse records no turns.
+    /// turns (a model is added when the request names none: that parse requires one), then a lone
+    /// user turn is counted as such and any other turns are laid out. Nil when the parse records
+    /// no turns.
     func shortcutCount(_ json: String) -> Int? {
         shortcut(json)?.tokens
     }
@@ -442,7 +444,8 @@ extension ChatPromptCounter {
             guard let request = try? InferenceRequest.parse(body, endpoint: .chat, recordingTurns: true),
                 let turns = request.chatTurns
             else { return nil }
-            return countTurns(turns, thinking: request.thinking, body: body)
+            return countLoneUserTurn(turns, thinking: request.thinking, body: body)
+                ?? countTurns(turns, thinking: request.thinking, body: body)
         }
     }
 }

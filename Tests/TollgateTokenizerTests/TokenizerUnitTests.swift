@@ -154,6 +154,24 @@ import Testing
         }
     }
 
+    /// The word of a short byte string is read with overlapping loads: it must be the bytes,
+    /// little-endian and zero-padded, at every length; and the hash of up to eight bytes must be
+    /// the hash of that word.
+    @Test func shortWordsAreTheirBytes() {
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let bytes = (0..<12).map { _ in UInt8.random(in: 0...255, using: &g) }
+            bytes.withUnsafeBufferPointer { buffer in
+                for count in 0...8 {
+                    let expected = bytes.prefix(count).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+                    let word = ByteHash.word(buffer.baseAddress!, count)
+                    #expect(word == expected, "\(bytes.prefix(count))")
+                    #expect(ByteHash.hash(buffer.baseAddress!, count) == ByteHash.hash(word: expected, count: count))
+                }
+            }
+        }
+    }
+
     /// Text that is not ASCII, or holds an added token's first byte, is left to the general path.
     @Test(arguments: ["<think>", "a<b", "é", "x \u{80}", "日本", "emoji 🙂"])
     func plainASCIIRefusesOtherText(_ text: String) {
