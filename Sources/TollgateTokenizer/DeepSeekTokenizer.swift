@@ -112,15 +112,7 @@ public final class DeepSeekTokenizer: Sendable {
             if half &>> (byte & 63) & 1 != 0 { return nil }
         }
         var sink = CountingSink()
-        byteIDs.withUnsafeBufferPointer { ids in
-            var encoder = EncoderRun<ASCIIScalars>(
-                text: base, count: text.count, classes: classTable.classes, specials: specials,
-                normalizedSpecials: normalizedSpecials,
-                pieces: PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!, characters: characters)
-            )
-            encoder.split(0, text.count, &sink)
-            encoder.pieces.release()
-        }
+        withEncoder(base, text.count, reading: ASCIIScalars.self) { $0.split(0, text.count, &sink) }
         return sink.count
     }
 
@@ -234,16 +226,24 @@ public final class DeepSeekTokenizer: Sendable {
 
     private func run<S: TokenSink>(_ text: UnsafeBufferPointer<UInt8>, _ sink: inout S) {
         guard let base = text.baseAddress, text.count > 0 else { return }
+        withEncoder(base, text.count, reading: UTF8Scalars.self) { $0.run(&sink) }
+    }
+
+    /// An encoding pass over `count` bytes at `text`, its scratch memory freed after `body`.
+    @inline(__always)
+    private func withEncoder<Scalars: ScalarReading>(
+        _ text: UnsafePointer<UInt8>, _ count: Int, reading: Scalars.Type, _ body: (inout EncoderRun<Scalars>) -> Void
+    ) {
         byteIDs.withUnsafeBufferPointer { ids in
-            var encoder = EncoderRun<UTF8Scalars>(
-                text: base,
-                count: text.count,
+            var encoder = EncoderRun<Scalars>(
+                text: text,
+                count: count,
                 classes: classTable.classes,
                 specials: specials,
                 normalizedSpecials: normalizedSpecials,
                 pieces: PieceEncoder(vocabulary: vocabulary, merges: merges, byteIDs: ids.baseAddress!, characters: characters)
             )
-            encoder.run(&sink)
+            body(&encoder)
             encoder.pieces.release()
         }
     }
