@@ -43,15 +43,15 @@ balanced_order() {
 # $OUT/PATH.yaml, with PIN=1 the simulator (and wrk, through $on0) on CPU 0 and the gateways on
 # CPU 1; fills pid[PATH] and waits until each answers on port[PATH] (the caller declares both with
 # `declare -A port pid`). A gateway runs with the environment assignments in gateway_env[PATH],
-# when the caller sets any.
-declare -A gateway_env=()
+# and from the binary gateway_bin[PATH] instead of $BIN, when the caller sets them.
+declare -A gateway_env=() gateway_bin=()
 start_stack() {
   if [ "${PIN:-0}" = 1 ]; then on0="taskset -c 0"; on1="taskset -c 1"; else on0=""; on1=""; fi
   $on0 "$BIN" engine-sim --instant --model deepseek-v4-flash --port "$SIM_PORT" --threads 1 >"$OUT/sim.log" 2>&1 &
   pids+=($!)
   local path
   for path in "$@"; do
-    env ${gateway_env[$path]:-} $on1 "$BIN" serve --config "$OUT/$path.yaml" --log-level warning >"$OUT/$path.log" 2>&1 &
+    env ${gateway_env[$path]:-} $on1 "${gateway_bin[$path]:-$BIN}" serve --config "$OUT/$path.yaml" --log-level warning >"$OUT/$path.log" 2>&1 &
     pid[$path]=$!; pids+=($!)
   done
   for path in "$@"; do wait_ready "${port[$path]}"; done

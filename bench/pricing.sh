@@ -12,18 +12,22 @@
 #   bench/pricing.sh                               # defaults below
 #   CONNECTIONS="1 16 64 256" DURATION=2 REPEATS=9 bench/pricing.sh
 #   PIN=1 bench/pricing.sh         # simulator and wrk on CPU 0, the gateways on CPU 1
+#   BEFORE_BIN=/tmp/tollgate-old PIN=1 bench/pricing.sh   # and a fourth gateway, "before": priced,
+#                                  # from another build; adds priced − before, paired in the same run
 #
 # At one connection an unpinned run is bimodal (p50 about 0.15 or 0.20 ms) depending on where the
 # scheduler puts the processes; PIN=1 fixes the placement so the gateways are compared alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-"1 64"}
+STREAMS=${STREAMS:-"0 1"}   # 0: json answers, 1: streams
 DURATION=${DURATION:-2}
 REPEATS=${REPEATS:-15}
 SIM_PORT=${SIM_PORT:-19001}
 PLAIN_PORT=${PLAIN_PORT:-19080}
 PRICED_PORT=${PRICED_PORT:-19081}
 CONTROL_PORT=${CONTROL_PORT:-19082}
+BEFORE_PORT=${BEFORE_PORT:-19083}
 OUT=${OUT:-/tmp/tollgate-pricing-bench}
 mkdir -p "$OUT"
 
@@ -34,7 +38,12 @@ gateway_config "$PRICED_PORT" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
 
 declare -A port pid
 port=([plain]=$PLAIN_PORT [control]=$CONTROL_PORT [priced]=$PRICED_PORT)
-start_stack plain control priced
+paths=(plain control priced)
+if [ -n "${BEFORE_BIN:-}" ]; then
+  gateway_config "$BEFORE_PORT" "$SIM_PORT" "$PRICING" >"$OUT/before.yaml"
+  port[before]=$BEFORE_PORT; gateway_bin[before]=$BEFORE_BIN; paths+=(before)
+fi
+start_stack "${paths[@]}"
 curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}' \
   "http://127.0.0.1:$PRICED_PORT/v1/chat/completions" | grep -qi '^x-tollgate-cost-estimate' \
@@ -43,13 +52,13 @@ curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: app
 run() {  # run PATH STREAM CONN -> one JSON line with cpu_us per request added
   BENCH_STREAM=$2 measure "${pid[$1]}" "${port[$1]}" "$3" bench/proxy.lua
 }
-for path in plain control priced; do run $path 0 16 >/dev/null; done   # warm up
+for path in "${paths[@]}"; do run $path 0 16 >/dev/null; done   # warm up
 
 : >"$OUT/results.jsonl"
-for stream in 0 1; do
+for stream in $STREAMS; do
   for c in $CONNECTIONS; do
     for rep in $(seq 1 "$REPEATS"); do
-      for path in $(balanced_order "$rep" plain control priced); do
+      for path in $(balanced_order "$rep" "${paths[@]}"); do
         line=$(run "$path" "$stream" "$c")
         echo "{\"path\":\"$path\",\"stream\":$stream,\"conn\":$c,\"rep\":$rep,\"r\":$line}" >>"$OUT/results.jsonl"
         echo "$path stream=$stream c=$c rep=$rep $line" >&2
@@ -73,7 +82,7 @@ print("median [95% interval of the median].")
 print()
 print("| mode | conns | unpriced req/s | priced req/s | control/plain | priced/unpriced | unpriced p50 ms | priced p50 ms | unpriced CPU µs/req | control - plain CPU µs | priced - unpriced CPU µs | errors |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-for stream in (0, 1):
+for stream in sorted({r["stream"] for r in rows}):
     for c in sorted({r["conn"] for r in rows}):
         plain, control, priced = pick("plain", stream, c), pick("control", stream, c), pick("priced", stream, c)
         both = lambda key: [(p["r"][key] + q["r"][key]) / 2 for p, q in zip(plain, control)]
@@ -86,4 +95,16 @@ for stream in (0, 1):
               f"{show(aa_ratio, pct)} | {show(ab_ratio, pct)} | "
               f"{statistics.median(both('p50_ms')):.3f} | {med('priced', stream, c, 'p50_ms'):.3f} | "
               f"{statistics.median(both('cpu_us')):.1f} | {show(aa_cpu, us)} | {show(ab_cpu, us)} | {errors} |")
+if any(r["path"] == "before" for r in rows):
+    print()
+    print("The same run, priced against the earlier build (before), paired within each repetition:")
+    print()
+    print("| mode | conns | before CPU µs/req | priced - before CPU µs | priced/before req/s |")
+    print("|---|---|---|---|---|")
+    for stream in sorted({r["stream"] for r in rows}):
+        for c in sorted({r["conn"] for r in rows}):
+            before, priced = pick("before", stream, c), pick("priced", stream, c)
+            cpu = [x["r"]["cpu_us"] - b["r"]["cpu_us"] for b, x in zip(before, priced)]
+            rps = [x["r"]["rps"] / b["r"]["rps"] for b, x in zip(before, priced)]
+            print(f"| {'stream' if stream else 'json'} | {c} | {med('before', stream, c, 'cpu_us'):.1f} | {show(cpu, us)} | {show(rps, pct)} |")
 PY
