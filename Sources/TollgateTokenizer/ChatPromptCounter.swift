@@ -109,6 +109,19 @@ public struct ChatPromptCounter: Sendable {
         return (r.encode(messages), r.reasons)
     }
 
+    /// Thinking mode as vLLM's DeepSeek V4 request glue decides it: on unless `thinking.type` is
+    /// `disabled` or `reasoning_effort` is `none`; `chat_template_kwargs.thinking` or
+    /// `enable_thinking`, when given, override `thinking.type` (on when either is truthy). The
+    /// gateway's routing parse reads the same from the raw body (`InferenceRequest.thinking`).
+    public static func thinkingMode(of request: JSONValue) -> Bool {
+        var thinking = request["thinking"]?["type"]?.stringValue != "disabled"
+        if let kwargs = request["chat_template_kwargs"] {
+            let t = kwargs["thinking"], e = kwargs["enable_thinking"]
+            if t != nil || e != nil { thinking = (t?.isTruthy ?? false) || (e?.isTruthy ?? false) }
+        }
+        return thinking && request["reasoning_effort"]?.stringValue != "none"
+    }
+
     /// Counts a `/v1/completions` request: the prompt as given (no BOS: DeepSeek V4's tokenizer adds
     /// none), summed over a batch of prompts; token-id prompts count their length. With `suffix`
     /// (fill-in-the-middle) the DeepSeek FIM layout `<｜fim▁begin｜>{prompt}<｜fim▁hole｜>{suffix}<｜fim▁end｜>`
@@ -262,15 +275,8 @@ struct ChatRenderer {
 
     /// Thinking mode and effort, as vLLM's DeepSeek V4 request glue decides them.
     mutating func configure(_ request: JSONValue) {
-        if request["thinking"]?["type"]?.stringValue == "disabled" { thinking = false }
-        if let kwargs = request["chat_template_kwargs"] {
-            let t = kwargs["thinking"], e = kwargs["enable_thinking"]
-            if t != nil || e != nil { thinking = (t?.isTruthy ?? false) || (e?.isTruthy ?? false) }
-        }
-        if let requested = request["reasoning_effort"]?.stringValue {
-            if requested == "none" { thinking = false }
-            effort = Effort(requested: requested)
-        }
+        thinking = ChatPromptCounter.thinkingMode(of: request)
+        if let requested = request["reasoning_effort"]?.stringValue { effort = Effort(requested: requested) }
     }
 
     /// The text of a message's content: a string, or its text parts joined by newlines.

@@ -3,9 +3,9 @@
 ///
 /// ``InferenceRequest/parse(_:endpoint:recordingTurns:)`` records them on its one pass over the
 /// body. A request is plain when its messages are system, developer, user, assistant and tool turns whose
-/// content is a string, a list of text parts, or null (except for tool results), with no
-/// `chat_template_kwargs`, no key written with escapes and no duplicate of a key the layout
-/// depends on (JSON parsers disagree on which one wins). Tool schemas (``tools``) and
+/// content is a string, a list of text parts, or null (except for tool results), with
+/// `chat_template_kwargs` null or an object, no key written with escapes and no duplicate of a key
+/// the layout depends on (JSON parsers disagree on which one wins). Tool schemas (``tools``) and
 /// assistants' tool calls (``toolCalls``) may come along. Anything else gets no turns, and the
 /// prompt counter renders it the general way.
 public struct ChatTurns: Sendable {
@@ -105,6 +105,7 @@ struct ChatTurnRecorder: TurnRecording {
 
     // The keys the layout depends on, by bit, top level and per message.
     static let messages: UInt8 = 0, tools: UInt8 = 1, thinking: UInt8 = 2, effort: UInt8 = 3, thinkingType: UInt8 = 4
+    static let templateKwargs: UInt8 = 5
     static let role: UInt8 = 0, content: UInt8 = 1, reasoning: UInt8 = 2, reasoningContent: UInt8 = 3, toolCalls: UInt8 = 4
 
     mutating func giveUp() { isPlain = false }

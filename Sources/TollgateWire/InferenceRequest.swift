@@ -19,8 +19,9 @@ public struct InferenceRequest: Sendable {
     public var clientWantsUsage: Bool
     /// `max_completion_tokens`, else `max_tokens`, when given.
     public var maxTokens: Int?
-    /// Thinking mode as DeepSeek V4 defaults it: on unless `thinking.type` is `disabled` or
-    /// `reasoning_effort` is `none`.
+    /// Thinking mode as vLLM's DeepSeek V4 glue decides it: on unless `thinking.type` is
+    /// `disabled` or `reasoning_effort` is `none`; `chat_template_kwargs.thinking` or
+    /// `enable_thinking`, when given, override `thinking.type` (on when either is truthy).
     public var thinking: Bool
     /// Chat prefix completion (`prefix: true` on the last assistant message) or FIM (`suffix`):
     /// the DeepSeek API takes these on its beta base URL only.
@@ -70,6 +71,7 @@ public struct InferenceRequest: Sendable {
         var maxTokens: Int?
         var maxCompletionTokens: Int?
         var thinkingDisabled = false
+        var templateThinking: Bool?
         var effortIsNone = false
         var needsBeta = false
         var sawMessages = false
@@ -200,7 +202,22 @@ public struct InferenceRequest: Sendable {
                 turns.once(ChatTurnRecorder.tools)
                 try turns.tools(&value)
             } else if JSONScanner.key(key, is: "chat_template_kwargs") {
-                turns.giveUp()
+                turns.once(ChatTurnRecorder.templateKwargs)
+                switch try kind() {
+                case .null: try value.skipValue()
+                case .object:
+                    // Only the thinking flags change DeepSeek V4's layout; other kwargs are the engine's.
+                    var flag = false, enable = false, seen = SeenKeys()
+                    try value.walkObject { kwarg, _, field in
+                        turns.key(escaped: field.keyHasEscapes)
+                        let isFlag = JSONScanner.key(kwarg, is: "thinking")
+                        guard isFlag || JSONScanner.key(kwarg, is: "enable_thinking") else { return }
+                        if !seen.insert(isFlag ? 0 : 1) { turns.giveUp() }
+                        if isFlag { flag = try field.readTruthiness() } else { enable = try field.readTruthiness() }
+                        templateThinking = flag || enable
+                    }
+                default: turns.giveUp()
+                }
             }
         }
         try scanner.expectEnd()
@@ -215,7 +232,7 @@ public struct InferenceRequest: Sendable {
         }
         return InferenceRequest(
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
-            maxTokens: maxCompletionTokens ?? maxTokens, thinking: !(thinkingDisabled || effortIsNone), needsBeta: needsBeta,
+            maxTokens: maxCompletionTokens ?? maxTokens, thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone, needsBeta: needsBeta,
             chatTurns: turns.recorded,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange,
             includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1)

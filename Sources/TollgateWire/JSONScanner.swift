@@ -150,6 +150,27 @@ public struct JSONScanner {
         throw error("expected true or false")
     }
 
+    /// Reads any value and returns its truth as Python judges it (`null`, `false`, zero, `""`, `[]`
+    /// and `{}` are false): how vLLM reads the flags of `chat_template_kwargs`.
+    public mutating func readTruthiness() throws -> Bool {
+        switch try peekKind() {
+        case .bool: return try readBool()
+        case .null: try skipValue(); return false
+        case .string: return try !readStringRange().range.isEmpty
+        case .number:
+            let range = try skipValue().range
+            return Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)) != 0
+        case .array:
+            var any = false
+            try walkArray { _, _ in any = true }
+            return any
+        case .object:
+            var any = false
+            try walkObject { _, _, _ in any = true }
+            return any
+        }
+    }
+
     /// Reads a number that must be a whole number fitting in Int (`1e3` and `2.0` are refused).
     public mutating func readInt() throws -> Int? {
         let (_, range) = try skipValue()

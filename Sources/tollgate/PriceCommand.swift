@@ -57,7 +57,7 @@ struct PriceCommand: AsyncParsableCommand {
             throw InputError(message: "the request is not valid JSON: \(error)")
         }
         let count = try ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared).countChat(request: request)
-        let thinking = Self.thinkingMode(of: request)
+        let thinking = ChatPromptCounter.thinkingMode(of: request)
         let requested = maxTokens ?? Self.requestedMaxTokens(of: request)
         let estimator = CostEstimator(book: book)
         let rows = estimator.estimateAll(
@@ -79,19 +79,6 @@ struct PriceCommand: AsyncParsableCommand {
     }
 
     // MARK: - Request fields
-
-    /// Thinking is on unless the request turns it off, as vLLM's DeepSeek V4 glue decides.
-    static func thinkingMode(of request: JSONValue) -> Bool {
-        var thinking = true
-        if request["thinking"]?["type"]?.stringValue == "disabled" { thinking = false }
-        if let kwargs = request["chat_template_kwargs"] {
-            let t = kwargs["thinking"]
-            let e = kwargs["enable_thinking"]
-            if t != nil || e != nil { thinking = (t?.isTruthy ?? false) || (e?.isTruthy ?? false) }
-        }
-        if request["reasoning_effort"]?.stringValue == "none" { thinking = false }
-        return thinking
-    }
 
     /// `max_completion_tokens` (the newer OpenAI name) or `max_tokens`, when a whole number.
     static func requestedMaxTokens(of request: JSONValue) -> Int? {

@@ -50,6 +50,25 @@ import TollgateTokenizer
         #expect((message["reasoning_content"] as? String != nil) == thinking.isEmpty)
     }
 
+    /// Without `max_tokens` the estimate takes the book's expected output for the request's mode,
+    /// which vLLM clients set through `chat_template_kwargs` (overriding `thinking.type`).
+    @Test(arguments: [
+        ("", 100),
+        (#","chat_template_kwargs":{"thinking":false}"#, 50),
+        (#","thinking":{"type":"disabled"}"#, 50),
+        (#","thinking":{"type":"disabled"},"chat_template_kwargs":{"enable_thinking":true}"#, 100),
+        (#","chat_template_kwargs":{"enable_thinking":true},"reasoning_effort":"none""#, 50),
+    ])
+    func theEstimateTakesTheDefaultOutputOfTheRequestsMode(fields: String, output: Int) async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Think about it."}]"# + fields + "}"
+        let response = try await fixture.chat(body)
+        #expect(response.status == 200)
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(request: JSONValue.parse(body))
+        #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: output))
+    }
+
     @Test func streamUsageChunkCarriesCost() async throws {
         let fixture = try await GatewayFixture.start(priceBook: Self.book)
         defer { Task { await fixture.stop() } }

@@ -71,7 +71,7 @@ import Testing
             plain += 1
             #expect(tokens == c.tokens, "\(c.name): shortcut counted \(tokens), vLLM + HF say \(c.tokens)")
         }
-        // 30 of the 32 today: all but the two with chat_template_kwargs.
-        #expect(plain >= 30, "the shortcut should take the plain cases (took \(plain))")
+        // All 32 today: every reference case is plain (two set thinking through chat_template_kwargs).
+        #expect(plain >= 32, "the shortcut should take the plain cases (took \(plain))")
     }
 }

@@ -12,6 +12,15 @@ import TollgateWire
         Self.counter.shortcutCount(json)
     }
 
+    /// The routing parse of `json`, with a model added when it names none.
+    static func routed(_ json: String) throws -> InferenceRequest {
+        var body = Array(json.utf8)
+        if !json.contains(#""model""#), let brace = body.firstIndex(of: UInt8(ascii: "{")) {
+            body.insert(contentsOf: #""model":"m","#.utf8, at: brace + 1)
+        }
+        return try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat) }
+    }
+
     private func general(_ json: String) throws -> Int {
         try Self.counter.countChat(request: JSONValue.parse(json)).tokens
     }
@@ -169,7 +178,10 @@ import TollgateWire
         #"{"messages":[{"role":"user","content":"Hi","content":"Yo"}]}"#,
         #"{"messages":[{"role":"assistant","content":"Hi","reasoning":"a","reasoning":"b"}]}"#,
         #"{"messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"low","reasoning_effort":"max"}"#,
-        #"{"chat_template_kwargs":{"thinking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"thinking":false,"thinking":true},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"th\u0069nking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":[],"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{},"chat_template_kwargs":{},"messages":[{"role":"user","content":"Hi"}]}"#,
         #"{"messages":[{"role":"user","content":"Hi"}]} x"#,
         #"{"messages":[{"role":"user","content":"Hi"}],"n":01}"#,
         #"{"messages":[{"content":"Hi"}]}"#,
@@ -241,6 +253,46 @@ import TollgateWire
         #expect(plain.chatTurns == nil)
     }
 
+    /// vLLM clients set thinking mode through `chat_template_kwargs`: its two flags, read with
+    /// Python's truth rules, override `thinking.type`; other kwargs do not change the layout. The
+    /// routing parse must decide the mode as the renderer does, and the turns count like it.
+    @Test(arguments: [
+        #"{"chat_template_kwargs":{"thinking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"enable_thinking":true},"thinking":{"type":"disabled"},"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b","reasoning_content":"r"},{"role":"user","content":"c"}]}"#,
+        #"{"thinking":{"type":"disabled"},"chat_template_kwargs":{"thinking":"no","enable_thinking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"thinking":0,"enable_thinking":""},"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b","reasoning_content":"r"},{"role":"user","content":"c"}]}"#,
+        #"{"chat_template_kwargs":{"thinking":[0]},"reasoning_effort":"max","messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"thinking":{}},"reasoning_effort":"none","messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"thinking":-0.0e5,"enable_thinking":null},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"enable_thinking":{"a":1}},"thinking":{"type":"disabled"},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":{"custom":{"thinking":false}},"thinking":{"type":"disabled"},"messages":[{"role":"user","content":"Hi"}]}"#,
+        #"{"chat_template_kwargs":null,"messages":[{"role":"user","content":"Hi"}]}"#,
+    ])
+    func templateKwargsSetThinkingAsTheRendererDoes(_ json: String) throws {
+        let count = try #require(Self.counter.shortcut(json), "refused \(json)")
+        let request = try JSONValue.parse(json)
+        #expect(count == (try Self.counter.countChat(request: request)))
+        #expect(try Self.routed(json).thinking == ChatPromptCounter.thinkingMode(of: request))
+    }
+
+    /// The routing parse reads a template flag's truth from the raw value as Python would.
+    @Test(arguments: [
+        ("true", true), ("false", false), ("null", false), ("0", false), ("-0", false), ("0.0e10", false),
+        ("1e-400", false), ("0.5", true), ("-3", true), ("1e400", true), (#""""#, false), (#"" ""#, true),
+        (#""\u0000""#, true), ("[]", false), ("[ ]", false), ("[null]", true), ("{}", false), ("{ }", false),
+        (#"{"a":0}"#, true),
+    ])
+    func templateFlagsAreTruthyAsInPython(_ literal: String, _ truth: Bool) throws {
+        let read = try Array(literal.utf8).withUnsafeBytes { bytes in
+            var scanner = JSONScanner(bytes)
+            let truth = try scanner.readTruthiness()
+            try scanner.expectEnd()
+            return truth
+        }
+        #expect(read == truth, "\(literal)")
+        #expect(try JSONValue.parse(literal).isTruthy == truth, "\(literal)")
+    }
+
     /// Thousands of generated plain requests per run, with escapes, markers inside content, content
     /// as text parts, merged user turns, tool schemas, calls and results in and out of order, every thinking mode and
     /// random spacing: both paths must agree on each, estimate reasons included.
@@ -251,8 +303,10 @@ import TollgateWire
         for _ in 0..<4_000 {
             let json = RandomPlainChat.request(&generator)
             let count = try #require(Self.counter.shortcut(json), "seed \(seed): refused \(json)")
-            let expected = try Self.counter.countChat(request: JSONValue.parse(json))
+            let request = try JSONValue.parse(json)
+            let expected = try Self.counter.countChat(request: request)
             #expect(count == expected, "seed \(seed): \(json)")
+            #expect(try Self.routed(json).thinking == ChatPromptCounter.thinkingMode(of: request), "seed \(seed): \(json)")
             if count != expected { return }
         }
     }
@@ -296,6 +350,17 @@ enum RandomPlainChat {
         }
         if let effort = ["none", "low", "medium", "high", "max", "xhigh", "other", nil, nil].randomElement(using: &g)! {
             members.append(key("reasoning_effort", &g) + string(effort, &g))
+        }
+        if Int.random(in: 0..<3, using: &g) == 0 {
+            // vLLM's thinking flags, with values of every truth, and a kwarg of the engine's own.
+            let values = ["true", "false", "null", "0", "1", "0.0", #""""#, #""x""#, "[]", "[0]", "{}"]
+            var kwargs: [String] = []
+            if Bool.random(using: &g) { kwargs.append(key("thinking", &g) + values.randomElement(using: &g)!) }
+            if Bool.random(using: &g) { kwargs.append(key("enable_thinking", &g) + values.randomElement(using: &g)!) }
+            if Bool.random(using: &g) { kwargs.append(key("custom", &g) + values.randomElement(using: &g)!) }
+            kwargs.shuffle(using: &g)
+            let value = Int.random(in: 0..<8, using: &g) == 0 ? "null" : "{" + kwargs.joined(separator: ",") + "}"
+            members.append(key("chat_template_kwargs", &g) + value)
         }
         switch Int.random(in: 0..<4, using: &g) {
         case 0: members.append(key("tools", &g) + ["[]", "null", "[ ]"].randomElement(using: &g)!)
