@@ -77,34 +77,33 @@ def med(path, stream, c, key):
     return statistics.median(r["r"][key] for r in pick(path, stream, c))
 pct = lambda v: f"{v:.1%}"
 us = lambda v: f"{v:+.1f}"
+points = [(stream, c) for stream in sorted({r["stream"] for r in rows}) for c in sorted({r["conn"] for r in rows})]
 print("Paired within each repetition: control against plain (A/A), priced against the mean of plain and control (A/B);")
 print("median [95% interval of the median].")
 print()
 print("| mode | conns | unpriced req/s | priced req/s | control/plain | priced/unpriced | unpriced p50 ms | priced p50 ms | unpriced CPU µs/req | control - plain CPU µs | priced - unpriced CPU µs | errors |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-for stream in sorted({r["stream"] for r in rows}):
-    for c in sorted({r["conn"] for r in rows}):
-        plain, control, priced = pick("plain", stream, c), pick("control", stream, c), pick("priced", stream, c)
-        both = lambda key: [(p["r"][key] + q["r"][key]) / 2 for p, q in zip(plain, control)]
-        aa_ratio = [q["r"]["rps"] / p["r"]["rps"] for p, q in zip(plain, control)]
-        aa_cpu = [q["r"]["cpu_us"] - p["r"]["cpu_us"] for p, q in zip(plain, control)]
-        ab_ratio = [x["r"]["rps"] / u for u, x in zip(both("rps"), priced)]
-        ab_cpu = [x["r"]["cpu_us"] - u for u, x in zip(both("cpu_us"), priced)]
-        errors = sum(r["r"]["errors"] for r in rows if r["stream"] == stream and r["conn"] == c)
-        print(f"| {'stream' if stream else 'json'} | {c} | {statistics.median(both('rps')):,.0f} | {med('priced', stream, c, 'rps'):,.0f} | "
-              f"{show(aa_ratio, pct)} | {show(ab_ratio, pct)} | "
-              f"{statistics.median(both('p50_ms')):.3f} | {med('priced', stream, c, 'p50_ms'):.3f} | "
-              f"{statistics.median(both('cpu_us')):.1f} | {show(aa_cpu, us)} | {show(ab_cpu, us)} | {errors} |")
+for stream, c in points:
+    plain, control, priced = pick("plain", stream, c), pick("control", stream, c), pick("priced", stream, c)
+    both = lambda key: [(p["r"][key] + q["r"][key]) / 2 for p, q in zip(plain, control)]
+    aa_ratio = [q["r"]["rps"] / p["r"]["rps"] for p, q in zip(plain, control)]
+    aa_cpu = [q["r"]["cpu_us"] - p["r"]["cpu_us"] for p, q in zip(plain, control)]
+    ab_ratio = [x["r"]["rps"] / u for u, x in zip(both("rps"), priced)]
+    ab_cpu = [x["r"]["cpu_us"] - u for u, x in zip(both("cpu_us"), priced)]
+    errors = sum(r["r"]["errors"] for r in rows if r["stream"] == stream and r["conn"] == c)
+    print(f"| {'stream' if stream else 'json'} | {c} | {statistics.median(both('rps')):,.0f} | {med('priced', stream, c, 'rps'):,.0f} | "
+          f"{show(aa_ratio, pct)} | {show(ab_ratio, pct)} | "
+          f"{statistics.median(both('p50_ms')):.3f} | {med('priced', stream, c, 'p50_ms'):.3f} | "
+          f"{statistics.median(both('cpu_us')):.1f} | {show(aa_cpu, us)} | {show(ab_cpu, us)} | {errors} |")
 if any(r["path"] == "before" for r in rows):
     print()
     print("The same run, priced against the earlier build (before), paired within each repetition:")
     print()
     print("| mode | conns | before CPU µs/req | priced - before CPU µs | priced/before req/s |")
     print("|---|---|---|---|---|")
-    for stream in sorted({r["stream"] for r in rows}):
-        for c in sorted({r["conn"] for r in rows}):
-            before, priced = pick("before", stream, c), pick("priced", stream, c)
-            cpu = [x["r"]["cpu_us"] - b["r"]["cpu_us"] for b, x in zip(before, priced)]
-            rps = [x["r"]["rps"] / b["r"]["rps"] for b, x in zip(before, priced)]
-            print(f"| {'stream' if stream else 'json'} | {c} | {med('before', stream, c, 'cpu_us'):.1f} | {show(cpu, us)} | {show(rps, pct)} |")
+    for stream, c in points:
+        before, priced = pick("before", stream, c), pick("priced", stream, c)
+        cpu = [x["r"]["cpu_us"] - b["r"]["cpu_us"] for b, x in zip(before, priced)]
+        rps = [x["r"]["rps"] / b["r"]["rps"] for b, x in zip(before, priced)]
+        print(f"| {'stream' if stream else 'json'} | {c} | {med('before', stream, c, 'cpu_us'):.1f} | {show(cpu, us)} | {show(rps, pct)} |")
 PY
