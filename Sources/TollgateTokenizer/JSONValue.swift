@@ -26,7 +26,7 @@ public enum JSONValue: Sendable, Equatable {
         try parse(Array(text.utf8))
     }
 
-    /// The member named `key` of an object (first one if repeated), else nil.
+    /// The member named `key` of an object, else nil.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first(where: { $0.key == key })?.value
@@ -60,6 +60,32 @@ public enum JSONValue: Sendable, Equatable {
         case .array(let a): return !a.isEmpty
         case .object(let m): return !m.isEmpty
         }
+    }
+}
+
+/// An object's members as Python's `json.loads` keeps them, which is how vLLM reads a request:
+/// a key written twice keeps its first place and takes its last value. Keys compare as code
+/// points (Python), not as Swift's canonically equivalent `String`s.
+struct ObjectMembers {
+    private(set) var list: [JSONMember] = []
+    /// Index by key bytes, built once an object is too long to search (tool schemas can be).
+    private var index: [[UInt8]: Int]?
+
+    mutating func set(_ key: String, _ value: JSONValue) {
+        if let at = position(of: key) {
+            list[at].value = value
+            return
+        }
+        index?[Array(key.utf8)] = list.count
+        list.append(JSONMember(key: key, value: value))
+        if index == nil && list.count > 16 {
+            index = Dictionary(uniqueKeysWithValues: list.indices.map { (Array(list[$0].key.utf8), $0) })
+        }
+    }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[Array(key.utf8)] }
+        return list.firstIndex { $0.key.utf8.elementsEqual(key.utf8) }
     }
 }
 
@@ -144,15 +170,15 @@ struct JSONScanner {
         guard depth < 512 else { throw Self.error("nesting too deep", at: position) }
         switch peek() {
         case UInt8(ascii: "{"):
-            var members: [JSONMember] = []
+            var members = ObjectMembers()
             if try open(UInt8(ascii: "{"), close: UInt8(ascii: "}")) {
                 repeat {
                     let key = try parseString()
                     try expect(UInt8(ascii: ":"))
-                    members.append(JSONMember(key: key, value: try parseValue(depth: depth + 1)))
+                    members.set(key, try parseValue(depth: depth + 1))
                 } while try nextElement(close: UInt8(ascii: "}"))
             }
-            return .object(members)
+            return .object(members.list)
         case UInt8(ascii: "["):
             var items: [JSONValue] = []
             if try open(UInt8(ascii: "["), close: UInt8(ascii: "]")) {

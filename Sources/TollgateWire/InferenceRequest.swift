@@ -33,6 +33,7 @@ public struct InferenceRequest: Sendable {
     // Byte ranges in the original body, for ``rewrite(_:servedModel:forceUsage:)``.
     var modelValueRange: Range<Int>
     var streamOptionsRange: Range<Int>?
+    var streamOptionsIsEmpty: Bool
     var includeUsageValueRange: Range<Int>?
     var objectEnd: Int
 
@@ -73,10 +74,12 @@ public struct InferenceRequest: Sendable {
         var thinkingDisabled = false
         var templateThinking: Bool?
         var effortIsNone = false
-        var needsBeta = false
+        var prefixNeedsBeta = false
+        var suffixNeedsBeta = false
         var sawMessages = false
         var sawPrompt = false
         var streamOptionsRange: Range<Int>?
+        var streamOptionsIsEmpty = false
         var includeUsageRange: Range<Int>?
         var turns = initialTurns
 
@@ -94,19 +97,29 @@ public struct InferenceRequest: Sendable {
             } else if JSONScanner.key(key, is: "stream") {
                 switch try kind() {
                 case .bool: stream = try value.readBool()
-                case .null: try value.skipValue()
+                case .null:
+                    stream = false
+                    try value.skipValue()
                 default: throw typeError("a boolean")
                 }
             } else if JSONScanner.key(key, is: "stream_options") {
+                // Written twice, the last one counts (as the engine's parser reads it).
+                wantsUsage = false
+                streamOptionsRange = nil
+                includeUsageRange = nil
                 switch try kind() {
                 case .null: try value.skipValue()
                 case .object:
+                    streamOptionsIsEmpty = true
                     streamOptionsRange = try value.walkObject { optionKey, _, option in
+                        streamOptionsIsEmpty = false
                         if JSONScanner.key(optionKey, is: "include_usage") {
                             let start = option.offset
                             switch try option.peekKind() {
                             case .bool: wantsUsage = try option.readBool()
-                            case .null: try option.skipValue()
+                            case .null:
+                                wantsUsage = false
+                                try option.skipValue()
                             default:
                                 throw GatewayError.invalidRequest(
                                     "'stream_options.include_usage' must be a boolean.", param: "stream_options")
@@ -119,7 +132,9 @@ public struct InferenceRequest: Sendable {
             } else if JSONScanner.key(key, is: "max_tokens") || JSONScanner.key(key, is: "max_completion_tokens") {
                 let isCompletion = JSONScanner.key(key, is: "max_completion_tokens")
                 switch try kind() {
-                case .null: try value.skipValue()
+                case .null:
+                    if isCompletion { maxCompletionTokens = nil } else { maxTokens = nil }
+                    try value.skipValue()
                 case .number:
                     guard let number = try value.readInt(), number >= 0 else { throw typeError("a non-negative integer") }
                     if isCompletion { maxCompletionTokens = number } else { maxTokens = number }
@@ -127,6 +142,7 @@ public struct InferenceRequest: Sendable {
                 }
             } else if JSONScanner.key(key, is: "thinking") {
                 turns.once(ChatTurnRecorder.thinking)
+                thinkingDisabled = false
                 switch try kind() {
                 case .null: try value.skipValue()
                 case .object:
@@ -141,6 +157,7 @@ public struct InferenceRequest: Sendable {
                 }
             } else if JSONScanner.key(key, is: "reasoning_effort") {
                 turns.once(ChatTurnRecorder.effort)
+                effortIsNone = false
                 if try kind() == .string {
                     let effort = try value.readString()
                     effortIsNone = effort == "none"
@@ -172,8 +189,8 @@ public struct InferenceRequest: Sendable {
                             hasRole = true
                             isAssistant = escaped ? JSONScanner.unescape(name) == "assistant" : JSONScanner.key(name, is: "assistant")
                             turns.role(name, escaped: escaped, of: &turn)
-                        } else if JSONScanner.key(messageKey, is: "prefix"), try field.peekKind() == .bool {
-                            prefix = try field.readBool()
+                        } else if JSONScanner.key(messageKey, is: "prefix") {
+                            prefix = try field.peekKind() == .bool && field.readBool()
                         } else {
                             try turns.member(messageKey, &field, of: &turn)
                         }
@@ -184,7 +201,7 @@ public struct InferenceRequest: Sendable {
                     turns.end(turn)
                     lastIsPrefix = prefix && isAssistant
                 }
-                needsBeta = needsBeta || lastIsPrefix
+                prefixNeedsBeta = lastIsPrefix
             } else if JSONScanner.key(key, is: "prompt") {
                 guard endpoint == .completions else { return }
                 switch try kind() {
@@ -194,8 +211,8 @@ public struct InferenceRequest: Sendable {
             } else if JSONScanner.key(key, is: "suffix") {
                 guard endpoint == .completions else { return }
                 switch try kind() {
-                case .string: needsBeta = true
-                case .null: break
+                case .string: suffixNeedsBeta = true
+                case .null: suffixNeedsBeta = false
                 default: throw typeError("a string")
                 }
             } else if JSONScanner.key(key, is: "tools") {  // last: only the count reads these
@@ -203,6 +220,7 @@ public struct InferenceRequest: Sendable {
                 try turns.tools(&value)
             } else if JSONScanner.key(key, is: "chat_template_kwargs") {
                 turns.once(ChatTurnRecorder.templateKwargs)
+                templateThinking = nil
                 switch try kind() {
                 case .null: try value.skipValue()
                 case .object:
@@ -232,9 +250,10 @@ public struct InferenceRequest: Sendable {
         }
         return InferenceRequest(
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
-            maxTokens: maxCompletionTokens ?? maxTokens, thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone, needsBeta: needsBeta,
+            maxTokens: maxCompletionTokens ?? maxTokens, thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone,
+            needsBeta: prefixNeedsBeta || suffixNeedsBeta,
             chatTurns: turns.recorded,
-            modelValueRange: modelRange, streamOptionsRange: streamOptionsRange,
+            modelValueRange: modelRange, streamOptionsRange: streamOptionsRange, streamOptionsIsEmpty: streamOptionsIsEmpty,
             includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1)
     }
 
@@ -251,8 +270,8 @@ public struct InferenceRequest: Sendable {
                 splices.append(Splice(range: includeUsageValueRange, replacement: Array("true".utf8)))
             } else if let streamOptionsRange {
                 let at = streamOptionsRange.lowerBound + 1
-                let empty = streamOptionsRange.count == 2
-                splices.append(Splice(range: at..<at, replacement: Array((empty ? #""include_usage":true"# : #""include_usage":true,"#).utf8)))
+                let member = streamOptionsIsEmpty ? #""include_usage":true"# : #""include_usage":true,"#
+                splices.append(Splice(range: at..<at, replacement: Array(member.utf8)))
             } else {
                 splices.append(
                     Splice(range: objectEnd..<objectEnd, replacement: Array(#","stream_options":{"include_usage":true}"#.utf8)))

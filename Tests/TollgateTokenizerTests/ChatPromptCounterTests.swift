@@ -106,6 +106,43 @@ import Testing
         #expect(throws: ChatPromptCounter.RequestError.self) { try Self.counter.countChat(request: JSONValue.parse("{}")) }
     }
 
+    /// Python's `json.loads`, which is how vLLM reads a request, keeps one member per key: in its
+    /// first place, with its last value. So do requests, tool schemas and call arguments here.
+    @Test func aKeyWrittenTwiceKeepsItsFirstPlaceAndItsLastValue() throws {
+        #expect(PythonJSON.dumps(try JSONValue.parse(#"{"a": 1, "b": 2, "a": 3}"#)) == #"{"a": 3, "b": 2}"#)
+        // Keys compare as code points: a precomposed and a decomposed é are two keys to Python.
+        let accents = "{\"\u{E9}\": 1, \"e\u{301}\": 2}"
+        #expect(PythonJSON.dumps(try JSONValue.parse(accents)) == accents)
+        // Long objects (indexed by key) alike.
+        let keys = (0..<40).map { "\"k\($0)\": \($0)" }
+        let long = "{" + (keys + [#""k3": 99"#, #""k39": null"#, #""k0": [1]"#]).joined(separator: ", ") + "}"
+        var expected = keys
+        expected[0] = #""k0": [1]"#
+        expected[3] = #""k3": 99"#
+        expected[39] = #""k39": null"#
+        #expect(PythonJSON.dumps(try JSONValue.parse(long)) == "{" + expected.joined(separator: ", ") + "}")
+    }
+
+    @Test func aRequestWithKeysWrittenTwiceCountsAsItsLastValues() throws {
+        let twice = #"""
+            {"thinking":{"type":"disabled"},"thinking":{"type":"enabled"},
+             "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"},"a":{"type":"number"}}}}}],
+             "messages":[{"role":"user","content":"first","content":"the second one"},
+              {"role":"assistant","content":"","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"a\": 1, \"b\": 2, \"a\": 3}"}}]},
+              {"role":"tool","tool_call_id":"c","content":"ok"}]}
+            """#
+        let once = #"""
+            {"thinking":{"type":"enabled"},
+             "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"integer"}}}}}],
+             "messages":[{"role":"user","content":"the second one"},
+              {"role":"assistant","content":"","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"a\": 3, \"b\": 2}"}}]},
+              {"role":"tool","tool_call_id":"c","content":"ok"}]}
+            """#
+        #expect(try render(twice).text == render(once).text)
+        #expect(try render(twice).text.contains(#"<｜User｜>the second one<｜Assistant｜>"#))
+        #expect(try Self.counter.countChat(requestJSON: Array(twice.utf8)) == Self.counter.countChat(requestJSON: Array(once.utf8)))
+    }
+
     @Test func completionsCountThePromptAsIs() throws {
         let t = Self.counter.tokenizer
         let plain = try Self.counter.countCompletion(request: JSONValue.parse(#"{"prompt":"def f(x):"}"#))

@@ -100,6 +100,42 @@ import Testing
         #expect(fim.needsBeta)
     }
 
+    /// A key written twice reads as the engine's parser (Python's `json.loads`) reads it: the last
+    /// value wins, whole. Each body below must read like the one holding only its last value.
+    @Test(arguments: [
+        (#"{"model":"a","model":"b","messages":[]}"#, #"{"model":"b","messages":[]}"#),
+        (#"{"model":"m","stream":true,"stream":null,"messages":[]}"#, #"{"model":"m","stream":null,"messages":[]}"#),
+        (#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"stream_options":null,"messages":[]}"#,
+         #"{"model":"m","stream":true,"stream_options":null,"messages":[]}"#),
+        (#"{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_usage":null},"messages":[]}"#,
+         #"{"model":"m","stream":true,"stream_options":{"include_usage":null},"messages":[]}"#),
+        (#"{"model":"m","max_tokens":5,"max_tokens":null,"messages":[]}"#, #"{"model":"m","messages":[]}"#),
+        (#"{"model":"m","max_completion_tokens":5,"max_completion_tokens":null,"max_tokens":9,"messages":[]}"#,
+         #"{"model":"m","max_tokens":9,"messages":[]}"#),
+        (#"{"model":"m","thinking":{"type":"disabled"},"thinking":{},"messages":[]}"#, #"{"model":"m","thinking":{},"messages":[]}"#),
+        (#"{"model":"m","reasoning_effort":"none","reasoning_effort":"high","messages":[]}"#,
+         #"{"model":"m","reasoning_effort":"high","messages":[]}"#),
+        (#"{"model":"m","chat_template_kwargs":{"thinking":false},"chat_template_kwargs":{},"messages":[]}"#,
+         #"{"model":"m","chat_template_kwargs":{},"messages":[]}"#),
+        (#"{"model":"m","messages":[{"role":"assistant","content":"a","prefix":true}],"messages":[{"role":"user","content":"b"}]}"#,
+         #"{"model":"m","messages":[{"role":"user","content":"b"}]}"#),
+        (#"{"model":"m","messages":[{"role":"assistant","content":"a","prefix":true,"prefix":null}]}"#,
+         #"{"model":"m","messages":[{"role":"assistant","content":"a"}]}"#),
+        (#"{"model":"m","messages":[{"role":"assistant","content":"a","role":"user","prefix":true}]}"#,
+         #"{"model":"m","messages":[{"role":"user","content":"a","prefix":true}]}"#),
+    ])
+    func aKeyWrittenTwiceReadsAsTheEnginesParserReadsIt(twice: String, last: String) throws {
+        func fields(_ r: InferenceRequest) -> [String] {
+            [r.model, "\(r.stream)", "\(r.clientWantsUsage)", "\(r.maxTokens ?? -1)", "\(r.thinking)", "\(r.needsBeta)"]
+        }
+        #expect(fields(try parse(twice)) == fields(try parse(last)))
+    }
+
+    @Test func aSuffixWrittenTwiceReadsAsTheLastOne() throws {
+        #expect(!(try parse(#"{"model":"m","prompt":"p","suffix":"s","suffix":null}"#, .completions).needsBeta))
+        #expect(try parse(#"{"model":"m","prompt":"p","suffix":null,"suffix":"s"}"#, .completions).needsBeta)
+    }
+
     @Test func malformedJSONIsInvalidJSON() {
         for body in [#"{"model": "x""#, #"{"model":"x",}"#, "nope", #"{"model":"\x"}"#, "{\"model\":\"a\u{1}\"}"] {
             #expect(throws: GatewayError.self) { try parse(body) }
@@ -144,6 +180,17 @@ import Testing
         #expect(
             try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{"continuous_usage_stats":false}}"#, served: nil)
                 == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":false}}"#)
+        // Blank inside the braces is still an empty object.
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{ }}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true }}"#)
+        // Written twice, the engine reads the last: that is the one made to ask for usage.
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true},"stream_options":{}}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true},"stream_options":{"include_usage":true}}"#)
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true},"stream_options":null}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true},"stream_options":null,"stream_options":{"include_usage":true}}"#)
         let nonStream = #"{"model":"m","messages":[]}"#
         #expect(try rewritten(nonStream, served: nil) == nonStream)
     }

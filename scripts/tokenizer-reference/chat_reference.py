@@ -9,8 +9,9 @@ server and are assumptions shared with the Swift renderer (docs/TOKENIZER.md say
 `thinking: {"type": "disabled"}` means chat mode, and an assistant's `reasoning_content` is its
 `reasoning`. Content given as text parts is joined with newlines before the encoder sees it.
 
-Writes {"vllm": "0.33.0", "cases": [{"name", "request", "prompt", "tokens"}]}, where `tokens`
-is the Hugging Face `tokenizers` count of the prompt (no special tokens added).
+Writes {"vllm": "0.33.0", "cases": [{"name", "request" or "body", "prompt", "tokens"}]}, where
+`tokens` is the Hugging Face `tokenizers` count of the prompt (no special tokens added) and
+`body`, when a case gives one, is the request's exact text.
 
 Usage: chat_reference.py --encoder PATH --tokenizer PATH --fixtures PATH --out PATH
 """
@@ -104,9 +105,14 @@ def main():
     tokenizer = Tokenizer.from_file(args.tokenizer)
     cases = []
     for case in json.load(open(args.fixtures, encoding="utf-8")):
-        prompt = render(encoder, case["request"])
+        # A case whose exact bytes matter (a key written twice) gives them as `body`, read here
+        # as vLLM's server reads a request.
+        request = json.loads(case["body"]) if "body" in case else case["request"]
+        prompt = render(encoder, request)
         tokens = len(tokenizer.encode(prompt, add_special_tokens=False).ids)
-        cases.append({"name": case["name"], "request": case["request"], "prompt": prompt, "tokens": tokens})
+        out = {"name": case["name"], "prompt": prompt, "tokens": tokens}
+        out.update({"body": case["body"]} if "body" in case else {"request": request})
+        cases.append(out)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump({"vllm": "0.33.0", "cases": cases}, f, ensure_ascii=False)
     print(f"chat_reference.py: {len(cases)} chat layouts rendered by vLLM 0.33.0's encoder -> {args.out}")
