@@ -14,6 +14,8 @@
 #   PIN=1 bench/pricing.sh         # simulator and wrk on CPU 0, the gateways on CPU 1
 #   BEFORE_BIN=/tmp/tollgate-old PIN=1 bench/pricing.sh   # and a fourth gateway, "before": priced,
 #                                  # from another build; adds priced − before, paired in the same run
+#   CONTROL_BIN=/tmp/tollgate-old bench/pricing.sh   # the control gateway from another build:
+#                                  # control − plain compares two unpriced builds (no A/A floor then)
 #
 # At one connection an unpinned run is bimodal (p50 about 0.15 or 0.20 ms) depending on where the
 # scheduler puts the processes; PIN=1 fixes the placement so the gateways are compared alike.
@@ -39,6 +41,8 @@ gateway_config "$PRICED_PORT" "$SIM_PORT" "$PRICING" >"$OUT/priced.yaml"
 declare -A port pid
 port=([plain]=$PLAIN_PORT [control]=$CONTROL_PORT [priced]=$PRICED_PORT)
 paths=(plain control priced)
+# Another build as the control: control − plain then compares two unpriced builds (no A/A floor).
+if [ -n "${CONTROL_BIN:-}" ]; then gateway_bin[control]=$CONTROL_BIN; fi
 if [ -n "${BEFORE_BIN:-}" ]; then
   gateway_config "$BEFORE_PORT" "$SIM_PORT" "$PRICING" >"$OUT/before.yaml"
   port[before]=$BEFORE_PORT; gateway_bin[before]=$BEFORE_BIN; paths+=(before)
