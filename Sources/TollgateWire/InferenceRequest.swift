@@ -89,6 +89,7 @@ public struct InferenceRequest: Sendable {
                 .invalidRequest("'\(String(decoding: key, as: UTF8.self))' must be \(expected).", param: String(decoding: key, as: UTF8.self))
             }
             turns.key(escaped: value.keyHasEscapes)
+            if value.keyHasEscapes { try refuseEscapedKey(key, among: routingKeys) }
             if JSONScanner.key(key, is: "model") {
                 guard try kind() == .string else { throw typeError("a string") }
                 let start = value.offset
@@ -113,6 +114,7 @@ public struct InferenceRequest: Sendable {
                     streamOptionsIsEmpty = true
                     streamOptionsRange = try value.walkObject { optionKey, _, option in
                         streamOptionsIsEmpty = false
+                        if option.keyHasEscapes { try refuseEscapedKey(optionKey, among: ["include_usage"], in: "stream_options") }
                         if JSONScanner.key(optionKey, is: "include_usage") {
                             let start = option.offset
                             switch try option.peekKind() {
@@ -148,6 +150,7 @@ public struct InferenceRequest: Sendable {
                 case .object:
                     try value.walkObject { thinkingKey, _, field in
                         turns.key(escaped: field.keyHasEscapes)
+                        if field.keyHasEscapes { try refuseEscapedKey(thinkingKey, among: ["type"], in: "thinking") }
                         if JSONScanner.key(thinkingKey, is: "type") {
                             turns.once(ChatTurnRecorder.thinkingType)
                             if try field.peekKind() == .string { thinkingDisabled = try field.readString() == "disabled" }
@@ -179,6 +182,7 @@ public struct InferenceRequest: Sendable {
                     var turn = ChatTurnRecorder.Message()
                     try message.walkObject { messageKey, _, field in
                         turns.key(escaped: field.keyHasEscapes)
+                        if field.keyHasEscapes { try refuseEscapedKey(messageKey, among: ["role", "prefix"], in: "messages") }
                         if JSONScanner.key(messageKey, is: "role") {
                             guard try field.peekKind() == .string else {
                                 throw GatewayError.invalidRequest("'role' must be a string.", param: "messages")
@@ -228,6 +232,7 @@ public struct InferenceRequest: Sendable {
                     var flag = false, enable = false, seen = SeenKeys()
                     try value.walkObject { kwarg, _, field in
                         turns.key(escaped: field.keyHasEscapes)
+                        if field.keyHasEscapes { try refuseEscapedKey(kwarg, among: ["thinking", "enable_thinking"], in: "chat_template_kwargs") }
                         let isFlag = JSONScanner.key(kwarg, is: "thinking")
                         guard isFlag || JSONScanner.key(kwarg, is: "enable_thinking") else { return }
                         if !seen.insert(isFlag ? 0 : 1) { turns.giveUp() }
@@ -255,6 +260,26 @@ public struct InferenceRequest: Sendable {
             chatTurns: turns.recorded,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange, streamOptionsIsEmpty: streamOptionsIsEmpty,
             includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1)
+    }
+
+    /// The top-level keys routing and the estimate read (`tools` is only counted, and the count
+    /// decodes escaped keys as the engine does).
+    private static let routingKeys = [
+        "model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "thinking", "reasoning_effort",
+        "messages", "prompt", "suffix", "chat_template_kwargs",
+    ]
+
+    /// A key the parse reads, written with escapes (`"mod\u0065l"`), is refused: the engine's
+    /// parser decodes it and would act on a value the gateway never read (a request billed as one
+    /// model and served as another). Other keys may be written as the client likes.
+    private static func refuseEscapedKey(
+        _ key: UnsafeRawBufferPointer, among names: [String], in parent: String? = nil
+    ) throws(GatewayError) {
+        let decoded = JSONScanner.unescape(key)
+        // Compared as code points: Swift's `==` would also match canonical equivalents.
+        guard names.contains(where: { $0.utf8.elementsEqual(decoded.utf8) }) else { return }
+        let path = parent.map { "\($0).\(decoded)" } ?? decoded
+        throw .invalidRequest("The key '\(path)' is written with escapes; write it as plain text.", param: parent ?? decoded)
     }
 
     /// The splices that turn the client's body into the upstream body: the engine's model name, and

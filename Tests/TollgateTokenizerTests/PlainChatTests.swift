@@ -167,19 +167,17 @@ import TollgateWire
         #"{"messages":[{"role":"critic","content":"Hi"}]}"#,
         #"{"messages":[{"role":"user","role":"system","content":"Hi"}]}"#,
         #"{"messages":[],"messages":[]}"#,
-        #"{"mess\u0061ges":[{"role":"user","content":"Hi"}]}"#,
-        // An escaped key may name what the general path reads.
+        // An escaped key may name what the general path reads (the routing parse refuses escaped
+        // keys it reads itself: InferenceRequestTests).
         #"{"messages":[{"role":"user","content":"Hi"}],"t\u006fols":[{"type":"function","function":{"name":"f"}}]}"#,
         #"{"messages":[{"role":"user","c\u006ftent":"Hi"}]}"#,
         #"{"messages":[{"role":"us\u0065r","content":"Hi"}]}"#,
-        #"{"messages":[{"role":"user","content":"Hi"}],"thinking":{"typ\u0065":"disabled"}}"#,
         #"{"messages":[{"role":"user","content":"Hi"}],"thinking":{"type":"disabled","type":"enabled"}}"#,
         #"{"messages":[{"role":"user","content":"Hi"}],"tools":[],"tools":[]}"#,
         #"{"messages":[{"role":"user","content":"Hi","content":"Yo"}]}"#,
         #"{"messages":[{"role":"assistant","content":"Hi","reasoning":"a","reasoning":"b"}]}"#,
         #"{"messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"low","reasoning_effort":"max"}"#,
         #"{"chat_template_kwargs":{"thinking":false,"thinking":true},"messages":[{"role":"user","content":"Hi"}]}"#,
-        #"{"chat_template_kwargs":{"th\u0069nking":false},"messages":[{"role":"user","content":"Hi"}]}"#,
         #"{"chat_template_kwargs":[],"messages":[{"role":"user","content":"Hi"}]}"#,
         #"{"chat_template_kwargs":{},"chat_template_kwargs":{},"messages":[{"role":"user","content":"Hi"}]}"#,
         #"{"messages":[{"role":"user","content":"Hi"}]} x"#,

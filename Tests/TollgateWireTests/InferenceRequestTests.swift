@@ -136,6 +136,38 @@ import Testing
         #expect(try parse(#"{"model":"m","prompt":"p","suffix":null,"suffix":"s"}"#, .completions).needsBeta)
     }
 
+    /// The engine's parser decodes escaped keys: one the gateway reads, written with escapes,
+    /// could carry a value the gateway never saw (billed as one model, served as another).
+    @Test(arguments: [
+        (#"{"model":"deepseek-v4-flash","mod\u0065l":"deepseek-v4-pro","messages":[]}"#, "model", "'model'"),
+        (#"{"model":"m","str\u0065am":true,"messages":[]}"#, "stream", "'stream'"),
+        (#"{"model":"m","max_tok\u0065ns":9,"messages":[]}"#, "max_tokens", "'max_tokens'"),
+        (#"{"model":"m","messages":[],"m\u0065ssages":[{"role":"assistant","content":"x","prefix":true}]}"#, "messages", "'messages'"),
+        (#"{"model":"m","stream":true,"stream_options":{"include\u005fusage":false},"messages":[]}"#, "stream_options",
+         "'stream_options.include_usage'"),
+        (#"{"model":"m","thinking":{"typ\u0065":"disabled"},"messages":[]}"#, "thinking", "'thinking.type'"),
+        (#"{"model":"m","chat_template_kwargs":{"enable\u005fthinking":false},"messages":[]}"#, "chat_template_kwargs",
+         "'chat_template_kwargs.enable_thinking'"),
+        (#"{"model":"m","messages":[{"r\u006fle":"user","content":"a"}]}"#, "messages", "'messages.role'"),
+        (#"{"model":"m","prompt":"p","s\u0075ffix":"s"}"#, "suffix", "'suffix'"),
+    ])
+    func aKeyTheGatewayReadsWrittenWithEscapesIsRefused(json: String, param: String, named: String) {
+        let endpoint: InferenceEndpoint = json.contains("prompt") ? .completions : .chat
+        #expect {
+            _ = try parse(json, endpoint)
+        } throws: { error in
+            guard let error = error as? GatewayError else { return false }
+            return error.status == 400 && error.code == "invalid_request" && error.param == param
+                && error.message.contains(named)
+        }
+    }
+
+    @Test func otherKeysMayBeWrittenWithEscapes() throws {
+        let request = try parse(
+            #"{"model":"m","t\u006fols":[],"x\u0079z":1,"messages":[{"role":"user","c\u006fntent":"a"}],"stream_options":{"c\u006fntinuous":1}}"#)
+        #expect(request.model == "m")
+    }
+
     @Test func malformedJSONIsInvalidJSON() {
         for body in [#"{"model": "x""#, #"{"model":"x",}"#, "nope", #"{"model":"\x"}"#, "{\"model\":\"a\u{1}\"}"] {
             #expect(throws: GatewayError.self) { try parse(body) }
