@@ -310,6 +310,27 @@ import TollgateWire
     }
 }
 
+extension PlainChatTests {
+    /// Keys written twice, on thousands of generated requests per run: the count (whichever path
+    /// takes it) and the routing parse must read each as the same request written once with the
+    /// last values, which is how vLLM's server reads it.
+    @Test func randomRequestsWithKeysWrittenTwiceReadAsTheirLastValues() throws {
+        var rng = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
+        var generator = SplitMix64(seed: seed)
+        for _ in 0..<2_000 {
+            let (twice, once) = RandomPlainChat.requestWithRepeats(&generator)
+            let expected = try #require(Self.counter.shortcut(once), "seed \(seed): refused \(once)")
+            if let shortcut = Self.counter.shortcut(twice) { #expect(shortcut == expected, "seed \(seed): \(twice)") }
+            let general = try Self.counter.countChat(request: JSONValue.parse(twice))
+            #expect(general == expected, "seed \(seed): \(twice)")
+            let (read, last) = (try Self.routed(twice), try Self.routed(once))
+            #expect(read.thinking == last.thinking && read.maxTokens == last.maxTokens, "seed \(seed): \(twice)")
+            if general != expected { return }
+        }
+    }
+}
+
 /// A small seeded generator, so a failure can be replayed from the seed in its message.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
@@ -334,22 +355,53 @@ enum RandomPlainChat {
     ]
 
     static func request<G: RandomNumberGenerator>(_ g: inout G) -> String {
-        var members: [String] = []
-        let count = Int.random(in: 0...6, using: &g)
-        var messages: [String] = []
-        for _ in 0..<count { messages.append(message(&g)) }
-        members.append(key("messages", &g) + "[" + messages.joined(separator: space(&g) + "," + space(&g)) + "]")
-        if Bool.random(using: &g) { members.append(key("model", &g) + string("deepseek-v4-flash", &g)) }
-        switch Int.random(in: 0..<5, using: &g) {
-        case 0: members.append(key("thinking", &g) + #"{"type":"disabled"}"#)
-        case 1: members.append(key("thinking", &g) + #"{"type":"enabled"}"#)
-        case 2: members.append(key("thinking", &g) + "null")
-        default: break
+        object(members(&g), &g)
+    }
+
+    /// A plain request with some of its top-level keys written again, later, with other values;
+    /// and the same request as Python's `json.loads` (so vLLM) reads it: each key in its first
+    /// place, with its last value.
+    static func requestWithRepeats<G: RandomNumberGenerator>(_ g: inout G) -> (twice: String, once: String) {
+        var members = members(&g)
+        for _ in 0..<Int.random(in: 1...3, using: &g) {
+            let first = Int.random(in: 0..<members.count, using: &g)
+            let name = members[first].name
+            members.insert((name, value(of: name, &g)), at: Int.random(in: (first + 1)...members.count, using: &g))
         }
-        if let effort = ["none", "low", "medium", "high", "max", "xhigh", "other", nil, nil].randomElement(using: &g)! {
-            members.append(key("reasoning_effort", &g) + string(effort, &g))
+        var once: [(name: String, value: String)] = []
+        for member in members {
+            if let at = once.firstIndex(where: { $0.name == member.name }) { once[at].value = member.value } else { once.append(member) }
         }
-        if Int.random(in: 0..<3, using: &g) == 0 {
+        return (object(members, &g), object(once, &g))
+    }
+
+    /// A plain request's top-level members, in random order.
+    static func members<G: RandomNumberGenerator>(_ g: inout G) -> [(name: String, value: String)] {
+        var names = ["messages"]
+        if Bool.random(using: &g) { names.append("model") }
+        if Int.random(in: 0..<5, using: &g) < 3 { names.append("thinking") }
+        if Int.random(in: 0..<9, using: &g) < 7 { names.append("reasoning_effort") }
+        if Int.random(in: 0..<3, using: &g) == 0 { names.append("chat_template_kwargs") }
+        if Bool.random(using: &g) { names.append("tools") }
+        if Bool.random(using: &g) { names.append("max_tokens") }
+        if Bool.random(using: &g) { names.append("metadata") }
+        names.shuffle(using: &g)
+        return names.map { ($0, value(of: $0, &g)) }
+    }
+
+    /// A value for the top-level key `name`, as written.
+    static func value<G: RandomNumberGenerator>(of name: String, _ g: inout G) -> String {
+        switch name {
+        case "messages":
+            let messages = (0..<Int.random(in: 0...6, using: &g)).map { _ in message(&g) }
+            return "[" + messages.joined(separator: space(&g) + "," + space(&g)) + "]"
+        case "model":
+            return string("deepseek-v4-flash", &g)
+        case "thinking":
+            return [#"{"type":"disabled"}"#, #"{"type":"enabled"}"#, "null"].randomElement(using: &g)!
+        case "reasoning_effort":
+            return string(["none", "low", "medium", "high", "max", "xhigh", "other"].randomElement(using: &g)!, &g)
+        case "chat_template_kwargs":
             // vLLM's thinking flags, with values of every truth, and a kwarg of the engine's own.
             let values = ["true", "false", "null", "0", "1", "0.0", #""""#, #""x""#, "[]", "[0]", "{}"]
             var kwargs: [String] = []
@@ -357,18 +409,19 @@ enum RandomPlainChat {
             if Bool.random(using: &g) { kwargs.append(key("enable_thinking", &g) + values.randomElement(using: &g)!) }
             if Bool.random(using: &g) { kwargs.append(key("custom", &g) + values.randomElement(using: &g)!) }
             kwargs.shuffle(using: &g)
-            let value = Int.random(in: 0..<8, using: &g) == 0 ? "null" : "{" + kwargs.joined(separator: ",") + "}"
-            members.append(key("chat_template_kwargs", &g) + value)
+            return Int.random(in: 0..<8, using: &g) == 0 ? "null" : "{" + kwargs.joined(separator: ",") + "}"
+        case "tools":
+            if Bool.random(using: &g) { return ["[]", "null", "[ ]"].randomElement(using: &g)! }
+            return "[" + (0..<Int.random(in: 1...3, using: &g)).map { _ in tool(&g) }.joined(separator: ",") + "]"
+        case "max_tokens":
+            return "\(Int.random(in: 0...100_000, using: &g))"
+        default:
+            return #"{"a":[1,{"b":"\u00e9"}],"c":-1.5E+2}"#
         }
-        switch Int.random(in: 0..<4, using: &g) {
-        case 0: members.append(key("tools", &g) + ["[]", "null", "[ ]"].randomElement(using: &g)!)
-        case 1: members.append(key("tools", &g) + "[" + (0..<Int.random(in: 1...3, using: &g)).map { _ in tool(&g) }.joined(separator: ",") + "]")
-        default: break
-        }
-        if Bool.random(using: &g) { members.append(key("max_tokens", &g) + "\(Int.random(in: 0...100_000, using: &g))") }
-        if Bool.random(using: &g) { members.append(key("metadata", &g) + #"{"a":[1,{"b":"\u00e9"}],"c":-1.5E+2}"#) }
-        members.shuffle(using: &g)
-        return space(&g) + "{" + members.joined(separator: ",") + "}" + space(&g)
+    }
+
+    static func object<G: RandomNumberGenerator>(_ members: [(name: String, value: String)], _ g: inout G) -> String {
+        space(&g) + "{" + members.map { key($0.name, &g) + $0.value }.joined(separator: ",") + "}" + space(&g)
     }
 
     /// A tool as clients write them: members in any order, optional description and parameters,
