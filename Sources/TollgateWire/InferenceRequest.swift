@@ -153,7 +153,7 @@ public struct InferenceRequest: Sendable {
                         if field.keyHasEscapes { try refuseEscapedKey(thinkingKey, among: ["type"], in: "thinking") }
                         if JSONScanner.key(thinkingKey, is: "type") {
                             turns.once(ChatTurnRecorder.thinkingType)
-                            if try field.peekKind() == .string { thinkingDisabled = try field.readString() == "disabled" }
+                            thinkingDisabled = try field.peekKind() == .string && field.readString() == "disabled"
                         }
                     }
                 default: throw typeError("an object")

@@ -113,6 +113,7 @@ import Testing
         (#"{"model":"m","max_completion_tokens":5,"max_completion_tokens":null,"max_tokens":9,"messages":[]}"#,
          #"{"model":"m","max_tokens":9,"messages":[]}"#),
         (#"{"model":"m","thinking":{"type":"disabled"},"thinking":{},"messages":[]}"#, #"{"model":"m","thinking":{},"messages":[]}"#),
+        (#"{"model":"m","thinking":{"type":"disabled","type":null},"messages":[]}"#, #"{"model":"m","thinking":{"type":null},"messages":[]}"#),
         (#"{"model":"m","reasoning_effort":"none","reasoning_effort":"high","messages":[]}"#,
          #"{"model":"m","reasoning_effort":"high","messages":[]}"#),
         (#"{"model":"m","chat_template_kwargs":{"thinking":false},"chat_template_kwargs":{},"messages":[]}"#,
