@@ -14,11 +14,7 @@ import TollgateWire
 
     /// The routing parse of `json`, with a model added when it names none.
     static func routed(_ json: String) throws -> InferenceRequest {
-        var body = Array(json.utf8)
-        if !json.contains(#""model""#), let brace = body.firstIndex(of: UInt8(ascii: "{")) {
-            body.insert(contentsOf: #""model":"m","#.utf8, at: brace + 1)
-        }
-        return try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat) }
+        try ChatPromptCounter.namingAModel(json).withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat) }
     }
 
     private func general(_ json: String) throws -> Int {
@@ -552,16 +548,22 @@ extension ChatPromptCounter {
 
     /// ``shortcutCount(_:)`` with whether the count is exact and why not.
     func shortcut(_ json: String) -> PromptCount? {
-        var bytes = Array(json.utf8)
-        if !json.contains(#""model""#), let brace = bytes.firstIndex(of: UInt8(ascii: "{")) {
-            bytes.insert(contentsOf: #""model":"m","#.utf8, at: brace + 1)
-        }
-        return bytes.withUnsafeBytes { body in
+        Self.namingAModel(json).withUnsafeBytes { body in
             guard let request = try? InferenceRequest.parse(body, endpoint: .chat, recordingTurns: true),
                 let turns = request.chatTurns
             else { return nil }
             return countLoneUserTurn(turns, thinking: request.thinking, body: body)
                 ?? countTurns(turns, thinking: request.thinking, body: body)
         }
+    }
+
+    /// `json`'s bytes, with `"model":"m"` added when it names no model (the routing parse
+    /// requires one; the count ignores it).
+    static func namingAModel(_ json: String) -> [UInt8] {
+        var bytes = Array(json.utf8)
+        if !json.contains(#""model""#), let brace = bytes.firstIndex(of: UInt8(ascii: "{")) {
+            bytes.insert(contentsOf: #""model":"m","#.utf8, at: brace + 1)
+        }
+        return bytes
     }
 }
