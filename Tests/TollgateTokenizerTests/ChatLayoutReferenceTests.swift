@@ -24,13 +24,14 @@ import Testing
             .appendingPathComponent("chat-reference.json").path
     }()
 
-    static func load() -> [Case]? {
+    /// The reference's fixture layouts (`cases`), or its generated conversations (`random`).
+    static func load(_ key: String = "cases") -> [Case]? {
         guard let data = FileManager.default.contents(atPath: path), let doc = try? JSONValue.parse(data) else {
             Issue.record("vLLM chat reference not found or unreadable at \(path); run scripts/tokenizer-reference/prepare.sh")
             return nil
         }
         #expect(doc["vllm"]?.stringValue == "0.33.0")
-        return (doc["cases"]?.arrayValue ?? []).map { c in
+        return (doc[key]?.arrayValue ?? []).map { c in
             var tokens = -1
             if case .number(let n)? = c["tokens"] { tokens = Int(n) ?? -1 }
             let body = c["body"]?.stringValue
@@ -51,6 +52,32 @@ import Testing
             let count = try Self.counter.countChat(requestJSON: Array(c.request.utf8))
             #expect(count.tokens == c.tokens, "\(c.name): \(count.tokens) tokens, vLLM + HF say \(c.tokens)")
         }
+    }
+
+    /// Conversations generated with a fresh seed each run (turns of every role in many orders,
+    /// reasoning, tool schemas, calls and results, text parts, every way of choosing the mode),
+    /// rendered by vLLM's encoder: the layout, the count and the plain path's count must match.
+    @Test func randomConversationsAreRenderedAndCountedExactly() throws {
+        guard let cases = Self.load("random") else { return }
+        #expect(cases.count >= 200, "too few generated conversations in the reference (prepare.sh makes 400)")
+        let repeats = RepeatedTextCounts(minimumBytes: 1).scoped("team")
+        var viaShortcut = 0
+        for c in cases {
+            let request = try JSONValue.parse(c.request)
+            let rendered = try Self.counter.render(chatRequest: request)
+            #expect(rendered.text == c.prompt, "\(c.name): layout differs from vLLM's encoder; request \(c.request)")
+            #expect(rendered.reasons.isEmpty, "\(c.name): marked as estimated: \(rendered.reasons)")
+            let count = try Self.counter.countChat(requestJSON: Array(c.request.utf8))
+            #expect(count.tokens == c.tokens, "\(c.name): \(count.tokens) tokens, vLLM + HF say \(c.tokens)")
+            let throughTable = try Array(c.request.utf8).withUnsafeBytes { try Self.counter.countChat(requestBytes: $0, repeats: repeats) }
+            #expect(throughTable.tokens == c.tokens, "\(c.name): \(throughTable.tokens) through the table")
+            if let tokens = Self.counter.shortcutCount(c.request) {
+                viaShortcut += 1
+                #expect(tokens == c.tokens, "\(c.name): shortcut counted \(tokens), vLLM + HF say \(c.tokens)")
+            }
+        }
+        // The generated requests are plain chats: the gateway's own path must take nearly all.
+        #expect(viaShortcut * 10 >= cases.count * 9, "the shortcut took only \(viaShortcut) of \(cases.count)")
     }
 
     /// Every piece through the table of repeated texts, twice: the count must not move.

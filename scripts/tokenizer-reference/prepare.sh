@@ -5,8 +5,9 @@
 # its dependencies). Run from anywhere; run before `swift test`.
 #
 #   scripts/tokenizer-reference/prepare.sh            # writes .build-tokenizer-reference/reference.json
-#   TOLLGATE_TOKENIZER_SEED=123 scripts/...prepare.sh # reproduce a randomized run
+#   TOLLGATE_TOKENIZER_SEED=123 scripts/...prepare.sh # reproduce a randomized run (both seeds)
 #   TOLLGATE_TOKENIZER_RANDOM=20000 ...               # more random cases (default 5000)
+#   TOLLGATE_CHAT_RANDOM=5000 ...                     # more generated chat requests (default 400)
 #   scripts/tokenizer-reference/prepare.sh --venv-only  # only create the venv (benchmark)
 #
 # The Swift tests read $TOLLGATE_TOKENIZER_REFERENCE, or .build-tokenizer-reference/reference.json,
@@ -55,4 +56,6 @@ fi
     --encoder "$encoder" \
     --tokenizer "$tokenizer" \
     --fixtures "$root/Tests/TollgateTokenizerTests/Fixtures/chat-layout-cases.json" \
+    --random "${TOLLGATE_CHAT_RANDOM:-400}" \
+    "${seed_args[@]}" \
     --out "$(dirname "$out")/chat-reference.json"
