@@ -14,6 +14,7 @@
 #   PIN=1 bench/pricing.sh         # simulator and wrk on CPU 0, the gateways on CPU 1
 #   BEFORE_BIN=/tmp/tollgate-old PIN=1 bench/pricing.sh   # and a fourth gateway, "before": priced,
 #                                  # from another build; adds priced − before, paired in the same run
+#                                  # (BEFORE_ENV="NAME=value ..." sets its environment)
 #   CONTROL_BIN=/tmp/tollgate-old bench/pricing.sh   # the control gateway from another build:
 #                                  # control − plain compares two unpriced builds (no A/A floor then)
 #
@@ -46,6 +47,7 @@ if [ -n "${CONTROL_BIN:-}" ]; then gateway_bin[control]=$CONTROL_BIN; fi
 if [ -n "${BEFORE_BIN:-}" ]; then
   gateway_config "$BEFORE_PORT" "$SIM_PORT" "$PRICING" >"$OUT/before.yaml"
   port[before]=$BEFORE_PORT; gateway_bin[before]=$BEFORE_BIN; paths+=(before)
+  gateway_env[before]=${BEFORE_ENV:-}
 fi
 start_stack "${paths[@]}"
 curl -sf -D - -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
