@@ -56,7 +56,8 @@ struct PriceCommand: AsyncParsableCommand {
         } catch {
             throw InputError(message: "the request is not valid JSON: \(error)")
         }
-        let count = try ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared).countChat(request: request)
+        // The gateway's own count (its plain-chat path, or the general one where that gives up).
+        let count = try ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared).countChat(requestJSON: body)
         let thinking = ChatPromptCounter.thinkingMode(of: request)
         let requested = maxTokens ?? Self.requestedMaxTokens(of: request)
         let estimator = CostEstimator(book: book)

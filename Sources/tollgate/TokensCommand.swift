@@ -63,8 +63,8 @@ struct TokensCommand: ParsableCommand {
             let result: PromptCount
             if chat || completion {
                 let counter = ChatPromptCounter(tokenizer: tokenizer)
-                let request = try JSONValue.parse(data)
-                result = chat ? try counter.countChat(request: request) : try counter.countCompletion(request: request)
+                // A chat is counted as the gateway counts it (its plain-chat path, or the general one).
+                result = chat ? try counter.countChat(requestJSON: data) : try counter.countCompletion(request: JSONValue.parse(data))
             } else {
                 result = PromptCount(tokens: try tokenizer.count(utf8: data), exact: true)
             }

@@ -7,10 +7,16 @@ machine already has (gettext translations in about 190 languages through `msgunf
 sources, C headers, X11 Compose tables, Markdown docs, Perl and JavaScript), cuts them into
 chunks of about 1 MB, encodes each chunk with both tokenizers and compares the id sequences. A
 mismatch prints the chunk, the first differing position and the text around it; the exit code
-is the number of mismatched chunks (0: exact everywhere).
+is the number of mismatches (0: exact everywhere).
+
+With --chat, each chunk is also sent as the one user turn of a chat request to `tollgate tokens
+count --chat`, which counts as the gateway does, in three forms: as is, cut down to ASCII
+without `<`, and cut down further to printable ASCII with nothing JSON escapes (the text the
+gateway's fastest count, `countPlainASCII`, takes). Each count must equal HF's count of the
+prompt vLLM 0.33.0's encoder renders (`prepare.sh` extracts the encoder).
 
     .venv-tokenizer-reference/bin/python scripts/tokenizer-reference/corpus_parity.py \
-        --bin .build/release/tollgate [--mb 200] [--keep DIR]
+        --bin .build/release/tollgate [--mb 200] [--chat] [--keep DIR]
 
 (`scripts/tokenizer-reference/prepare.sh --venv-only` creates the venv.)
 """
@@ -27,6 +33,7 @@ from tokenizers import Tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKENIZER = os.path.join(ROOT, "Sources/TollgateTokenizer/Resources/tokenizer.json")
+ENCODER = os.path.join(ROOT, ".venv-tokenizer-reference/vllm-0.33.0/deepseek_v4_encoding.py")
 # (directory, how a file's name ends) for the plain-text sources.
 TEXT_SOURCES = [
     ("/usr/lib/python3.11", ".py"), ("/usr/include", ".h"), ("/usr/share/X11/locale", "Compose"),
@@ -77,12 +84,17 @@ def main():
     parser.add_argument("--mb", type=float, default=200, help="stop after about this many MB of text")
     parser.add_argument("--seed", type=int, default=7, help="order of the translation catalogs")
     parser.add_argument("--keep", help="write the chunks to this directory and keep them")
+    parser.add_argument("--chat", action="store_true", help="also count each chunk as a chat turn")
     args = parser.parse_args()
+    if args.chat:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import chat_reference
+        encoder = chat_reference.load_encoder(ENCODER)
 
     reference = Tokenizer.from_file(TOKENIZER)
     folder = args.keep or tempfile.mkdtemp(prefix="tollgate-corpus-")
     os.makedirs(folder, exist_ok=True)
-    mismatched = tokens = size = 0
+    mismatched = tokens = size = chats = 0
     try:
         for index, text in enumerate(chunks(int(args.mb * 1e6), random.Random(args.seed))):
             path = os.path.join(folder, f"chunk{index:04d}.txt")
@@ -101,10 +113,27 @@ def main():
                 print(f"MISMATCH {path}: {len(actual)} ids against {len(expected)}, first difference at {at}: "
                       f"{actual[max(0, at - 3):at + 5]} against {expected[max(0, at - 3):at + 5]}\n"
                       f"  text there: {reference.decode(expected[max(0, at - 10):at + 10])!r}", flush=True)
+            if args.chat:
+                ascii_text = "".join(c for c in text if c.isascii() and c != "<")
+                printable = "".join(c for c in ascii_text if " " <= c <= "~" and c not in '"\\')
+                for variant, content in (("as is", text), ("ASCII without <", ascii_text), ("printable", printable)):
+                    request = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": content}]}
+                    prompt = chat_reference.render(encoder, request)
+                    expected_count = len(reference.encode(prompt, add_special_tokens=False).ids)
+                    request_path = path + ".json"
+                    with open(request_path, "w", encoding="utf-8") as f:
+                        json.dump(request, f, ensure_ascii=False)
+                    run = subprocess.run([args.bin, "tokens", "count", "--chat", "--file", request_path],
+                                         capture_output=True, text=True)
+                    chats += 1
+                    if run.returncode != 0 or run.stdout.strip() != str(expected_count):
+                        mismatched += 1
+                        print(f"MISMATCH {path}, chat turn {variant}: tollgate {run.stdout.strip() or run.stderr.strip()}, "
+                              f"vLLM + HF {expected_count}", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(folder)
-    print(f"{index + 1} chunks, {size / 1e6:.1f} MB, {tokens:,} tokens: {mismatched} mismatched")
+    print(f"{index + 1} chunks, {size / 1e6:.1f} MB, {tokens:,} tokens, {chats} chat counts: {mismatched} mismatched")
     sys.exit(min(mismatched, 125))
 
 
