@@ -44,14 +44,16 @@ import Testing
     @Test func everyReferenceLayoutIsRenderedAndCountedExactly() throws {
         guard let cases = Self.load() else { return }
         #expect(cases.count >= 25, "too few chat layout cases in the reference")
-        for c in cases {
-            let request = try JSONValue.parse(c.request)
-            let rendered = try Self.counter.render(chatRequest: request)
-            #expect(rendered.text == c.prompt, "\(c.name): layout differs from vLLM's encoder")
-            #expect(rendered.reasons.isEmpty, "\(c.name): marked as estimated")
-            let count = try Self.counter.countChat(requestJSON: Array(c.request.utf8))
-            #expect(count.tokens == c.tokens, "\(c.name): \(count.tokens) tokens, vLLM + HF say \(c.tokens)")
-        }
+        for c in cases { try Self.expectRenderedAndCountedExactly(c) }
+    }
+
+    /// The prompt text byte for byte, no estimate reasons, and the count, as vLLM + HF give them.
+    static func expectRenderedAndCountedExactly(_ c: Case) throws {
+        let rendered = try counter.render(chatRequest: JSONValue.parse(c.request))
+        #expect(rendered.text == c.prompt, "\(c.name): layout differs from vLLM's encoder; request \(c.request)")
+        #expect(rendered.reasons.isEmpty, "\(c.name): marked as estimated: \(rendered.reasons)")
+        let count = try counter.countChat(requestJSON: Array(c.request.utf8))
+        #expect(count.tokens == c.tokens, "\(c.name): \(count.tokens) tokens, vLLM + HF say \(c.tokens)")
     }
 
     /// Conversations generated with a fresh seed each run (turns of every role in many orders,
@@ -63,12 +65,7 @@ import Testing
         let repeats = RepeatedTextCounts(minimumBytes: 1).scoped("team")
         var viaShortcut = 0
         for c in cases {
-            let request = try JSONValue.parse(c.request)
-            let rendered = try Self.counter.render(chatRequest: request)
-            #expect(rendered.text == c.prompt, "\(c.name): layout differs from vLLM's encoder; request \(c.request)")
-            #expect(rendered.reasons.isEmpty, "\(c.name): marked as estimated: \(rendered.reasons)")
-            let count = try Self.counter.countChat(requestJSON: Array(c.request.utf8))
-            #expect(count.tokens == c.tokens, "\(c.name): \(count.tokens) tokens, vLLM + HF say \(c.tokens)")
+            try Self.expectRenderedAndCountedExactly(c)
             let throughTable = try Array(c.request.utf8).withUnsafeBytes { try Self.counter.countChat(requestBytes: $0, repeats: repeats) }
             #expect(throughTable.tokens == c.tokens, "\(c.name): \(throughTable.tokens) through the table")
             if let tokens = Self.counter.shortcutCount(c.request) {
