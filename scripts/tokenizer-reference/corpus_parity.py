@@ -50,7 +50,7 @@ def texts(rng):
     for path in catalogs:
         out = subprocess.run(["msgunfmt", path], capture_output=True)
         try:
-            yield path, out.stdout.decode("utf-8")
+            yield out.stdout.decode("utf-8")
         except UnicodeDecodeError:
             continue
     for base, suffix in TEXT_SOURCES:
@@ -58,14 +58,14 @@ def texts(rng):
             for f in sorted(files):
                 if f.endswith(suffix):
                     try:
-                        yield os.path.join(d, f), open(os.path.join(d, f), encoding="utf-8").read()
+                        yield open(os.path.join(d, f), encoding="utf-8").read()
                     except (UnicodeDecodeError, OSError):
                         continue
 
 
 def chunks(limit_bytes, rng):
     current, size, total = [], 0, 0
-    for _, text in texts(rng):
+    for text in texts(rng):
         current.append(text)
         size += len(text.encode())
         if size >= CHUNK_BYTES:
@@ -94,9 +94,10 @@ def main():
     reference = Tokenizer.from_file(TOKENIZER)
     folder = args.keep or tempfile.mkdtemp(prefix="tollgate-corpus-")
     os.makedirs(folder, exist_ok=True)
-    mismatched = tokens = size = chats = 0
+    mismatched = tokens = size = chats = chunk_count = 0
     try:
         for index, text in enumerate(chunks(int(args.mb * 1e6), random.Random(args.seed))):
+            chunk_count += 1
             path = os.path.join(folder, f"chunk{index:04d}.txt")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -133,7 +134,7 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(folder)
-    print(f"{index + 1} chunks, {size / 1e6:.1f} MB, {tokens:,} tokens, {chats} chat counts: {mismatched} mismatched")
+    print(f"{chunk_count} chunks, {size / 1e6:.1f} MB, {tokens:,} tokens, {chats} chat counts: {mismatched} mismatched")
     sys.exit(min(mismatched, 125))
 
 
