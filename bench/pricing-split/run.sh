@@ -2,6 +2,8 @@
 # Where pricing's cost on a short request sits: the proxy load of bench/pricing.sh through two
 # unpriced gateways and priced gateways that each skip part of pricing (skip-parts.patch, applied
 # to a build of this checkout; TOLLGATE_FLOOR picks the part, see the patch):
+#   floor   unpriced, but the first "content" string found naively and counted exactly (the
+#           least any exact count can cost: no turns recorded, nothing priced; TOLLGATE_COUNT_ONLY)
 #   bill    constant estimate headers, the answer's usage read and a constant `cost` spliced
 #   record  bill + the routing parse records the turns
 #   count   record + the prompt counted (no rates, estimate or settlement)
@@ -27,19 +29,22 @@ fi
 export TOLLGATE_BENCH_BIN=$TOLLGATE_SPLIT_BIN
 . bench/lib.sh
 
-paths=(plain control bill record count priced)
+paths=(plain control floor bill record count priced)
 declare -A port pid gateway_env
-port=([plain]=19580 [control]=19581 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585)
-gateway_env=([bill]=TOLLGATE_FLOOR=2 [record]=TOLLGATE_FLOOR=4 [count]=TOLLGATE_FLOOR=3)
-for p in plain control; do gateway_config "${port[$p]}" "$SIM_PORT" >"$OUT/$p.yaml"; done
+port=([floor]=19586 [plain]=19580 [control]=19581 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585)
+gateway_env=([floor]=TOLLGATE_COUNT_ONLY=1 [bill]=TOLLGATE_FLOOR=2 [record]=TOLLGATE_FLOOR=4 [count]=TOLLGATE_FLOOR=3)
+for p in plain control floor; do gateway_config "${port[$p]}" "$SIM_PORT" >"$OUT/$p.yaml"; done
 for p in bill record count priced; do gateway_config "${port[$p]}" "$SIM_PORT" "$PRICING" >"$OUT/$p.yaml"; done
 PIN=1 start_stack "${paths[@]}"
-# Each priced variant must still send the bill, or the comparison means nothing.
-for p in bill record count priced; do
+# Each priced variant must still send the bill, and the floor must count, or the comparison means
+# nothing.
+ask() {
   curl -sf -D - -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-    -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}' \
-    "http://127.0.0.1:${port[$p]}/v1/chat/completions" | grep -q '"cost":"' || { echo "$p sent no cost" >&2; exit 1; }
-done
+    -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content": "Say hello."}],"max_tokens":16}' \
+    "http://127.0.0.1:${port[$1]}/v1/chat/completions"
+}
+for p in bill record count priced; do ask "$p" | grep -q '"cost":"' || { echo "$p sent no cost" >&2; exit 1; }; done
+ask floor | grep -qi '^x-tollgate-floor-count: [1-9]' || { echo "floor counted nothing" >&2; exit 1; }
 
 run() { BENCH_STREAM=$2 measure "${pid[$1]}" "${port[$1]}" "$3" bench/proxy.lua; }
 for p in "${paths[@]}"; do run "$p" 0 16 >/dev/null; done   # warm up
@@ -60,13 +65,13 @@ def cpu(path, s, c):
 us = lambda v: f"{v:+.1f}"
 print("Gateway CPU µs per request, paired within each repetition: median [95% interval].")
 print()
-print("| mode | conns | unpriced | control − plain | bill − unpriced | record − bill | count − record | priced − count | priced − unpriced |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| mode | conns | unpriced | control − plain | floor − unpriced | bill − unpriced | record − bill | count − record | priced − count | priced − unpriced | priced − floor |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for s in sorted({r["stream"] for r in rows}):
     for c in sorted({r["conn"] for r in rows}):
-        x = {p: cpu(p, s, c) for p in ("plain", "control", "bill", "record", "count", "priced")}
+        x = {p: cpu(p, s, c) for p in ("plain", "control", "floor", "bill", "record", "count", "priced")}
         x["unpriced"] = [(a + b) / 2 for a, b in zip(x["plain"], x["control"])]
         d = lambda a, b: show([p - q for p, q in zip(x[a], x[b])], us)
-        print(f"| {'stream' if s else 'json'} | {c} | {statistics.median(x['unpriced']):.1f} | {d('control', 'plain')} | {d('bill', 'unpriced')} | "
-              f"{d('record', 'bill')} | {d('count', 'record')} | {d('priced', 'count')} | {d('priced', 'unpriced')} |")
+        print(f"| {'stream' if s else 'json'} | {c} | {statistics.median(x['unpriced']):.1f} | {d('control', 'plain')} | {d('floor', 'unpriced')} | {d('bill', 'unpriced')} | "
+              f"{d('record', 'bill')} | {d('count', 'record')} | {d('priced', 'count')} | {d('priced', 'unpriced')} | {d('priced', 'floor')} |")
 PY
