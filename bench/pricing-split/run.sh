@@ -8,6 +8,8 @@
 #   record  bill + the routing parse records the turns
 #   count   record + the prompt counted (no rates, estimate or settlement)
 #   priced  pricing as shipped
+#   match   pricing as shipped but without the turns recorded: the floor's byte search finds the
+#           text (what a matcher of the lone turn, run after an unrecorded parse, would at best cost)
 # Pinned (simulator and wrk on CPU 0, gateways on CPU 1), in balanced orders; prints each step's
 # added gateway CPU µs per request, paired within each repetition: median [95% interval].
 #
@@ -29,12 +31,12 @@ fi
 export TOLLGATE_BENCH_BIN=$TOLLGATE_SPLIT_BIN
 . bench/lib.sh
 
-paths=(plain control floor bill record count priced)
+paths=(plain control floor bill record count priced match)
 declare -A port pid gateway_env
-port=([floor]=19586 [plain]=19580 [control]=19581 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585)
-gateway_env=([floor]=TOLLGATE_COUNT_ONLY=1 [bill]=TOLLGATE_FLOOR=2 [record]=TOLLGATE_FLOOR=4 [count]=TOLLGATE_FLOOR=3)
+port=([match]=19587 [floor]=19586 [plain]=19580 [control]=19581 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585)
+gateway_env=([match]=TOLLGATE_FLOOR=5 [floor]=TOLLGATE_COUNT_ONLY=1 [bill]=TOLLGATE_FLOOR=2 [record]=TOLLGATE_FLOOR=4 [count]=TOLLGATE_FLOOR=3)
 for p in plain control floor; do gateway_config "${port[$p]}" "$SIM_PORT" >"$OUT/$p.yaml"; done
-for p in bill record count priced; do gateway_config "${port[$p]}" "$SIM_PORT" "$PRICING" >"$OUT/$p.yaml"; done
+for p in bill record count priced match; do gateway_config "${port[$p]}" "$SIM_PORT" "$PRICING" >"$OUT/$p.yaml"; done
 PIN=1 start_stack "${paths[@]}"
 # Each priced variant must still send the bill, and the floor must count, or the comparison means
 # nothing.
@@ -43,7 +45,7 @@ ask() {
     -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content": "Say hello."}],"max_tokens":16}' \
     "http://127.0.0.1:${port[$1]}/v1/chat/completions"
 }
-for p in bill record count priced; do ask "$p" | grep -q '"cost":"' || { echo "$p sent no cost" >&2; exit 1; }; done
+for p in bill record count priced match; do ask "$p" | grep -q '"cost":"' || { echo "$p sent no cost" >&2; exit 1; }; done
 ask floor | grep -qi '^x-tollgate-floor-count: [1-9]' || { echo "floor counted nothing" >&2; exit 1; }
 
 run() { BENCH_STREAM=$2 measure "${pid[$1]}" "${port[$1]}" "$3" bench/proxy.lua; }
@@ -65,13 +67,13 @@ def cpu(path, s, c):
 us = lambda v: f"{v:+.1f}"
 print("Gateway CPU µs per request, paired within each repetition: median [95% interval].")
 print()
-print("| mode | conns | unpriced | control − plain | floor − unpriced | bill − unpriced | record − bill | count − record | priced − count | priced − unpriced | priced − floor |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| mode | conns | unpriced | control − plain | floor − unpriced | bill − unpriced | record − bill | count − record | priced − count | priced − unpriced | priced − floor | match − unpriced | priced − match |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for s in sorted({r["stream"] for r in rows}):
     for c in sorted({r["conn"] for r in rows}):
-        x = {p: cpu(p, s, c) for p in ("plain", "control", "floor", "bill", "record", "count", "priced")}
+        x = {p: cpu(p, s, c) for p in ("plain", "control", "floor", "bill", "record", "count", "priced", "match")}
         x["unpriced"] = [(a + b) / 2 for a, b in zip(x["plain"], x["control"])]
         d = lambda a, b: show([p - q for p, q in zip(x[a], x[b])], us)
         print(f"| {'stream' if s else 'json'} | {c} | {statistics.median(x['unpriced']):.1f} | {d('control', 'plain')} | {d('floor', 'unpriced')} | {d('bill', 'unpriced')} | "
-              f"{d('record', 'bill')} | {d('count', 'record')} | {d('priced', 'count')} | {d('priced', 'unpriced')} | {d('priced', 'floor')} |")
+              f"{d('record', 'bill')} | {d('count', 'record')} | {d('priced', 'count')} | {d('priced', 'unpriced')} | {d('priced', 'floor')} | {d('match', 'unpriced')} | {d('priced', 'match')} |")
 PY
