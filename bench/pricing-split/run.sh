@@ -38,14 +38,18 @@ gateway_env=([match]=TOLLGATE_FLOOR=5 [floor]=TOLLGATE_COUNT_ONLY=1 [bill]=TOLLG
 for p in plain control floor; do gateway_config "${port[$p]}" "$SIM_PORT" >"$OUT/$p.yaml"; done
 for p in bill record count priced match; do gateway_config "${port[$p]}" "$SIM_PORT" "$PRICING" >"$OUT/$p.yaml"; done
 PIN=1 start_stack "${paths[@]}"
-# Each priced variant must still send the bill, and the floor must count, or the comparison means
-# nothing.
+# Each priced variant must still send the bill (an estimate needs the prompt counted, where the
+# variant counts), and the floor must count, or the comparison means nothing.
 ask() {
   curl -sf -D - -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
     -d '{"model":"deepseek-v4-flash","messages":[{"role":"user","content": "Say hello."}],"max_tokens":16}' \
     "http://127.0.0.1:${port[$1]}/v1/chat/completions"
 }
-for p in bill record count priced match; do ask "$p" | grep -q '"cost":"' || { echo "$p sent no cost" >&2; exit 1; }; done
+for p in bill record count priced match; do
+  answer=$(ask "$p")
+  grep -qi '^x-tollgate-cost-estimate: ' <<<"$answer" && grep -q '"cost":"' <<<"$answer" ||
+    { echo "$p sent no estimate or no cost" >&2; exit 1; }
+done
 ask floor | grep -qi '^x-tollgate-floor-count: [1-9]' || { echo "floor counted nothing" >&2; exit 1; }
 
 run() { BENCH_STREAM=$2 measure "${pid[$1]}" "${port[$1]}" "$3" bench/proxy.lua; }
