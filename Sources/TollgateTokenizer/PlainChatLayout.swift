@@ -94,7 +94,7 @@ extension ChatPromptCounter {
 
     /// A lone user turn of plain ASCII text at the default effort, the shape of most short
     /// requests: the text's count and the markers around it, without running the layout (less
-    /// code to fetch cold on every request: docs/BENCHMARKS.md, "Nineteenth session"). Nil for
+    /// code to fetch cold on every request: docs/BENCHMARKS-JOURNAL.md, "Nineteenth session"). Nil for
     /// anything else.
     func countLoneUserTurn(_ chat: ChatTurns, thinking: Bool, body: UnsafeRawBufferPointer) -> PromptCount? {
         guard chat.turns.count == 1, chat.tools == nil, !thinking || chat.reasoningEffort == nil,

@@ -202,7 +202,7 @@ final class MergeTable: @unchecked Sendable {
 /// Zeroed memory for the two big hash tables (4 and 8 MB), on 2 MB pages where the kernel allows
 /// (transparent huge pages, `madvise` mode). Their inserts land at random, each first reading its
 /// slot: on 4 KB pages filling them took about 6,000 page faults (a read, then a write, per page),
-/// and on 2 MB pages a handful: a sixth less load time (docs/BENCHMARKS.md, twelfth session).
+/// and on 2 MB pages a handful: a sixth less load time (docs/BENCHMARKS-JOURNAL.md, twelfth session).
 struct TableMemory {
     private static let hugePage = 2 << 20
     private let base: UnsafeMutableRawPointer
