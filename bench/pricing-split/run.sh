@@ -33,8 +33,8 @@ export TOLLGATE_BENCH_BIN=$TOLLGATE_SPLIT_BIN
 
 paths=(plain control floor bill record count priced match)
 declare -A port pid gateway_env
-port=([match]=19587 [floor]=19586 [plain]=19580 [control]=19581 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585)
-gateway_env=([match]=TOLLGATE_FLOOR=5 [floor]=TOLLGATE_COUNT_ONLY=1 [bill]=TOLLGATE_FLOOR=2 [record]=TOLLGATE_FLOOR=4 [count]=TOLLGATE_FLOOR=3)
+port=([plain]=19580 [control]=19581 [floor]=19586 [bill]=19582 [record]=19583 [count]=19584 [priced]=19585 [match]=19587)
+gateway_env=([floor]=TOLLGATE_COUNT_ONLY=1 [bill]=TOLLGATE_FLOOR=2 [record]=TOLLGATE_FLOOR=4 [count]=TOLLGATE_FLOOR=3 [match]=TOLLGATE_FLOOR=5)
 for p in plain control floor; do gateway_config "${port[$p]}" "$SIM_PORT" >"$OUT/$p.yaml"; done
 for p in bill record count priced match; do gateway_config "${port[$p]}" "$SIM_PORT" "$PRICING" >"$OUT/$p.yaml"; done
 PIN=1 start_stack "${paths[@]}"
