@@ -17,6 +17,7 @@ public struct PriceBook: Sendable {
     public let versions: [PriceBookVersion]
     /// The file the book was read from, for error messages.
     public let file: String
+    let currencyLine: Int
     let expectedOutputLine: Int
 
     /// Reads and validates a price book file.
@@ -36,6 +37,15 @@ public struct PriceBook: Sendable {
     public func version(at date: Date) -> PriceBookVersion {
         for version in versions.reversed() where version.effectiveFrom <= date { return version }
         return versions[0]
+    }
+
+    /// Refuses a book in another currency than `running`'s, the book a reload would replace:
+    /// budgets and the ledger are kept in the running book's currency.
+    public func validate(replacing running: PriceBook) throws {
+        guard currency != running.currency else { return }
+        throw ConfigError(
+            file: file, line: currencyLine,
+            reason: "currency is \(currency) but the running book's is \(running.currency): budgets and the ledger are kept in it, so changing it needs a restart")
     }
 
     /// Checks that every version prices every model each target serves, that the list-price

@@ -52,7 +52,7 @@ enum PriceBookParser {
         }
         return PriceBook(
             currency: currency, listPriceTarget: listPriceTarget, expectedOutputTokens: expected,
-            versions: versions, file: root.file, expectedOutputLine: expectedNode.line)
+            versions: versions, file: root.file, currencyLine: currencyNode.line, expectedOutputLine: expectedNode.line)
     }
 
     // MARK: - Versions

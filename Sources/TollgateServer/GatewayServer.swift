@@ -20,12 +20,17 @@ public final class GatewayServer: Sendable {
     private let client: UpstreamClient
     private let prober: HealthProber
     private let probeTask: Task<Void, Never>
+    private let pricing: CurrentPricer?
 
     /// The port actually bound (configuration port 0 picks a free one).
     public var port: Int { server.port }
 
-    private init(configuration: GatewayConfiguration, server: HTTPServer, client: UpstreamClient, prober: HealthProber, probeTask: Task<Void, Never>) {
+    private init(
+        configuration: GatewayConfiguration, server: HTTPServer, client: UpstreamClient, prober: HealthProber, probeTask: Task<Void, Never>,
+        pricing: CurrentPricer?
+    ) {
         self.configuration = configuration
+        self.pricing = pricing
         self.server = server
         self.client = client
         self.prober = prober
@@ -41,19 +46,21 @@ public final class GatewayServer: Sendable {
     ) async throws -> GatewayServer {
         let client = UpstreamClient(
             configuration: UpstreamClientConfiguration(connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs))))
-        let pricer = try configuration.priceBookPath.map { path in
+        let pricing = try configuration.priceBookPath.map { path in
             let book = try PriceBook.load(path: path)
-            try book.validate(targets: configuration.targets.map { ($0.name, $0.modelOrder) })
-            return RequestPricer(
+            let targets = configuration.targets.map { (target: $0.name, models: $0.modelOrder) }
+            try book.validate(targets: targets)
+            let pricer = RequestPricer(
                 book: book, tokenizer: try DeepSeekTokenizer.loadBundled(), repeatedTextSlots: configuration.repeatedTextSlots)
+            return CurrentPricer(pricer, path: path, targets: targets, logger: logger)
         }
-        if ledger != nil && pricer == nil {
+        if ledger != nil && pricing == nil {
             throw ConfigError(
                 file: configuration.file, line: 0,
                 reason: "a database needs a price book (pricing.price_book): budgets and the ledger are kept in money")
         }
         let state = GatewayState(
-            configuration: configuration, client: client, pricer: pricer,
+            configuration: configuration, client: client, pricing: pricing,
             ledger: ledger.map { LedgerAdmission(ledger: $0, logger: logger) }, createdAt: Int(Date().timeIntervalSince1970),
             adminToken: adminToken, logger: logger)
         let prober = HealthProber(
@@ -80,7 +87,18 @@ public final class GatewayServer: Sendable {
             throw error
         }
         logger.info("tollgate listening", metadata: ["tollgate.address": "\(configuration.host):\(server.port)"])
-        return GatewayServer(configuration: configuration, server: server, client: client, prober: prober, probeTask: probeTask)
+        return GatewayServer(
+            configuration: configuration, server: server, client: client, prober: prober, probeTask: probeTask, pricing: pricing)
+    }
+
+    /// Reads the price book file (`pricing.price_book`) again and puts it in force for requests
+    /// that start from now on. A file that fails any check made at start, or changes the currency,
+    /// is refused with a `ConfigError` (file, line, reason) and the running book stays.
+    public func reloadPriceBook() throws -> PriceBook {
+        guard let pricing else {
+            throw ConfigError(file: configuration.file, line: 0, reason: "no price book to reload: pricing.price_book is not set")
+        }
+        return try pricing.reload().book
     }
 
     public func shutdown() async throws {
@@ -118,8 +136,25 @@ public struct GatewayService: Service {
         // The admin token is read from the environment only, never from the configuration file.
         let adminToken = ProcessInfo.processInfo.environment["TOLLGATE_ADMIN_TOKEN"]
         let gateway = try await GatewayServer.start(configuration: configuration, group: group, ledger: ledger, adminToken: adminToken, logger: logger)
+        let reloads = Self.reloadPriceBook(onSignal: SIGHUP, gateway: gateway, logger: logger)
         onStart(gateway)
         try? await gracefulShutdown()
+        reloads.cancel()
         try await gateway.shutdown()
+    }
+
+    /// Re-reads the price book whenever the process gets `signal` (SIGHUP, as daemons do; without a
+    /// handler it would end the process). The reload logs its outcome; a refused file changes nothing.
+    private static func reloadPriceBook(onSignal signal: Int32, gateway: GatewayServer, logger: Logger) -> DispatchSourceSignal {
+        Foundation.signal(signal, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+        source.setEventHandler {
+            guard gateway.configuration.priceBookPath != nil else {
+                return logger.warning("SIGHUP: nothing to reload, the configuration names no price book")
+            }
+            _ = try? gateway.reloadPriceBook()
+        }
+        source.resume()
+        return source
     }
 }

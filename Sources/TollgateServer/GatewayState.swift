@@ -15,22 +15,24 @@ final class GatewayState: Sendable {
     /// The `/v1/models` body.
     let modelsBody: [UInt8]
     let client: UpstreamClient
-    /// Prices requests when the configuration names a price book.
-    let pricer: RequestPricer?
+    /// The price book in force and its reload, when the configuration names a price book.
+    let pricing: CurrentPricer?
+    /// Prices requests when the configuration names a price book. A request reads it once and
+    /// keeps it: a reload does not change the book a running request is billed under.
+    var pricer: RequestPricer? { pricing?.pricer }
     /// Keys, limits, budgets and the usage ledger, when a database is configured.
     let ledger: LedgerAdmission?
     /// The admin API and team usage reports (`/admin/...`, `/v1/usage/report`).
     let admin: AdminAPI
 
     init(
-        configuration: GatewayConfiguration, client: UpstreamClient, pricer: RequestPricer?, ledger: LedgerAdmission?, createdAt: Int,
+        configuration: GatewayConfiguration, client: UpstreamClient, pricing: CurrentPricer?, ledger: LedgerAdmission?, createdAt: Int,
         adminToken: String? = nil, logger: Logger = Logger(label: "tollgate")
     ) {
         self.configuration = configuration
         self.admin = AdminAPI(
-            token: AdminToken(adminToken), ledger: ledger, currency: pricer?.currency ?? "USD",
-            repeatedTexts: pricer?.repeatedTexts, logger: logger)
-        self.pricer = pricer
+            token: AdminToken(adminToken), ledger: ledger, pricing: pricing, logger: logger)
+        self.pricing = pricing
         self.ledger = ledger
         self.keys = KeyTable(configuration.teams)
         self.targets = configuration.targets

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Testing
 import TollgateEngineSim
 import TollgateMoney
@@ -175,5 +176,97 @@ import TollgateTokenizer
         let stats = try await unpriced.client.send(.GET, unpriced.base + "/admin/stats", headers: [("authorization", "Bearer \(token)")])
         #expect(stats.status == 200)
         #expect(try json(stats.body)["repeated_texts"] is NSNull)
+    }
+
+    /// Prices change without a restart: `POST /admin/price-book/reload` puts an edited book in
+    /// force for the requests that follow. An edit that fails a check (a negative price, another
+    /// currency, a missing file) is refused with file, line and reason, and the running book keeps
+    /// pricing every request.
+    @Test func aReloadedBookPricesTheNextRequestsAndARefusedOneChangesNothing() async throws {
+        let token = "admin-token-for-reloads"
+        let admin = [("authorization", "Bearer \(token)")]
+        let fixture = try await GatewayFixture.start(priceBook: Self.book, adminToken: token)
+        defer { Task { await fixture.stop() } }
+        let path = try #require(fixture.gateway.configuration.priceBookPath)
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"How much now?"}],"max_tokens":8}"#
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(body.utf8)).tokens
+        func priced() async throws -> (estimate: String?, cost: String?, usage: [String: Any]) {
+            let response = try await fixture.chat(body)
+            #expect(response.status == 200)
+            let usage = try #require(try json(response.body)["usage"] as? [String: Any])
+            return (response.headers.first(name: "x-tollgate-cost-estimate"), usage["cost"] as? String, usage)
+        }
+        func shown() async throws -> [String: Any] {
+            let response = try await fixture.client.send(.GET, fixture.base + "/admin/price-book", headers: admin)
+            #expect(response.status == 200)
+            return try json(response.body)
+        }
+        func reload() async throws -> TestResponse {
+            try await fixture.client.send(.POST, fixture.base + "/admin/price-book/reload", headers: admin)
+        }
+
+        #expect(try await priced().estimate == expectedCost(prompt: prompt, completion: 8))
+        let before = try await shown()
+        #expect(before["object"] as? String == "price_book" && before["in_force"] as? String == "test-v1")
+        #expect(before["file"] as? String == path && before["currency"] as? String == "USD")
+
+        // A second version, already in effect, doubles every price.
+        let doubled = Self.book + """
+
+              - id: test-v2
+                effective_from: "2026-06-01T00:00:00Z"
+                targets:
+                  flash-pool:
+                    kind: upstream
+                    models:
+                      deepseek-v4-flash: {input_cache_hit: "0.20", input_cache_miss: "2.00", output: "4.00"}
+            """
+        try doubled.write(toFile: path, atomically: true, encoding: .utf8)
+        let accepted = try await reload()
+        #expect(accepted.status == 200)
+        let loaded = try json(accepted.body)
+        #expect(loaded["in_force"] as? String == "test-v2")
+        #expect((loaded["versions"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["test-v1", "test-v2"])
+        func doubledCost(prompt: Int, completion: Int) -> String {
+            Money(nanos: Int64(prompt * 2000 + completion * 4000), currency: "USD").decimalString
+        }
+        let after = try await priced()
+        #expect(after.estimate == doubledCost(prompt: prompt, completion: 8))
+        let completion = try #require(after.usage["completion_tokens"] as? Int)
+        let reportedPrompt = try #require(after.usage["prompt_tokens"] as? Int)
+        #expect(after.cost == doubledCost(prompt: reportedPrompt, completion: completion))
+
+        // Each refused edit names the file, the line and the reason; test-v2 keeps pricing.
+        let negative = doubled.replacingOccurrences(of: #"output: "4.00""#, with: #"output: "-4.00""#)
+        let negativeLine = try #require(negative.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("-4.00") }) + 1
+        let otherCurrency = doubled.replacingOccurrences(of: "currency: USD", with: "currency: EUR")
+        for (text, expected) in [
+            (negative, "\(path):\(negativeLine):"), (otherCurrency, "\(path):1: currency is EUR but the running book's is USD"),
+            (nil, "\(path): cannot read the file"),
+        ] {
+            if let text { try text.write(toFile: path, atomically: true, encoding: .utf8) } else { try FileManager.default.removeItem(atPath: path) }
+            let refused = try await reload()
+            #expect(refused.status == 422)
+            #expect(errorCode(refused.body) == "invalid_price_book")
+            let message = try #require((try json(refused.body)["error"] as? [String: Any])?["message"] as? String)
+            #expect(message.contains(expected), "\(message)")
+            #expect(try await shown()["in_force"] as? String == "test-v2")
+            #expect(try await priced().estimate == doubledCost(prompt: prompt, completion: 8))
+        }
+
+        // Only the admin token reloads; GET is the only other method.
+        let teamKey = try await fixture.client.send(.POST, fixture.base + "/admin/price-book/reload", headers: GatewayFixture.auth)
+        #expect(teamKey.status == 401)
+        let wrongMethod = try await fixture.client.send(.GET, fixture.base + "/admin/price-book/reload", headers: admin)
+        #expect(wrongMethod.status == 405)
+
+        // A gateway without a price book has none to show or reload.
+        let unpriced = try await GatewayFixture.start(adminToken: token)
+        defer { Task { await unpriced.stop() } }
+        for (method, route) in [(HTTPMethod.GET, "/admin/price-book"), (.POST, "/admin/price-book/reload")] {
+            let response = try await unpriced.client.send(method, unpriced.base + route, headers: admin)
+            #expect(response.status == 404)
+            #expect(errorCode(response.body) == "price_book_not_configured")
+        }
     }
 }

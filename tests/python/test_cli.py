@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import REPO, tollgate_bin
+import httpx
+
+from conftest import REPO, free_port, tollgate_bin
 
 TEXT = "Hello, 世界! Numbers 1234567 and <｜begin▁of▁sentence｜> inside text.\n"
 REQUEST = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
@@ -122,3 +126,60 @@ def test_serve_refuses_a_broken_configuration_or_price_book_with_file_and_line(t
     )
     error = refused("serve", "--config", str(config), "--port", "0")
     assert f"{book}:{line}:" in error and "negative price" in error
+
+
+def test_serve_reloads_its_price_book_on_sighup_and_keeps_it_when_the_file_is_refused(tmp_path: Path):
+    """Operators edit prices without a restart: SIGHUP re-reads the book; a broken edit is logged
+    with file and line and the running book stays in force."""
+    book = tmp_path / "prices.yaml"
+    shipped = (REPO / "policies" / "prices.yaml").read_text()
+    book.write_text(shipped)
+    config = tmp_path / "tollgate.yaml"
+    config.write_text(
+        "targets:\n  - {name: flash-pool, kind: pool, engine: vllm, models: [deepseek-v4-flash],"
+        " endpoints: ['http://127.0.0.1:9/v1']}\n"
+        f"pricing: {{price_book: {book}, repeated_text_slots: 1024}}\n"
+    )
+    port = free_port()
+    env = dict(os.environ, TOLLGATE_ADMIN_TOKEN="reload-test-token")
+    process = subprocess.Popen(
+        [str(tollgate_bin()), "serve", "--config", str(config), "--port", str(port), "--threads", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True,
+    )
+    admin = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer reload-test-token"}, timeout=10
+    )
+
+    def in_force(until: str | None = None) -> str:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read()
+            try:
+                shown = admin.get("/admin/price-book").json()["in_force"]
+                if until is None or shown == until or time.monotonic() > deadline:
+                    return shown
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+
+    try:
+        running = in_force()
+        assert running == "v4-2026-11"
+        book.write_text(shipped.replace("id: v4-2026-11", "id: v4-2026-11-edited"))
+        process.send_signal(signal.SIGHUP)
+        assert in_force(until="v4-2026-11-edited") == "v4-2026-11-edited"
+
+        broken = shipped.replace('input_cache_miss: "0.14"', 'input_cache_miss: "-0.14"', 1)
+        line = next(n for n, text in enumerate(broken.splitlines(), 1) if '"-0.14"' in text)
+        book.write_text(broken)
+        process.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert in_force() == "v4-2026-11-edited"  # still alive, still the last good book
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        admin.close()
+    assert process.returncode == 0, stderr
+    assert "price book reloaded" in stderr
+    refusal = next(text for text in stderr.splitlines() if "price book reload refused" in text)
+    assert f"{book}:{line}:" in refusal and "negative price" in refusal

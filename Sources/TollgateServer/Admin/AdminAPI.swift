@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import TollgateConfig
 import TollgateHTTP
 import TollgateLedger
 import TollgateMoney
@@ -19,18 +20,22 @@ struct AdminAPI: Sendable {
     let token: AdminToken?
     /// Nil when the gateway runs without a database.
     let ledger: LedgerAdmission?
-    /// The price book's currency, in which budgets are kept.
-    let currency: String
-    /// The pricer's table of repeated texts, whose counters `/admin/stats` reports; nil without one.
-    let repeatedTexts: RepeatedTextCounts?
+    /// The price book in force and its reload; nil without a price book.
+    let pricing: CurrentPricer?
     let logger: Logger
+
+    /// The price book's currency, in which budgets are kept (a reload cannot change it).
+    var currency: String { pricing?.pricer.currency ?? "USD" }
+    /// The pricer's table of repeated texts, whose counters `/admin/stats` reports; nil without one.
+    var repeatedTexts: RepeatedTextCounts? { pricing?.pricer.repeatedTexts }
 
     /// Every route this type serves (method, OpenAPI path template); the OpenAPI test checks the
     /// published document lists each one.
     static let routes: [(method: HTTPMethod, path: String)] = [
         (.POST, "/admin/keys"), (.GET, "/admin/keys"), (.GET, "/admin/keys/{key}"), (.DELETE, "/admin/keys/{key}"),
         (.POST, "/admin/keys/{key}/revoke"), (.GET, "/admin/teams/{team}"), (.PUT, "/admin/teams/{team}"),
-        (.GET, "/admin/reports"), (.GET, "/admin/stats"), (.GET, "/admin/openapi.json"), (.GET, "/v1/usage/report"),
+        (.GET, "/admin/reports"), (.GET, "/admin/stats"), (.GET, "/admin/price-book"), (.POST, "/admin/price-book/reload"),
+        (.GET, "/admin/openapi.json"), (.GET, "/v1/usage/report"),
     ]
 
     /// A successful answer: status and JSON body.
@@ -58,6 +63,9 @@ struct AdminAPI: Sendable {
         if segments == ["stats"] {
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
             return send(Reply(status: .ok, body: AdminJSON.bytes(stats), noStore: true), requestID, responder)
+        }
+        if segments.first == "price-book" {
+            return handlePriceBook(segments, method: method, requestID: requestID, responder: responder)
         }
         guard let ledger else { return fail(.adminNeedsDatabase, requestID, responder) }
         let query = QueryParameters(uri: request.head.uri)
@@ -110,6 +118,29 @@ struct AdminAPI: Sendable {
                 run(requestID, responder) { try await Self.report(reportQuery, reports: reports, currency: currency) }
             } catch {
                 fail(error, requestID, responder)
+            }
+        default:
+            fail(.notFound, requestID, responder)
+        }
+    }
+
+    /// `GET /admin/price-book` (the book in force) and `POST /admin/price-book/reload`. Each
+    /// replica answers for itself; a reload reads the file off the event loop.
+    private func handlePriceBook(_ segments: [String], method: HTTPMethod, requestID: String, responder: HTTPResponder) {
+        switch segments {
+        case ["price-book"]:
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard let pricing else { return fail(.noPriceBook, requestID, responder) }
+            send(Reply(status: .ok, body: AdminJSON.bytes(AdminJSON.priceBook(pricing.inForce)), noStore: true), requestID, responder)
+        case ["price-book", "reload"]:
+            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard let pricing else { return fail(.noPriceBook, requestID, responder) }
+            run(requestID, responder) {
+                do {
+                    return Reply(status: .ok, body: AdminJSON.bytes(AdminJSON.priceBook(try pricing.reload())), noStore: true)
+                } catch let error as ConfigError {
+                    throw GatewayError.invalidPriceBook(error)
+                }
             }
         default:
             fail(.notFound, requestID, responder)

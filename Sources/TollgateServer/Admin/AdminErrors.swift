@@ -1,3 +1,4 @@
+import TollgateConfig
 import TollgateLedger
 import TollgateWire
 
@@ -23,6 +24,17 @@ extension GatewayError {
         status: 403, type: "permission_error", code: "team_not_allowed",
         message: "A team key can read its own team's usage only; leave out 'team' or name your own team.",
         param: "team")
+
+    static let noPriceBook = GatewayError(
+        status: 404, type: "invalid_request_error", code: "price_book_not_configured",
+        message: "This gateway runs without a price book (pricing.price_book is not set).")
+
+    /// A reload the gateway refused; the message names the file, the line and the reason.
+    static func invalidPriceBook(_ error: ConfigError) -> GatewayError {
+        GatewayError(
+            status: 422, type: "invalid_request_error", code: "invalid_price_book",
+            message: "The price book was refused and the running one stays: \(error)")
+    }
 
     static func adminNotFound(_ what: String) -> GatewayError {
         GatewayError(status: 404, type: "invalid_request_error", code: "not_found", message: what)

@@ -47,6 +47,16 @@ enum AdminJSON {
         ]
     }
 
+    /// A price book as loaded: its versions and the one in force now.
+    static func priceBook(_ loaded: CurrentPricer.Loaded) -> [String: Any] {
+        let book = loaded.book
+        return [
+            "object": "price_book", "file": book.file, "currency": book.currency, "list_price_target": book.listPriceTarget,
+            "loaded_at": iso8601(loaded.loadedAt), "in_force": book.version(at: Date()).id,
+            "versions": book.versions.map { ["id": $0.id, "effective_from": iso8601($0.effectiveFrom)] },
+        ]
+    }
+
     static func team(_ record: TeamRecord) -> [String: Any] {
         [
             "object": "team", "id": record.id, "name": record.name,

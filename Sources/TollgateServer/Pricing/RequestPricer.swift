@@ -25,6 +25,18 @@ final class RequestPricer: Sendable {
         self.repeatedTexts = repeatedTextSlots > 0 ? RepeatedTextCounts(slots: repeatedTextSlots) : nil
     }
 
+    private init(estimator: CostEstimator, counter: ChatPromptCounter, repeatedTexts: RepeatedTextCounts?) {
+        self.estimator = estimator
+        self.counter = counter
+        self.repeatedTexts = repeatedTexts
+    }
+
+    /// A pricer for a reloaded `book`: prices change, counts do not, so the tokenizer and the
+    /// table of repeated texts are shared.
+    func replacingBook(with book: PriceBook) -> RequestPricer {
+        RequestPricer(estimator: CostEstimator(book: book), counter: counter, repeatedTexts: repeatedTexts)
+    }
+
     var currency: String { estimator.book.currency }
 
     /// The prompt's token count, or nil when the body cannot be laid out (the engine will judge it).

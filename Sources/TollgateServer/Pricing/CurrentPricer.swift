@@ -1,0 +1,73 @@
+import Atomics
+import Foundation
+import Logging
+import Synchronization
+import TollgateConfig
+import TollgatePricing
+
+/// The pricer in force, and its reload from the price book file (SIGHUP, or
+/// `POST /admin/price-book/reload`).
+///
+/// A reload reads and checks the whole file before anything changes: a bad file is refused with
+/// its file, line and reason, and the running book stays. Requests read the current pricer with
+/// one atomic load and no lock; a request keeps the pricer it started with, so it is estimated and
+/// billed under one book even when a reload lands while it runs.
+final class CurrentPricer: Sendable {
+    /// What a reload loaded, or what is in force.
+    struct Loaded: Sendable {
+        let book: PriceBook
+        let loadedAt: Date
+    }
+
+    private let current: ManagedAtomic<Unmanaged<RequestPricer>>
+    /// Every pricer that was ever current, oldest first, each with its load time. A request reads
+    /// the current pricer without taking a reference first, so a replaced one must never be freed
+    /// under it: they are all kept (a book is a few KB; reloads are rare). The lock also orders
+    /// concurrent reloads.
+    private let loads: Mutex<[(pricer: RequestPricer, loadedAt: Date)]>
+    private let path: String
+    private let targets: [(target: String, models: [String])]
+    private let logger: Logger
+
+    init(_ pricer: RequestPricer, path: String, targets: [(target: String, models: [String])], logger: Logger) {
+        current = ManagedAtomic(.passUnretained(pricer))
+        loads = Mutex([(pricer, Date())])
+        self.path = path
+        self.targets = targets
+        self.logger = logger
+    }
+
+    var pricer: RequestPricer { current.load(ordering: .acquiring).takeUnretainedValue() }
+
+    var inForce: Loaded {
+        loads.withLock { Loaded(book: $0[$0.count - 1].pricer.estimator.book, loadedAt: $0[$0.count - 1].loadedAt) }
+    }
+
+    /// Reads the price book file again and, when it passes every check the gateway's start makes
+    /// (and keeps the currency), makes it the one in force. Throws a `ConfigError` otherwise.
+    func reload() throws -> Loaded {
+        do {
+            let loaded = try loads.withLock { loads in
+                let running = loads[loads.count - 1].pricer
+                let book = try PriceBook.load(path: path)
+                try book.validate(targets: targets)
+                try book.validate(replacing: running.estimator.book)
+                let next = running.replacingBook(with: book)
+                let loaded = Loaded(book: book, loadedAt: Date())
+                loads.append((next, loaded.loadedAt))
+                current.store(.passUnretained(next), ordering: .releasing)
+                return loaded
+            }
+            logger.notice(
+                "price book reloaded",
+                metadata: [
+                    "tollgate.price_book": "\(path)", "tollgate.price_book.versions": "\(loaded.book.versions.count)",
+                    "tollgate.price_book.in_force": "\(loaded.book.version(at: loaded.loadedAt).id)",
+                ])
+            return loaded
+        } catch {
+            logger.error("price book reload refused; the running book stays", metadata: ["tollgate.error": "\(error)"])
+            throw error
+        }
+    }
+}
