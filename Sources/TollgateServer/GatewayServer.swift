@@ -46,13 +46,10 @@ public final class GatewayServer: Sendable {
     ) async throws -> GatewayServer {
         let client = UpstreamClient(
             configuration: UpstreamClientConfiguration(connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs))))
-        let pricing = try configuration.priceBookPath.map { path in
-            let book = try PriceBook.load(path: path)
-            let targets = configuration.targets.map { (target: $0.name, models: $0.modelOrder) }
-            try book.validate(targets: targets)
+        let pricing = try configuration.loadPriceBook().map { book in
             let pricer = RequestPricer(
                 book: book, tokenizer: try DeepSeekTokenizer.loadBundled(), repeatedTextSlots: configuration.repeatedTextSlots)
-            return CurrentPricer(pricer, path: path, targets: targets, logger: logger)
+            return CurrentPricer(pricer, configuration: configuration, logger: logger)
         }
         if ledger != nil && pricing == nil {
             throw ConfigError(

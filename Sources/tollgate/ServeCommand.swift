@@ -6,6 +6,7 @@ import NIOPosix
 import ServiceLifecycle
 import TollgateConfig
 import TollgateLedger
+import TollgatePricing
 import TollgateRouting
 import TollgateServer
 
@@ -37,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
+    @Flag(name: .long, help: "Check the configuration and its price book as the gateway's start and a reload do, print what they hold, and exit (1 with file, line and reason when one is refused).")
+    var check = false
+
     func run() async throws {
         var configuration: GatewayConfiguration
         do {
@@ -45,6 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw InputError(message: "\(error)")  // the file is wrong, not the arguments: no usage text
         }
         if let port { configuration.port = port }
+        if check { return try checkOnly(configuration) }
         let logger = makeLogger(level: logLevel)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var ledger: Ledger?
@@ -64,6 +69,28 @@ struct ServeCommand: AsyncParsableCommand {
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await serviceGroup.run()
         try await group.shutdownGracefully()
+    }
+
+    /// `--check`: what an operator runs before starting a gateway or sending it SIGHUP.
+    private func checkOnly(_ configuration: GatewayConfiguration) throws {
+        let book: PriceBook?
+        do {
+            book = try configuration.loadPriceBook()
+        } catch let error as ConfigError {
+            throw InputError(message: "\(error)")
+        }
+        let database = databaseURL ?? ProcessInfo.processInfo.environment["TOLLGATE_DATABASE_URL"]
+        if book == nil, let database, !database.isEmpty {
+            throw InputError(message: "\(config): a database needs a price book (pricing.price_book): budgets and the ledger are kept in money")
+        }
+        print("\(config): ok, targets \(configuration.targets.map(\.name).joined(separator: ", "))")
+        if let book {
+            print(
+                "\(book.file): ok, \(book.currency), versions \(book.versions.map(\.id).joined(separator: ", ")); "
+                    + "in force now: \(book.version(at: Date()).id)")
+        } else {
+            print("no price book (pricing.price_book is not set)")
+        }
     }
 }
 

@@ -128,6 +128,32 @@ def test_serve_refuses_a_broken_configuration_or_price_book_with_file_and_line(t
     assert f"{book}:{line}:" in error and "negative price" in error
 
 
+def test_serve_check_prints_what_the_files_hold_or_refuses_them_with_file_and_line(tmp_path: Path):
+    book = tmp_path / "prices.yaml"
+    shipped = (REPO / "policies" / "prices.yaml").read_text()
+    book.write_text(shipped)
+    target = (
+        "targets:\n  - {name: flash-pool, kind: pool, engine: vllm, models: [deepseek-v4-flash],"
+        " endpoints: ['http://127.0.0.1:9/v1']}\n"
+    )
+    config = tmp_path / "tollgate.yaml"
+    config.write_text(target + f"pricing: {{price_book: {book}}}\n")
+    out = ok("serve", "--config", str(config), "--check")
+    assert f"{config}: ok, targets flash-pool" in out
+    assert f"{book}: ok, USD, versions v4-2026-07, v4-2026-11; in force now: v4-2026-11" in out
+
+    broken = shipped.replace('output: "0.28"}', 'output: "0.28", reasoning: "0.28"}', 1)
+    line = next(n for n, text in enumerate(broken.splitlines(), 1) if 'reasoning: "0.28"' in text)
+    book.write_text(broken)
+    error = refused("serve", "--config", str(config), "--check")
+    assert f"{book}:{line}:" in error and "reasoning" in error
+
+    config.write_text(target)
+    env = dict(os.environ, TOLLGATE_DATABASE_URL="postgres://tollgate@127.0.0.1:9/tollgate")
+    assert "a database needs a price book" in refused("serve", "--config", str(config), "--check", env=env)
+    assert "no price book" in ok("serve", "--config", str(config), "--check", env={k: v for k, v in env.items() if k != "TOLLGATE_DATABASE_URL"})
+
+
 def test_serve_reloads_its_price_book_on_sighup_and_keeps_it_when_the_file_is_refused(tmp_path: Path):
     """Operators edit prices without a restart: SIGHUP re-reads the book; a broken edit is logged
     with file and line and the running book stays in force."""

@@ -2,8 +2,8 @@ import Atomics
 import Foundation
 import Logging
 import Synchronization
-import TollgateConfig
 import TollgatePricing
+import TollgateRouting
 
 /// The pricer in force, and its reload from the price book file (SIGHUP, or
 /// `POST /admin/price-book/reload`).
@@ -25,15 +25,14 @@ final class CurrentPricer: Sendable {
     /// under it: they are all kept (a book is a few KB; reloads are rare). The lock also orders
     /// concurrent reloads.
     private let loads: Mutex<[(pricer: RequestPricer, loadedAt: Date)]>
-    private let path: String
-    private let targets: [(target: String, models: [String])]
+    /// The gateway's configuration, which names the book's file and the targets it must price.
+    private let configuration: GatewayConfiguration
     private let logger: Logger
 
-    init(_ pricer: RequestPricer, path: String, targets: [(target: String, models: [String])], logger: Logger) {
+    init(_ pricer: RequestPricer, configuration: GatewayConfiguration, logger: Logger) {
         current = ManagedAtomic(.passUnretained(pricer))
         loads = Mutex([(pricer, Date())])
-        self.path = path
-        self.targets = targets
+        self.configuration = configuration
         self.logger = logger
     }
 
@@ -49,8 +48,7 @@ final class CurrentPricer: Sendable {
         do {
             let loaded = try loads.withLock { loads in
                 let running = loads[loads.count - 1].pricer
-                let book = try PriceBook.load(path: path)
-                try book.validate(targets: targets)
+                guard let book = try configuration.loadPriceBook() else { preconditionFailure("a pricer without a price book") }
                 try book.validate(replacing: running.estimator.book)
                 let next = running.replacingBook(with: book)
                 let loaded = Loaded(book: book, loadedAt: Date())
@@ -61,7 +59,7 @@ final class CurrentPricer: Sendable {
             logger.notice(
                 "price book reloaded",
                 metadata: [
-                    "tollgate.price_book": "\(path)", "tollgate.price_book.versions": "\(loaded.book.versions.count)",
+                    "tollgate.price_book": "\(loaded.book.file)", "tollgate.price_book.versions": "\(loaded.book.versions.count)",
                     "tollgate.price_book.in_force": "\(loaded.book.version(at: loaded.loadedAt).id)",
                 ])
             return loaded
