@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TollgateConfig
 import TollgateRouting
+import TollgateServer
 
 @Suite struct ConfigurationTests {
     let valid = """
@@ -43,6 +44,9 @@ import TollgateRouting
         let config = try GatewayConfiguration.load(
             path: root.appendingPathComponent("tollgate.example.yaml").path, environment: ["DEEPSEEK_API_KEY": "sk-test"])
         #expect(config.targets.count == 3)
+        // Its price book prices every model each of its targets serves.
+        let book = try #require(try config.loadPriceBook())
+        #expect(book.file == root.appendingPathComponent("policies/prices.yaml").path)
     }
 
     @Test func anUnreadableFileSaysWhyAndWhereItWasLookedFor() throws {
