@@ -237,16 +237,28 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "First day, YYYY-MM-DD.") var from: String
     @Option(help: "Last day, YYYY-MM-DD (inclusive).") var to: String
     @Option(help: "Only this team.") var team: String?
-    @Option(name: .customLong("group-by"), help: "Comma-separated: team, model, target, day.") var groupBy: String = "team"
+    @Option(name: .customLong("group-by"), help: "Comma-separated: team, model, target, day (default: team).") var groupBy: String?
     @Option(help: "table, csv or json.") var format: String = "table"
+    @Flag(
+        name: .customLong("count-accuracy"),
+        help: "Instead of spend: Tollgate's prompt counts against the engines' reported prompt tokens, per model and target.")
+    var countAccuracy = false
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
         guard let from = LedgerDay(from) else { throw ValidationError("--from must be YYYY-MM-DD") }
         guard let to = LedgerDay(to) else { throw ValidationError("--to must be YYYY-MM-DD") }
         guard let format = ReportFormat(rawValue: format) else { throw ValidationError("--format is table, csv or json") }
+        if countAccuracy {
+            guard groupBy == nil else { throw ValidationError("--count-accuracy is always per model and target; leave out --group-by") }
+            let query = ReportQuery(from: from, to: to, team: team)
+            return try await database.withClient { client, logger in
+                let rows = try await Reports(client: client, logger: logger).countAccuracy(query)
+                print(rows.rendered(as: format), terminator: "")
+            }
+        }
         var dimensions: [ReportDimension] = []
-        for part in parseList(groupBy) {
+        for part in parseList(groupBy ?? "team") {
             guard let dimension = ReportDimension(rawValue: part) else {
                 throw ValidationError("--group-by takes team, model, target, day; not \(part)")
             }

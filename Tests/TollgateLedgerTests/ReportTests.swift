@@ -90,6 +90,77 @@ struct ReportTests {
         }
     }
 
+    /// Tollgate's prompt counts against the engines', recomputed here from the events written:
+    /// only answered requests with engine usage and a count of Tollgate's own are compared.
+    @Test func countAccuracyComparesTollgatesCountsWithTheEnginesPerModelAndTarget() async throws {
+        try await TestDatabase.with("accuracy") { client, _ in
+            let store = KeyStore(client: client, logger: TestDatabase.logger)
+            let alpha = try await store.ensureTeam(name: "alpha")
+            let beta = try await store.ensureTeam(name: "beta")
+            let start = Date(timeIntervalSince1970: 1_772_323_200)  // 2026-03-01T00:00:00Z
+            var events: [UsageEvent] = []
+            for index in 0..<1_200 {
+                var event = UsageFixtures.event(
+                    index, team: index % 3 == 0 ? beta.id : alpha.id, day: start.addingTimeInterval(Double(index % 3) * 86_400),
+                    model: index % 2 == 0 ? "deepseek-v4-flash" : "deepseek-v4-pro", target: index % 5 == 0 ? "deepseek-api" : "local")
+                if index % 29 == 0 { event.promptTokensEstimated = 0 }  // not counted by Tollgate
+                if index % 31 == 0 { event.promptTokensEstimated = event.promptTokens + 40 }
+                events.append(event)
+            }
+            try await TestDatabase.withTemporaryDirectory { spool in
+                let writer = try UsageWriter(client: client, configuration: .init(spoolDirectory: spool), logger: TestDatabase.logger)
+                for event in events { writer.record(event) }
+                await writer.flush()
+            }
+            func expected(_ events: [UsageEvent]) -> [CountAccuracyRow] {
+                let compared = events.filter { !$0.usageEstimated && $0.promptTokensEstimated > 0 && $0.statusCode < 400 }
+                let groups = Dictionary(grouping: compared) { "\($0.requestedModel)|\($0.target)" }
+                return groups.keys.sorted().map { key in
+                    let group = groups[key]!
+                    let errors = group.map { Int64(abs($0.promptTokensEstimated - $0.promptTokens)) }
+                    return CountAccuracyRow(
+                        model: group[0].requestedModel, target: group[0].target, requests: Int64(group.count),
+                        exact: Int64(errors.filter { $0 == 0 }.count),
+                        tollgateTokens: group.reduce(0) { $0 + Int64($1.promptTokensEstimated) },
+                        engineTokens: group.reduce(0) { $0 + Int64($1.promptTokens) },
+                        absoluteError: errors.reduce(0, +), maxError: errors.max()!)
+                }
+            }
+            let reports = Reports(client: client, logger: TestDatabase.logger)
+            let twoDays = ReportQuery(from: LedgerDay("2026-03-01")!, to: LedgerDay("2026-03-02")!)
+            let rows = try await reports.countAccuracy(twoDays)
+            let inRange = events.filter { $0.startedAt < start.addingTimeInterval(2 * 86_400) }
+            #expect(rows == expected(inRange))
+            #expect(rows.count == 4)
+            #expect(rows.allSatisfy { $0.exact > 0 && $0.exact < $0.requests && $0.maxError >= 40 })
+
+            var betaOnly = twoDays
+            betaOnly.team = "beta"
+            #expect(try await reports.countAccuracy(betaOnly) == expected(inRange.filter { $0.teamID == beta.id }))
+
+            let json = try JSONSerialization.jsonObject(with: Data(rows.rendered(as: .json).utf8)) as! [String: Any]
+            let first = try #require((json["rows"] as? [[String: Any]])?.first)
+            #expect(first["exact_percent"] as? String == rows[0].exactPercent)
+            #expect(first["tollgate_tokens"] as? Int == Int(rows[0].tollgateTokens))
+            let table = rows.rendered(as: .table).split(separator: "\n")
+            #expect(table.count == 2 + rows.count)
+            #expect(table[0].hasPrefix("model") && table[0].contains("mean_abs_error"))
+            #expect(try await reports.countAccuracy(ReportQuery(from: LedgerDay("2026-04-01")!, to: LedgerDay("2026-04-30")!)).isEmpty)
+        }
+    }
+
+    @Test func countAccuracyFiguresRoundLikeMoney() {
+        var row = CountAccuracyRow(
+            model: "m", target: "t", requests: 3, exact: 1, tollgateTokens: 0, engineTokens: 0, absoluteError: 2, maxError: 1)
+        #expect(row.exactPercent == "33.33")
+        #expect(row.meanError == "0.67")
+        row.requests = 8
+        row.absoluteError = 1
+        #expect(row.meanError == "0.13")  // 0.125: ties away from zero
+        row.requests = 0
+        #expect(row.exactPercent == nil && row.meanError == nil)
+    }
+
     @Test func savingsPercentIsExact() {
         var totals = UsageTotals()
         totals.costNanos = 625

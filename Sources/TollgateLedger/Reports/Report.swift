@@ -99,14 +99,7 @@ public struct UsageTotals: Sendable, Hashable {
 
     /// Savings as a percentage of the list price with two decimals (`"37.50"`), exact integer
     /// maths rounded half away from zero; nil when the list price is zero.
-    public var savingsPercent: String? {
-        guard listCostNanos > 0 else { return nil }
-        let basisPoints = Money.fromRatio(savingsNanos, 10_000, listCostNanos, currency: "%").nanos
-        let sign = basisPoints < 0 ? "-" : ""
-        let value = basisPoints.magnitude
-        let fraction = String(value % 100)
-        return "\(sign)\(value / 100).\(fraction.count == 1 ? "0" + fraction : fraction)"
-    }
+    public var savingsPercent: String? { twoDecimals(savingsNanos, times: 100, over: listCostNanos) }
 
     mutating func add(_ other: UsageTotals) throws {
         func sum(_ a: Int64, _ b: Int64) throws -> Int64 {
@@ -150,4 +143,15 @@ public struct Report: Sendable, Hashable {
     public var rows: [ReportRow]
     public var total: UsageTotals
     public var currency: String
+}
+
+/// `value × scale ÷ whole` as a decimal with two places, rounded by the money rule
+/// (`Money.fromRatio`), so report figures are the same on every machine; nil when `whole` is zero.
+func twoDecimals(_ value: Int64, times scale: Int64, over whole: Int64) -> String? {
+    guard whole > 0 else { return nil }
+    let hundredths = Money.fromRatio(value, scale * 100, whole, currency: "").nanos
+    let sign = hundredths < 0 ? "-" : ""
+    let magnitude = hundredths.magnitude
+    let fraction = String(magnitude % 100)
+    return "\(sign)\(magnitude / 100).\(fraction.count == 1 ? "0" + fraction : fraction)"
 }

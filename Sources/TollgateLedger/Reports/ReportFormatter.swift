@@ -4,6 +4,26 @@ import TollgateMoney
 /// Renders a ``Report`` as a text table, CSV or JSON (the CLI and the admin API share it).
 public enum ReportFormat: String, Sendable, CaseIterable {
     case table, csv, json
+
+    /// A CSV field, quoted only when it must be (RFC 4180).
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `grid`'s lines in aligned columns, two spaces apart: the first `textColumns` left-aligned,
+    /// the numbers after them right-aligned; and a rule of dashes as wide as each column.
+    static func alignedColumns(_ grid: [[String]], textColumns: Int) -> (lines: [String], rule: String) {
+        var widths = Array(repeating: 0, count: grid.first?.count ?? 0)
+        for line in grid { for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        let lines = grid.map { line in
+            line.enumerated().map { index, cell in
+                let pad = String(repeating: " ", count: widths[index] - cell.count)
+                return index < textColumns ? cell + pad : pad + cell
+            }.joined(separator: "  ")
+        }
+        return (lines, widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+    }
 }
 
 extension Report {
@@ -38,13 +58,11 @@ extension Report {
     }
 
     private func csv() -> String {
-        func field(_ text: String) -> String {
-            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
         var lines = [(dimensions.map(\.rawValue) + Self.numericHeaders).joined(separator: ",")]
         for row in rows {
-            lines.append((dimensions.map { row.value(of: $0) } + numericCells(row.totals, row.currency)).map(field).joined(separator: ","))
+            lines.append(
+                (dimensions.map { row.value(of: $0) } + numericCells(row.totals, row.currency)).map(ReportFormat.csvField)
+                    .joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -54,18 +72,8 @@ extension Report {
         for row in rows { grid.append(dimensions.map { row.value(of: $0) } + numericCells(row.totals, row.currency)) }
         let totalLabel = dimensions.isEmpty ? [] : ["TOTAL"] + Array(repeating: "", count: dimensions.count - 1)
         grid.append(totalLabel + numericCells(total, currency))
-        var widths = Array(repeating: 0, count: grid[0].count)
-        for line in grid { for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) } }
-        func render(_ line: [String]) -> String {
-            line.enumerated().map { index, cell in
-                let pad = String(repeating: " ", count: widths[index] - cell.count)
-                return index < dimensions.count ? cell + pad : pad + cell
-            }.joined(separator: "  ")
-        }
-        var out = [render(grid[0]), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
-        for line in grid.dropFirst().dropLast() { out.append(render(line)) }
-        out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
-        out.append(render(grid.last!))
+        let (lines, rule) = ReportFormat.alignedColumns(grid, textColumns: dimensions.count)
+        var out = [lines[0], rule] + lines.dropFirst().dropLast() + [rule, lines[lines.count - 1]]
         if let percent = total.savingsPercent { out.append("savings vs API list price: \(percent)%") }
         return out.joined(separator: "\n") + "\n"
     }

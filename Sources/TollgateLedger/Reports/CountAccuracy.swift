@@ -1,0 +1,95 @@
+import Foundation
+import PostgresNIO
+
+/// How Tollgate's own prompt count (taken before routing, for the estimate) compares with the
+/// prompt tokens the engine reported, per model and target. A count drifts when an engine's chat
+/// template or tokenizer changes; this is where that shows (docs/TOKENIZER.md).
+///
+/// Only answered requests whose engine reported usage and whose prompt Tollgate counted are
+/// compared (`usage_estimated` false, `prompt_tokens_estimated` above zero, status below 400).
+public struct CountAccuracyRow: Sendable, Hashable {
+    public var model: String
+    public var target: String
+    /// Requests compared.
+    public var requests: Int64
+    /// Requests whose count equalled the engine's.
+    public var exact: Int64
+    public var tollgateTokens: Int64
+    public var engineTokens: Int64
+    /// Sum over the requests of |Tollgate's count − the engine's|.
+    public var absoluteError: Int64
+    public var maxError: Int64
+
+    /// The share of requests counted exactly, in percent with two decimals (nil without requests).
+    public var exactPercent: String? { twoDecimals(exact, times: 100, over: requests) }
+    /// The mean |error| per request, in tokens with two decimals.
+    public var meanError: String? { twoDecimals(absoluteError, times: 1, over: requests) }
+}
+
+extension Reports {
+    /// Tollgate's prompt counts against the engines', per model and target, from the ledger rows
+    /// of `query`'s days (its `team`, when set; its grouping is ignored). Reads the raw rows, so a
+    /// long range takes longer than a spend report.
+    public func countAccuracy(_ query: ReportQuery) async throws -> [CountAccuracyRow] {
+        guard query.from <= query.to else { throw LedgerError.invalidArgument("--from is after --to") }
+        let from = query.from.description
+        let to = query.to.description
+        let rows = try await client.query(
+            """
+            SELECT u.requested_model, u.target, count(*)::int8,
+                   count(*) FILTER (WHERE u.prompt_tokens_estimated = u.prompt_tokens)::int8,
+                   sum(u.prompt_tokens_estimated)::int8, sum(u.prompt_tokens)::int8,
+                   sum(abs(u.prompt_tokens_estimated - u.prompt_tokens))::int8,
+                   max(abs(u.prompt_tokens_estimated - u.prompt_tokens))::int8
+            FROM usage_events u JOIN teams t ON t.id = u.team_id
+            WHERE u.started_at >= (\(from)::date)::timestamp AT TIME ZONE 'UTC'
+              AND u.started_at < ((\(to)::date + 1)::timestamp AT TIME ZONE 'UTC')
+              AND (\(query.team)::text IS NULL OR t.name = \(query.team))
+              AND NOT u.usage_estimated AND u.prompt_tokens_estimated > 0 AND u.status_code < 400
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """, logger: logger)
+        var result: [CountAccuracyRow] = []
+        for try await row in rows {
+            let c = Array(row)
+            result.append(
+                CountAccuracyRow(
+                    model: try c[0].decode(String.self), target: try c[1].decode(String.self),
+                    requests: try c[2].decode(Int64.self), exact: try c[3].decode(Int64.self),
+                    tollgateTokens: try c[4].decode(Int64.self), engineTokens: try c[5].decode(Int64.self),
+                    absoluteError: try c[6].decode(Int64.self), maxError: try c[7].decode(Int64.self)))
+        }
+        return result
+    }
+}
+
+extension [CountAccuracyRow] {
+    /// The rows as a text table or JSON (`{"rows": [...]}`), ending with a newline.
+    public func rendered(as format: ReportFormat) -> String {
+        let headers = ["model", "target", "requests", "exact", "exact_percent", "tollgate_tokens", "engine_tokens", "mean_abs_error", "max_abs_error"]
+        func cells(_ row: CountAccuracyRow) -> [String] {
+            [
+                row.model, row.target, String(row.requests), String(row.exact), row.exactPercent ?? "", String(row.tollgateTokens),
+                String(row.engineTokens), row.meanError ?? "", String(row.maxError),
+            ]
+        }
+        switch format {
+        case .json:
+            let objects: [[String: Any]] = map { row in
+                [
+                    "model": row.model, "target": row.target, "requests": row.requests, "exact": row.exact,
+                    "exact_percent": row.exactPercent as Any? ?? NSNull(), "tollgate_tokens": row.tollgateTokens,
+                    "engine_tokens": row.engineTokens, "mean_abs_error": row.meanError as Any? ?? NSNull(),
+                    "max_abs_error": row.maxError,
+                ]
+            }
+            let data = (try? JSONSerialization.data(withJSONObject: ["rows": objects], options: [.sortedKeys, .prettyPrinted])) ?? Data("{}".utf8)
+            return String(decoding: data, as: UTF8.self) + "\n"
+        case .csv:
+            return ([headers.joined(separator: ",")] + map { cells($0).map(ReportFormat.csvField).joined(separator: ",") })
+                .joined(separator: "\n") + "\n"
+        case .table:
+            let (lines, rule) = ReportFormat.alignedColumns([headers] + map(cells), textColumns: 2)
+            return ([lines[0], rule] + lines.dropFirst()).joined(separator: "\n") + "\n"
+        }
+    }
+}
