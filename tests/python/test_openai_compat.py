@@ -1,16 +1,22 @@
 """The official `openai` Python SDK against `tollgate demo --instant`.
 
 Models, chat (streaming and not), usage shown or hidden, reasoning, tool calls, FIM, chat prefix
-completion, and every gateway error raised as the SDK's matching exception class.
+completion, every gateway error raised as the SDK's matching exception class, and the ledger the
+demo's gateway writes, read back by `tollgate report`.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import time
+from datetime import datetime, timezone
 
 import httpx
 import openai
 import pytest
+
+from conftest import tollgate_bin
 
 FLASH = "deepseek-v4-flash"
 PRO = "deepseek-v4-pro"
@@ -408,3 +414,36 @@ def test_demo_printed_its_engines(demo):
     assert {"flash-1", "flash-2", "pro-1", "deepseek-api"} <= set(demo.engines), demo.engines
     for url in demo.engines.values():
         assert url.startswith("http://127.0.0.1:"), url
+
+
+def test_count_accuracy_report_sets_our_prompt_counts_beside_the_engines(demo, client: openai.OpenAI):
+    """`tollgate report --count-accuracy` reads the ledger the demo's gateway writes: Tollgate's
+    count of each prompt beside the prompt tokens the engine reported."""
+    request = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "Count me, please."}]}
+    client.chat.completions.create(**request, max_tokens=5)
+    ours = int(
+        subprocess.run(
+            [str(tollgate_bin()), "tokens", "count", "--chat"], input=json.dumps(request).encode(),
+            capture_output=True, check=True, timeout=60,
+        ).stdout
+    )
+    database = next(line.split()[1] for line in demo.output if line.startswith("database "))
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    deadline = time.monotonic() + 30
+    while True:  # the usage writer commits in batches
+        report = subprocess.run(
+            [str(tollgate_bin()), "report", "--from", today, "--to", today, "--count-accuracy", "--format", "json",
+             "--database-url", database],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert report.returncode == 0, report.stderr
+        rows = [row for row in json.loads(report.stdout)["rows"] if row["model"] == "deepseek-v4-flash"]
+        if rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert rows, report.stdout
+    for row in rows:
+        assert row["requests"] >= 1 and 0 <= row["exact"] <= row["requests"]
+        assert row["engine_tokens"] > 0 and row["max_abs_error"] >= 0
+        assert isinstance(row["exact_percent"], str) and isinstance(row["mean_abs_error"], str)
+    assert sum(row["tollgate_tokens"] for row in rows) >= ours > 0
