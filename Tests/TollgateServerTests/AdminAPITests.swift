@@ -9,6 +9,7 @@ import TollgateEngineSim
 import TollgateLedger
 import TollgateMoney
 import TollgateRouting
+import TollgateTokenizer
 
 @testable import TollgateServer
 
@@ -174,6 +175,20 @@ import TollgateRouting
             // The ledger's raw rows agree with the rollup the report reads.
             let ledger = try await stack.ledger.reports.ledgerTotals(ReportQuery(from: LedgerDay(today)!, to: LedgerDay(today)!))
             #expect(ledger.requests == 5 && ledger.costNanos == spent.nanos)
+
+            // The count-accuracy report holds Tollgate's count of each of the five prompts, and
+            // is byte for byte what `tollgate report --count-accuracy --format json` prints.
+            let accuracyPath = "/admin/count-accuracy?from=\(today)&to=\(today)&team=delta"
+            let accuracy = try await stack.get(accuracyPath, headers: Self.admin)
+            #expect(accuracy.status == 200)
+            let accuracyRows = try #require(try json(accuracy.body)["rows"] as? [[String: Any]])
+            let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(Self.chatBody.utf8)).tokens
+            #expect(accuracyRows.count == 1)
+            #expect(accuracyRows.first?["requests"] as? Int == 5 && accuracyRows.first?["tollgate_tokens"] as? Int == 5 * prompt)
+            let accuracyCLI = try await stack.ledger.reports.countAccuracy(ReportQuery(from: LedgerDay(today)!, to: LedgerDay(today)!, team: "delta"))
+            #expect(accuracy.body == accuracyCLI.rendered(as: .json))
+            let grouped = try await stack.get(accuracyPath + "&group_by=team", headers: Self.admin)
+            #expect(grouped.status == 400 && errorCode(grouped.body) == "invalid_request")
         }
     }
 

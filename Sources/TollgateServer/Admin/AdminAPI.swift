@@ -34,7 +34,7 @@ struct AdminAPI: Sendable {
     static let routes: [(method: HTTPMethod, path: String)] = [
         (.POST, "/admin/keys"), (.GET, "/admin/keys"), (.GET, "/admin/keys/{key}"), (.DELETE, "/admin/keys/{key}"),
         (.POST, "/admin/keys/{key}/revoke"), (.GET, "/admin/teams/{team}"), (.PUT, "/admin/teams/{team}"),
-        (.GET, "/admin/reports"), (.GET, "/admin/stats"), (.GET, "/admin/price-book"), (.POST, "/admin/price-book/reload"),
+        (.GET, "/admin/reports"), (.GET, "/admin/count-accuracy"), (.GET, "/admin/stats"), (.GET, "/admin/price-book"), (.POST, "/admin/price-book/reload"),
         (.GET, "/admin/openapi.json"), (.GET, "/v1/usage/report"),
     ]
 
@@ -116,6 +116,17 @@ struct AdminAPI: Sendable {
                 let reportQuery = try Self.reportQuery(query, allowed: ["from", "to", "team", "group_by"], team: try query.single("team"))
                 let reports = ledger.ledger.reports
                 run(requestID, responder) { try await Self.report(reportQuery, reports: reports, currency: currency) }
+            } catch {
+                fail(error, requestID, responder)
+            }
+        case ("count-accuracy", 1):
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            do throws(GatewayError) {
+                let accuracyQuery = try Self.reportQuery(query, allowed: ["from", "to", "team"], team: try query.single("team"))
+                let reports = ledger.ledger.reports
+                run(requestID, responder) {
+                    Reply(status: .ok, body: Array(try await reports.countAccuracy(accuracyQuery).rendered(as: .json).utf8))
+                }
             } catch {
                 fail(error, requestID, responder)
             }
