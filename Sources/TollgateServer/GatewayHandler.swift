@@ -104,7 +104,7 @@ struct GatewayHandler: HTTPRequestHandler {
         do throws(GatewayError) {
             parsed = try request.body.withUnsafeReadableBytes { bytes throws(GatewayError) in
                 // With a price book, the same pass records a plain chat's turns for the prompt count.
-                try InferenceRequest.parse(bytes, endpoint: endpoint, recordingTurns: state.pricer != nil)
+                try InferenceRequest.parse(bytes, endpoint: endpoint, recordingTurns: state.pricing != nil)
             }
         } catch {
             return fail(error, requestID, responder)
@@ -118,8 +118,8 @@ struct GatewayHandler: HTTPRequestHandler {
         let context = ExchangeContext(
             request: parsed, body: request.body, candidates: candidates, requestID: requestID, caller: caller,
             baseLogger: logger)
-        let account = RequestAccount()
-        if let pricer = state.pricer {
+        let account = RequestAccount(pricer: state.pricer)
+        if let pricer = account.pricer {
             guard context.body.readableBytes <= RequestPricer.inlineCountLimit else {
                 return countOffLoop(context, account: account, pricer: pricer, responder: responder)
             }
@@ -161,7 +161,7 @@ struct GatewayHandler: HTTPRequestHandler {
     private func admit(
         _ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder, _ next: @escaping (Admission?) -> Void
     ) {
-        guard let ledger = state.ledger, let key = context.caller.ledgerKey, let pricer = state.pricer else { return next(nil) }
+        guard let ledger = state.ledger, let key = context.caller.ledgerKey, let pricer = account.pricer else { return next(nil) }
         let request = context.request
         let prompt = account.prompt?.tokens ?? context.body.readableBytes / 4
         let output = pricer.estimator.expectedOutputTokens(model: request.model, maxTokens: request.maxTokens, thinking: request.thinking) ?? 0

@@ -46,15 +46,10 @@ public final class GatewayServer: Sendable {
     ) async throws -> GatewayServer {
         let client = UpstreamClient(
             configuration: UpstreamClientConfiguration(connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs))))
-        let pricing = try configuration.loadPriceBook().map { book in
+        let pricing = try configuration.loadPriceBook(withDatabase: ledger != nil).map { book in
             let pricer = RequestPricer(
                 book: book, tokenizer: try DeepSeekTokenizer.loadBundled(), repeatedTextSlots: configuration.repeatedTextSlots)
             return CurrentPricer(pricer, configuration: configuration, logger: logger)
-        }
-        if ledger != nil && pricing == nil {
-            throw ConfigError(
-                file: configuration.file, line: 0,
-                reason: "a database needs a price book (pricing.price_book): budgets and the ledger are kept in money")
         }
         let state = GatewayState(
             configuration: configuration, client: client, pricing: pricing,

@@ -17,8 +17,8 @@ final class GatewayState: Sendable {
     let client: UpstreamClient
     /// The price book in force and its reload, when the configuration names a price book.
     let pricing: CurrentPricer?
-    /// Prices requests when the configuration names a price book. A request reads it once and
-    /// keeps it: a reload does not change the book a running request is billed under.
+    /// Prices requests when the configuration names a price book. A request reads it once, into
+    /// its ``RequestAccount``: a reload does not change the book a running request is billed under.
     var pricer: RequestPricer? { pricing?.pricer }
     /// Keys, limits, budgets and the usage ledger, when a database is configured.
     let ledger: LedgerAdmission?

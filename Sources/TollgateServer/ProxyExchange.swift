@@ -52,15 +52,14 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var clientLeft = false
     private var firstByteAt: Date?
     private var isFinished = false
-    private let pricer: RequestPricer?
     /// Counts, estimate and usage of this request, for its bill.
     let account: RequestAccount
+    private var pricer: RequestPricer? { account.pricer }
 
     init(context: ExchangeContext, responder: HTTPResponder, state: GatewayState, account: RequestAccount, admission: Admission?) {
         self.context = context
         self.responder = responder
         self.state = state
-        self.pricer = state.pricer
         self.account = account
         self.admission = admission
     }

@@ -8,6 +8,9 @@ import TollgateWire
 /// one reference along is cheaper than copying a dozen optional fields.
 final class RequestAccount {
     let startedAt: Date
+    /// The pricer in force when the request arrived (nil without a price book): the request is
+    /// counted, admitted, estimated and billed with this one even when a reload lands meanwhile.
+    let pricer: RequestPricer?
     /// The prompt as Tollgate counted it before sending (nil without a price book).
     var prompt: PromptCount?
     /// The price-book rates of the target the request was sent to, at `startedAt`.
@@ -22,7 +25,8 @@ final class RequestAccount {
     var generatedText: String?
     var settlement: Settlement?
 
-    init(startedAt: Date = Date()) {
+    init(pricer: RequestPricer?, startedAt: Date = Date()) {
+        self.pricer = pricer
         self.startedAt = startedAt
     }
 

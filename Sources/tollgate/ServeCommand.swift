@@ -53,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = makeLogger(level: logLevel)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var ledger: Ledger?
-        if let url = databaseURL ?? ProcessInfo.processInfo.environment["TOLLGATE_DATABASE_URL"], !url.isEmpty {
+        if let url = database {
             try FileManager.default.createDirectory(atPath: spoolDir, withIntermediateDirectories: true)
             try await DatabaseOptions.prepareSchema(url: url, migrate: migrate)
             let opened = try Ledger(databaseURL: url, configuration: .init(spoolDirectory: spoolDir), logger: logger)
@@ -71,17 +71,19 @@ struct ServeCommand: AsyncParsableCommand {
         try await group.shutdownGracefully()
     }
 
+    /// `--database-url`, else `$TOLLGATE_DATABASE_URL`; nil when neither names one.
+    private var database: String? {
+        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["TOLLGATE_DATABASE_URL"], !url.isEmpty else { return nil }
+        return url
+    }
+
     /// `--check`: what an operator runs before starting a gateway or sending it SIGHUP.
     private func checkOnly(_ configuration: GatewayConfiguration) throws {
         let book: PriceBook?
         do {
-            book = try configuration.loadPriceBook()
+            book = try configuration.loadPriceBook(withDatabase: database != nil)
         } catch let error as ConfigError {
             throw InputError(message: "\(error)")
-        }
-        let database = databaseURL ?? ProcessInfo.processInfo.environment["TOLLGATE_DATABASE_URL"]
-        if book == nil, let database, !database.isEmpty {
-            throw InputError(message: "\(config): a database needs a price book (pricing.price_book): budgets and the ledger are kept in money")
         }
         print("\(config): ok, targets \(configuration.targets.map(\.name).joined(separator: ", "))")
         if let book {
