@@ -478,6 +478,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
             requestID: requestID, startedAt: account.startedAt, finishedAt: now, teamID: admission.key.teamID,
             keyID: admission.key.id, requestedModel: request.model, target: target.name,
             endpoint: lastEndpoint.map { "\($0)" }, promptTokensEstimated: account.prompt?.tokens ?? 0,
+            promptCountExact: account.prompt?.exact,
             promptTokens: usage?.promptTokens ?? 0, cacheHitTokens: usage?.cacheHitTokens ?? 0,
             completionTokens: usage?.completionTokens ?? 0, reasoningTokens: usage?.reasoningTokens ?? 0,
             cost: settlement?.cost?.money ?? zero,

@@ -241,7 +241,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "table, csv or json.") var format: String = "table"
     @Flag(
         name: .customLong("count-accuracy"),
-        help: "Instead of spend: Tollgate's prompt counts against the engines' reported prompt tokens, per model and target.")
+        help: "Instead of spend: Tollgate's prompt counts against the engines' reported prompt tokens, per model, target and way of counting (exactly, estimated).")
     var countAccuracy = false
     @OptionGroup var database: DatabaseOptions
 

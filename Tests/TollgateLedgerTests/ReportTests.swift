@@ -103,8 +103,13 @@ struct ReportTests {
                 var event = UsageFixtures.event(
                     index, team: index % 3 == 0 ? beta.id : alpha.id, day: start.addingTimeInterval(Double(index % 3) * 86_400),
                     model: index % 2 == 0 ? "deepseek-v4-flash" : "deepseek-v4-pro", target: index % 5 == 0 ? "deepseek-api" : "local")
+                // Counted exactly (and equal to the engine's), estimated (off by 3 to 7 tokens), or
+                // written before the ledger said which (the fixture's counts, off by up to 6).
+                event.promptCountExact = index % 7 == 0 ? false : index % 11 == 0 ? nil : true
+                if event.promptCountExact == true { event.promptTokensEstimated = event.promptTokens }
+                if index % 7 == 0 { event.promptTokensEstimated = event.promptTokens + 3 + index % 5 }
                 if index % 29 == 0 { event.promptTokensEstimated = 0 }  // not counted by Tollgate
-                if index % 31 == 0 { event.promptTokensEstimated = event.promptTokens + 40 }
+                if index % 31 == 0 { event.promptTokensEstimated = event.promptTokens + 40 }  // a drift
                 events.append(event)
             }
             try await TestDatabase.withTemporaryDirectory { spool in
@@ -114,12 +119,15 @@ struct ReportTests {
             }
             func expected(_ events: [UsageEvent]) -> [CountAccuracyRow] {
                 let compared = events.filter { !$0.usageEstimated && $0.promptTokensEstimated > 0 && $0.statusCode < 400 }
-                let groups = Dictionary(grouping: compared) { "\($0.requestedModel)|\($0.target)" }
+                // Exact counts first, then estimates, then rows that do not say.
+                let order: [Bool?] = [true, false, nil]
+                let groups = Dictionary(grouping: compared) { "\($0.requestedModel)|\($0.target)|\(order.firstIndex(of: $0.promptCountExact)!)" }
                 return groups.keys.sorted().map { key in
                     let group = groups[key]!
                     let errors = group.map { Int64(abs($0.promptTokensEstimated - $0.promptTokens)) }
                     return CountAccuracyRow(
-                        model: group[0].requestedModel, target: group[0].target, requests: Int64(group.count),
+                        model: group[0].requestedModel, target: group[0].target,
+                        counted: group[0].promptCountExact.map { $0 ? .exactly : .estimated } ?? .unrecorded, requests: Int64(group.count),
                         exact: Int64(errors.filter { $0 == 0 }.count),
                         tollgateTokens: group.reduce(0) { $0 + Int64($1.promptTokensEstimated) },
                         engineTokens: group.reduce(0) { $0 + Int64($1.promptTokens) },
@@ -131,8 +139,12 @@ struct ReportTests {
             let rows = try await reports.countAccuracy(twoDays)
             let inRange = events.filter { $0.startedAt < start.addingTimeInterval(2 * 86_400) }
             #expect(rows == expected(inRange))
-            #expect(rows.count == 4)
-            #expect(rows.allSatisfy { $0.exact > 0 && $0.exact < $0.requests && $0.maxError >= 40 })
+            #expect(rows.count == 12)
+            #expect(rows.map(\.counted) == Array(repeating: [.exactly, .estimated, .unrecorded], count: 4).flatMap { $0 })
+            // The estimates' error (3 to 7 tokens each) stays out of the exact counts' rows.
+            #expect(rows.filter { $0.counted == .estimated }.allSatisfy { $0.exact == 0 && $0.absoluteError >= 3 * $0.requests })
+            #expect(rows.filter { $0.counted == .exactly }.allSatisfy { $0.exact > 0 && ($0.maxError == 0 || $0.maxError == 40) })
+            #expect(rows.contains { $0.counted == .exactly && $0.exact < $0.requests })
 
             var betaOnly = twoDays
             betaOnly.team = "beta"
@@ -141,6 +153,7 @@ struct ReportTests {
             let json = try JSONSerialization.jsonObject(with: Data(rows.rendered(as: .json).utf8)) as! [String: Any]
             let first = try #require((json["rows"] as? [[String: Any]])?.first)
             #expect(first["exact_percent"] as? String == rows[0].exactPercent)
+            #expect(first["counted"] as? String == "exactly")
             #expect(first["tollgate_tokens"] as? Int == Int(rows[0].tollgateTokens))
             let table = rows.rendered(as: .table).split(separator: "\n")
             #expect(table.count == 2 + rows.count)
@@ -151,7 +164,7 @@ struct ReportTests {
 
     @Test func countAccuracyFiguresRoundLikeMoney() {
         var row = CountAccuracyRow(
-            model: "m", target: "t", requests: 3, exact: 1, tollgateTokens: 0, engineTokens: 0, absoluteError: 2, maxError: 1)
+            model: "m", target: "t", counted: .exactly, requests: 3, exact: 1, tollgateTokens: 0, engineTokens: 0, absoluteError: 2, maxError: 1)
         #expect(row.exactPercent == "33.33")
         #expect(row.meanError == "0.67")
         row.requests = 8

@@ -14,7 +14,7 @@ enum UsageFixtures {
             requestID: "\(prefix)-\(index)", startedAt: started, finishedAt: started.addingTimeInterval(0.25),
             teamID: team, keyID: key, requestedModel: model, target: target,
             endpoint: index % 2 == 0 ? "http://127.0.0.1:9000" : nil, policyRule: index % 3 == 0 ? "cheap-first" : nil,
-            promptTokensEstimated: 100 + index % 7, promptTokens: 100 + index % 5, cacheHitTokens: index % 11,
+            promptTokensEstimated: 100 + index % 7, promptCountExact: index % 13 == 0 ? nil : index % 3 != 0, promptTokens: 100 + index % 5, cacheHitTokens: index % 11,
             completionTokens: 20 + index % 13, reasoningTokens: index % 4,
             cost: Money(nanos: 1_000 + Int64(index % 97) * 37, currency: currency), priceBookVersion: "2026-11",
             listCost: Money(nanos: 4_000 + Int64(index % 89) * 41, currency: currency), latencyMs: 250,

@@ -27,6 +27,13 @@ struct UsageWriterTests {
                 // Nullable columns round-trip as NULL, not as sentinels.
                 #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE ttft_ms IS NULL") == 200)
                 #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE endpoint IS NULL") == 500)
+                // How the prompt was counted, as written: exactly, estimated, or not at all (NULL).
+                let countings: [(String, Bool?)] = [("prompt_count_exact IS NULL", nil), ("prompt_count_exact", true), ("NOT prompt_count_exact", false)]
+                for (sql, exact) in countings {
+                    let written = Int64(events.filter { $0.promptCountExact == exact }.count)
+                    #expect(written > 0)
+                    #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE \(sql)") == written)
+                }
                 #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE error_code = 'upstream_error'") == Int64(events.filter { $0.statusCode == 502 }.count))
                 // One event read back whole.
                 let rows = try await client.query(
@@ -140,6 +147,27 @@ struct UsageWriterTests {
                 let writer = try UsageWriter(client: client, configuration: .init(spoolDirectory: spool), logger: TestDatabase.logger)
                 await writer.flush()
                 #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events") == 3)
+            }
+        }
+    }
+
+    /// A spool written by a build before `prompt_count_exact` replays, with that column NULL.
+    @Test func aSpoolLineFromAnEarlierBuildReplays() async throws {
+        try await TestDatabase.with("olderspool") { client, _ in
+            let team = try await KeyStore(client: client, logger: TestDatabase.logger).ensureTeam(name: "t")
+            try await TestDatabase.withTemporaryDirectory { spool in
+                let current = UsageFixtures.event(1, team: team.id)
+                var older = try #require(try JSONSerialization.jsonObject(with: UsageSpool.encoder().encode(UsageFixtures.event(2, team: team.id))) as? [String: Any])
+                #expect(older.removeValue(forKey: "promptCountExact") as? Bool == true)
+                var data = try UsageSpool.encoder().encode(current)
+                data.append(0x0A)
+                data.append(try JSONSerialization.data(withJSONObject: older))
+                data.append(0x0A)
+                try data.write(to: URL(fileURLWithPath: spool + "/usage-spool.jsonl"))
+                let writer = try UsageWriter(client: client, configuration: .init(spoolDirectory: spool), logger: TestDatabase.logger)
+                await writer.flush()
+                #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE request_id = 'req-1' AND prompt_count_exact") == 1)
+                #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE request_id = 'req-2' AND prompt_count_exact IS NULL") == 1)
             }
         }
     }

@@ -185,8 +185,21 @@ import TollgateTokenizer
             let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(Self.chatBody.utf8)).tokens
             #expect(accuracyRows.count == 1)
             #expect(accuracyRows.first?["requests"] as? Int == 5 && accuracyRows.first?["tollgate_tokens"] as? Int == 5 * prompt)
+            #expect(accuracyRows.first?["counted"] as? String == "exactly")
             let accuracyCLI = try await stack.ledger.reports.countAccuracy(ReportQuery(from: LedgerDay(today)!, to: LedgerDay(today)!, team: "delta"))
             #expect(accuracy.body == accuracyCLI.rendered(as: .json))
+
+            // A prompt with an image is counted without it, so the ledger marks the count as an
+            // estimate and the report keeps it apart from the exact ones.
+            let imageChat = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":[{"type":"text","text":"What is in this picture?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}],"max_tokens":8}"#
+            let imageCount = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(imageChat.utf8))
+            #expect(!imageCount.exact)
+            #expect(try await stack.chat(key: key, body: imageChat).status == 200)
+            _ = try await stack.waitForReport(path, headers: Self.admin, requests: 6)
+            let split = try #require(try json(try await stack.get(accuracyPath, headers: Self.admin).body)["rows"] as? [[String: Any]])
+            #expect(split.map { $0["counted"] as? String } == ["exactly", "estimated"])
+            #expect(split.first?["requests"] as? Int == 5 && split.first?["tollgate_tokens"] as? Int == 5 * prompt)
+            #expect(split.last?["requests"] as? Int == 1 && split.last?["tollgate_tokens"] as? Int == imageCount.tokens)
             let grouped = try await stack.get(accuracyPath + "&group_by=team", headers: Self.admin)
             #expect(grouped.status == 400 && errorCode(grouped.body) == "invalid_request")
         }
@@ -447,8 +460,8 @@ struct AdminStack {
         try await send(.GET, path, headers: headers)
     }
 
-    func chat(key: String) async throws -> TestResponse {
-        try await client.send(.POST, base + "/v1/chat/completions", body: AdminAPITests.chatBody, headers: AdminAPITests.bearer(key))
+    func chat(key: String, body: String = AdminAPITests.chatBody) async throws -> TestResponse {
+        try await client.send(.POST, base + "/v1/chat/completions", body: body, headers: AdminAPITests.bearer(key))
     }
 
     /// Whether a chat request with `key` answers `status` before `limit` runs out.

@@ -443,7 +443,9 @@ def test_count_accuracy_report_sets_our_prompt_counts_beside_the_engines(demo, c
         time.sleep(0.5)
     assert rows, report.stdout
     for row in rows:
+        assert row["counted"] in ("exactly", "estimated"), row  # this build records which
         assert row["requests"] >= 1 and 0 <= row["exact"] <= row["requests"]
         assert row["engine_tokens"] > 0 and row["max_abs_error"] >= 0
         assert isinstance(row["exact_percent"], str) and isinstance(row["mean_abs_error"], str)
     assert sum(row["tollgate_tokens"] for row in rows) >= ours > 0
+    assert any(row["counted"] == "exactly" for row in rows), rows  # a plain chat is counted exactly

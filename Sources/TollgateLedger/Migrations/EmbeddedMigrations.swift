@@ -157,5 +157,13 @@ CREATE INDEX moderation_events_request_idx ON moderation_events (request_id);
 -- whether that transaction committed (and must not report the same spend twice).
 ALTER TABLE budget_leases ADD COLUMN last_sync_id text;
 """####),
+        Migration(version: 3, name: "prompt_count_exact", sql: ####"""
+-- Whether Tollgate's prompt count (prompt_tokens_estimated) followed DeepSeek V4's layout
+-- exactly (true) or approximated part of the prompt (false: images, unknown roles, extra tool
+-- fields; docs/TOKENIZER.md). NULL when nothing was counted, and for rows written before this
+-- column. The count-accuracy report keeps the three apart, so an approximation's error never
+-- hides a template drift.
+ALTER TABLE usage_events ADD COLUMN prompt_count_exact boolean;
+"""####),
     ]
 }

@@ -1,15 +1,30 @@
 import Foundation
 import PostgresNIO
 
+/// How Tollgate counted a prompt, as its ledger row records it (`prompt_count_exact`).
+public enum PromptCounting: String, Sendable, Hashable {
+    /// Laid out and tokenized as DeepSeek V4 does: an error here is a drift of the engine's chat
+    /// template or tokenizer.
+    case exactly
+    /// Part of the prompt was approximated (images, unknown roles: docs/TOKENIZER.md), so the
+    /// error includes the approximation's.
+    case estimated
+    /// Written before the ledger recorded how (migration 0003).
+    case unrecorded
+
+    init(exact: Bool?) { self = exact.map { $0 ? .exactly : .estimated } ?? .unrecorded }
+}
+
 /// How Tollgate's own prompt count (taken before routing, for the estimate) compares with the
-/// prompt tokens the engine reported, per model and target. A count drifts when an engine's chat
-/// template or tokenizer changes; this is where that shows (docs/TOKENIZER.md).
+/// prompt tokens the engine reported, per model, target and way of counting. A count drifts when
+/// an engine's chat template or tokenizer changes; this is where that shows (docs/TOKENIZER.md).
 ///
 /// Only answered requests whose engine reported usage and whose prompt Tollgate counted are
 /// compared (`usage_estimated` false, `prompt_tokens_estimated` above zero, status below 400).
 public struct CountAccuracyRow: Sendable, Hashable {
     public var model: String
     public var target: String
+    public var counted: PromptCounting
     /// Requests compared.
     public var requests: Int64
     /// Requests whose count equalled the engine's.
@@ -27,7 +42,8 @@ public struct CountAccuracyRow: Sendable, Hashable {
 }
 
 extension Reports {
-    /// Tollgate's prompt counts against the engines', per model and target, from the ledger rows
+    /// Tollgate's prompt counts against the engines', per model, target and way of counting (exact
+    /// counts first), from the ledger rows
     /// of `query`'s days (its `team`, when set; its grouping is ignored). Reads the raw rows, so a
     /// long range takes longer than a spend report.
     public func countAccuracy(_ query: ReportQuery) async throws -> [CountAccuracyRow] {
@@ -36,7 +52,7 @@ extension Reports {
         let to = query.to.description
         let rows = try await client.query(
             """
-            SELECT u.requested_model, u.target, count(*)::int8,
+            SELECT u.requested_model, u.target, u.prompt_count_exact, count(*)::int8,
                    count(*) FILTER (WHERE u.prompt_tokens_estimated = u.prompt_tokens)::int8,
                    sum(u.prompt_tokens_estimated)::int8, sum(u.prompt_tokens)::int8,
                    sum(abs(u.prompt_tokens_estimated - u.prompt_tokens))::int8,
@@ -46,7 +62,7 @@ extension Reports {
               AND u.started_at < ((\(to)::date + 1)::timestamp AT TIME ZONE 'UTC')
               AND (\(query.team)::text IS NULL OR t.name = \(query.team))
               AND NOT u.usage_estimated AND u.prompt_tokens_estimated > 0 AND u.status_code < 400
-            GROUP BY 1, 2 ORDER BY 1, 2
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 DESC NULLS LAST
             """, logger: logger)
         var result: [CountAccuracyRow] = []
         for try await row in rows {
@@ -54,9 +70,10 @@ extension Reports {
             result.append(
                 CountAccuracyRow(
                     model: try c[0].decode(String.self), target: try c[1].decode(String.self),
-                    requests: try c[2].decode(Int64.self), exact: try c[3].decode(Int64.self),
-                    tollgateTokens: try c[4].decode(Int64.self), engineTokens: try c[5].decode(Int64.self),
-                    absoluteError: try c[6].decode(Int64.self), maxError: try c[7].decode(Int64.self)))
+                    counted: PromptCounting(exact: try c[2].decode(Bool?.self)),
+                    requests: try c[3].decode(Int64.self), exact: try c[4].decode(Int64.self),
+                    tollgateTokens: try c[5].decode(Int64.self), engineTokens: try c[6].decode(Int64.self),
+                    absoluteError: try c[7].decode(Int64.self), maxError: try c[8].decode(Int64.self)))
         }
         return result
     }
@@ -65,19 +82,22 @@ extension Reports {
 extension [CountAccuracyRow] {
     /// The rows as a text table or JSON (`{"rows": [...]}`), ending with a newline.
     public func rendered(as format: ReportFormat) -> String {
-        let headers = ["model", "target", "requests", "exact", "exact_percent", "tollgate_tokens", "engine_tokens", "mean_abs_error", "max_abs_error"]
+        let headers = [
+            "model", "target", "counted", "requests", "exact", "exact_percent", "tollgate_tokens", "engine_tokens",
+            "mean_abs_error", "max_abs_error",
+        ]
         func cells(_ row: CountAccuracyRow) -> [String] {
             [
-                row.model, row.target, String(row.requests), String(row.exact), row.exactPercent ?? "", String(row.tollgateTokens),
-                String(row.engineTokens), row.meanError ?? "", String(row.maxError),
+                row.model, row.target, row.counted.rawValue, String(row.requests), String(row.exact), row.exactPercent ?? "",
+                String(row.tollgateTokens), String(row.engineTokens), row.meanError ?? "", String(row.maxError),
             ]
         }
         switch format {
         case .json:
             let objects: [[String: Any]] = map { row in
                 [
-                    "model": row.model, "target": row.target, "requests": row.requests, "exact": row.exact,
-                    "exact_percent": row.exactPercent as Any? ?? NSNull(), "tollgate_tokens": row.tollgateTokens,
+                    "model": row.model, "target": row.target, "counted": row.counted.rawValue, "requests": row.requests,
+                    "exact": row.exact, "exact_percent": row.exactPercent as Any? ?? NSNull(), "tollgate_tokens": row.tollgateTokens,
                     "engine_tokens": row.engineTokens, "mean_abs_error": row.meanError as Any? ?? NSNull(),
                     "max_abs_error": row.maxError,
                 ]
@@ -88,7 +108,7 @@ extension [CountAccuracyRow] {
             return ([headers.joined(separator: ",")] + map { cells($0).map(ReportFormat.csvField).joined(separator: ",") })
                 .joined(separator: "\n") + "\n"
         case .table:
-            let (lines, rule) = ReportFormat.alignedColumns([headers] + map(cells), textColumns: 2)
+            let (lines, rule) = ReportFormat.alignedColumns([headers] + map(cells), textColumns: 3)
             return ([lines[0], rule] + lines.dropFirst()).joined(separator: "\n") + "\n"
         }
     }

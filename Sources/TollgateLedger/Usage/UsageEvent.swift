@@ -19,6 +19,9 @@ public struct UsageEvent: Sendable, Hashable, Codable {
     /// The policy rule that chose the target.
     public var policyRule: String?
     public var promptTokensEstimated: Int
+    /// Whether that count followed DeepSeek V4's layout exactly (false: part of the prompt was
+    /// approximated); nil when Tollgate counted nothing.
+    public var promptCountExact: Bool?
     /// As reported by the engine; equal to the estimate when `usageEstimated`.
     public var promptTokens: Int
     public var cacheHitTokens: Int
@@ -44,7 +47,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
     public init(
         requestID: String, startedAt: Date, finishedAt: Date, teamID: Int64, keyID: Int64?,
         requestedModel: String, target: String, endpoint: String? = nil, policyRule: String? = nil,
-        promptTokensEstimated: Int = 0, promptTokens: Int = 0, cacheHitTokens: Int = 0,
+        promptTokensEstimated: Int = 0, promptCountExact: Bool? = nil, promptTokens: Int = 0, cacheHitTokens: Int = 0,
         completionTokens: Int = 0, reasoningTokens: Int = 0, cost: Money, priceBookVersion: String,
         listCost: Money, latencyMs: Int, ttftMs: Int? = nil, statusCode: Int = 200, errorCode: String? = nil,
         stream: Bool = false, clientDisconnected: Bool = false, usageEstimated: Bool = false
@@ -60,6 +63,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
         self.endpoint = endpoint
         self.policyRule = policyRule
         self.promptTokensEstimated = promptTokensEstimated
+        self.promptCountExact = promptCountExact
         self.promptTokens = promptTokens
         self.cacheHitTokens = cacheHitTokens
         self.completionTokens = completionTokens
