@@ -20,6 +20,9 @@ public struct GatewayConfiguration: Sendable {
     public var priceBookPath: String?
     /// Slots of the table of long texts counted before (`pricing.repeated_text_slots`); 0 turns it off.
     public var repeatedTextSlots: Int = 16_384
+    /// How often the price book file is read for changes (`pricing.watch_ms`); nil: only SIGHUP and
+    /// the admin route reload it.
+    public var priceBookWatchMs: Int?
     public var teams: [TeamKey] = []
     public var targets: [Target] = []
     /// The file it came from, for messages.
@@ -66,13 +69,17 @@ public struct GatewayConfiguration: Sendable {
             if let value = health.optional("interval_ms") { config.healthIntervalMs = try value.int(in: 50...600_000) }
         }
         if let pricing = try top.optional("pricing")?.mapping() {
-            try pricing.allowOnly(["price_book", "repeated_text_slots"])
+            try pricing.allowOnly(["price_book", "repeated_text_slots", "watch_ms"])
             if let book = pricing.optional("price_book") {
                 let path = try book.nonEmptyString()
                 let folder = (root.file as NSString).deletingLastPathComponent
                 config.priceBookPath = path.hasPrefix("/") || folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
             }
             if let slots = pricing.optional("repeated_text_slots") { config.repeatedTextSlots = try slots.int(in: 0...(1 << 24)) }
+            if let watch = pricing.optional("watch_ms") {
+                guard config.priceBookPath != nil else { throw watch.error("there is no price book to watch (pricing.price_book is not set)") }
+                config.priceBookWatchMs = try watch.int(in: 100...3_600_000)
+            }
         }
         if let teams = top.optional("teams") {
             config.teams = try teams.sequence().map(TeamKey.parse)

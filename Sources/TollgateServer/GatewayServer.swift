@@ -127,11 +127,18 @@ public struct GatewayService: Service {
         // The schema is checked (or migrated) before the ledger's services start; see `tollgate serve`.
         // The admin token is read from the environment only, never from the configuration file.
         let adminToken = ProcessInfo.processInfo.environment["TOLLGATE_ADMIN_TOKEN"]
+        let watch = configuration.priceBookWatch(logger: logger)
+        let seen = watch?.fingerprint()  // before the start loads the book, so no edit slips between
         let gateway = try await GatewayServer.start(configuration: configuration, group: group, ledger: ledger, adminToken: adminToken, logger: logger)
         let reloads = Self.reloadPriceBook(onSignal: SIGHUP, gateway: gateway, logger: logger)
+        let watching = watch.map { watch in Task { await watch.run(from: seen) { _ = try gateway.reloadPriceBook() } } }
         onStart(gateway)
         try? await gracefulShutdown()
         reloads.cancel()
+        if let watching {
+            watching.cancel()
+            await watching.value
+        }
         try await gateway.shutdown()
     }
 

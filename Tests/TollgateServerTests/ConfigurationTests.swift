@@ -37,6 +37,10 @@ import TollgateServer
         let sized = try GatewayConfiguration.parse(
             valid + "\npricing: {price_book: p.yaml, repeated_text_slots: 0}", file: "t.yaml", environment: ["TEST_KEY": "sk-x"])
         #expect(sized.repeatedTextSlots == 0)
+        #expect(sized.priceBookWatchMs == nil)
+        let watched = try GatewayConfiguration.parse(
+            valid + "\npricing: {price_book: p.yaml, watch_ms: 5000}", file: "t.yaml", environment: ["TEST_KEY": "sk-x"])
+        #expect(watched.priceBookWatchMs == 5000)
     }
 
     @Test func theShippedExampleLoads() throws {
@@ -105,6 +109,10 @@ import TollgateServer
         let slots = error(valid + "\npricing:\n  repeated_text_slots: -1")
         #expect(slots?.line == 17)
         #expect(slots?.reason == "pricing.repeated_text_slots: -1 is not in 0...16777216")
+        let watchWithoutBook = error(valid + "\npricing:\n  watch_ms: 1000")
+        #expect(watchWithoutBook?.line == 17)
+        #expect(watchWithoutBook?.reason == "pricing.watch_ms: there is no price book to watch (pricing.price_book is not set)")
+        #expect(error(valid + "\npricing: {price_book: p.yaml, watch_ms: 10}")?.reason == "pricing.watch_ms: 10 is not in 100...3600000")
 
         #expect(error("targets: []")?.reason.contains("at least one target") == true)
         #expect(error("")?.reason == "the file is empty")

@@ -209,3 +209,66 @@ def test_serve_reloads_its_price_book_on_sighup_and_keeps_it_when_the_file_is_re
     assert "price book reloaded" in stderr
     refusal = next(text for text in stderr.splitlines() if "price book reload refused" in text)
     assert f"{book}:{line}:" in refusal and "negative price" in refusal
+
+
+def test_serve_watching_its_price_book_reloads_each_change_and_logs_a_refusal_once(tmp_path: Path):
+    """With `pricing.watch_ms`, a book copied onto every replica's disk takes effect without a
+    signal: each change of the file's bytes is reloaded; a broken one is refused once (logged with
+    file and line, the last good book stays), and fixing it is picked up."""
+    book = tmp_path / "prices.yaml"
+    shipped = (REPO / "policies" / "prices.yaml").read_text()
+    book.write_text(shipped)
+    config = tmp_path / "tollgate.yaml"
+    config.write_text(
+        "targets:\n  - {name: flash-pool, kind: pool, engine: vllm, models: [deepseek-v4-flash],"
+        " endpoints: ['http://127.0.0.1:9/v1']}\n"
+        f"pricing: {{price_book: {book}, watch_ms: 200}}\n"
+    )
+    port = free_port()
+    env = dict(os.environ, TOLLGATE_ADMIN_TOKEN="watch-test-token")
+    process = subprocess.Popen(
+        [str(tollgate_bin()), "serve", "--config", str(config), "--port", str(port), "--threads", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True,
+    )
+    admin = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer watch-test-token"}, timeout=10
+    )
+
+    def in_force(until: str | None = None) -> str:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read()
+            try:
+                shown = admin.get("/admin/price-book").json()["in_force"]
+                if until is None or shown == until or time.monotonic() > deadline:
+                    return shown
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+
+    def publish(text: str) -> None:  # as a ConfigMap update does: the whole file at once
+        (tmp_path / "prices.yaml.new").write_text(text)
+        os.replace(tmp_path / "prices.yaml.new", book)
+
+    try:
+        assert in_force() == "v4-2026-11"
+        publish(shipped.replace("id: v4-2026-11", "id: v4-2026-11-watched"))
+        assert in_force(until="v4-2026-11-watched") == "v4-2026-11-watched"
+
+        broken = shipped.replace('input_cache_miss: "0.14"', 'input_cache_miss: "-0.14"', 1)
+        line = next(n for n, text in enumerate(broken.splitlines(), 1) if '"-0.14"' in text)
+        publish(broken)
+        time.sleep(1.5)  # seven looks at the same broken file
+        assert in_force() == "v4-2026-11-watched"  # alive, the last good book in force
+
+        publish(shipped.replace("id: v4-2026-11", "id: v4-2026-11-fixed"))
+        assert in_force(until="v4-2026-11-fixed") == "v4-2026-11-fixed"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        admin.close()
+    assert process.returncode == 0, stderr
+    refusals = [text for text in stderr.splitlines() if "price book reload refused" in text]
+    assert len(refusals) == 1, refusals  # once per broken file, not once per look
+    assert f"{book}:{line}:" in refusals[0] and "negative price" in refusals[0]
+    assert stderr.count("price book reloaded") == 2
