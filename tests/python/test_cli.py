@@ -154,121 +154,104 @@ def test_serve_check_prints_what_the_files_hold_or_refuses_them_with_file_and_li
     assert "no price book" in ok("serve", "--config", str(config), "--check", env={k: v for k, v in env.items() if k != "TOLLGATE_DATABASE_URL"})
 
 
-def test_serve_reloads_its_price_book_on_sighup_and_keeps_it_when_the_file_is_refused(tmp_path: Path):
-    """Operators edit prices without a restart: SIGHUP re-reads the book; a broken edit is logged
-    with file and line and the running book stays in force."""
-    book = tmp_path / "prices.yaml"
-    shipped = (REPO / "policies" / "prices.yaml").read_text()
-    book.write_text(shipped)
-    config = tmp_path / "tollgate.yaml"
-    config.write_text(
-        "targets:\n  - {name: flash-pool, kind: pool, engine: vllm, models: [deepseek-v4-flash],"
-        " endpoints: ['http://127.0.0.1:9/v1']}\n"
-        f"pricing: {{price_book: {book}, repeated_text_slots: 1024}}\n"
-    )
-    port = free_port()
-    env = dict(os.environ, TOLLGATE_ADMIN_TOKEN="reload-test-token")
-    process = subprocess.Popen(
-        [str(tollgate_bin()), "serve", "--config", str(config), "--port", str(port), "--threads", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True,
-    )
-    admin = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer reload-test-token"}, timeout=10
-    )
+class ServedPriceBook:
+    """`tollgate serve` running the shipped price book from a copy in `folder`, with `pricing`
+    options added; its admin API shows the book in force. Used as a context manager, it stops the
+    gateway and keeps its log (`stderr`) and exit status."""
 
-    def in_force(until: str | None = None) -> str:
+    def __init__(self, folder: Path, pricing: str):
+        self.book = folder / "prices.yaml"
+        self.shipped = (REPO / "policies" / "prices.yaml").read_text()
+        self.book.write_text(self.shipped)
+        config = folder / "tollgate.yaml"
+        config.write_text(
+            "targets:\n  - {name: flash-pool, kind: pool, engine: vllm, models: [deepseek-v4-flash],"
+            " endpoints: ['http://127.0.0.1:9/v1']}\n"
+            f"pricing: {{price_book: {self.book}, {pricing}}}\n"
+        )
+        port = free_port()
+        self.process = subprocess.Popen(
+            [str(tollgate_bin()), "serve", "--config", str(config), "--port", str(port), "--threads", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, TOLLGATE_ADMIN_TOKEN="price-book-test-token"),
+        )
+        self.admin = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer price-book-test-token"}, timeout=10
+        )
+        self.stderr = ""
+
+    def __enter__(self) -> ServedPriceBook:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        _, self.stderr = self.process.communicate(timeout=60)
+        self.admin.close()
+
+    def in_force(self, until: str | None = None) -> str:
+        """The version in force, once it is `until` (or 30 s have passed); the process must live."""
         deadline = time.monotonic() + 30
         while True:
-            assert process.poll() is None, process.stderr.read()
+            assert self.process.poll() is None, self.process.stderr.read()
             try:
-                shown = admin.get("/admin/price-book").json()["in_force"]
+                shown = self.admin.get("/admin/price-book").json()["in_force"]
                 if until is None or shown == until or time.monotonic() > deadline:
                     return shown
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "serve did not start"
             time.sleep(0.1)
 
-    try:
-        running = in_force()
-        assert running == "v4-2026-11"
-        book.write_text(shipped.replace("id: v4-2026-11", "id: v4-2026-11-edited"))
-        process.send_signal(signal.SIGHUP)
-        assert in_force(until="v4-2026-11-edited") == "v4-2026-11-edited"
+    def broken(self) -> tuple[str, int]:
+        """The shipped book with a negative price, and the line it is on."""
+        text = self.shipped.replace('input_cache_miss: "0.14"', 'input_cache_miss: "-0.14"', 1)
+        return text, next(n for n, line in enumerate(text.splitlines(), 1) if '"-0.14"' in line)
 
-        broken = shipped.replace('input_cache_miss: "0.14"', 'input_cache_miss: "-0.14"', 1)
-        line = next(n for n, text in enumerate(broken.splitlines(), 1) if '"-0.14"' in text)
-        book.write_text(broken)
-        process.send_signal(signal.SIGHUP)
+    def refusals(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if "price book reload refused" in line]
+
+
+def test_serve_reloads_its_price_book_on_sighup_and_keeps_it_when_the_file_is_refused(tmp_path: Path):
+    """Operators edit prices without a restart: SIGHUP re-reads the book; a broken edit is logged
+    with file and line and the running book stays in force."""
+    with ServedPriceBook(tmp_path, "repeated_text_slots: 1024") as served:
+        assert served.in_force() == "v4-2026-11"
+        served.book.write_text(served.shipped.replace("id: v4-2026-11", "id: v4-2026-11-edited"))
+        served.process.send_signal(signal.SIGHUP)
+        assert served.in_force(until="v4-2026-11-edited") == "v4-2026-11-edited"
+
+        broken, line = served.broken()
+        served.book.write_text(broken)
+        served.process.send_signal(signal.SIGHUP)
         time.sleep(1)
-        assert in_force() == "v4-2026-11-edited"  # still alive, still the last good book
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-        admin.close()
-    assert process.returncode == 0, stderr
-    assert "price book reloaded" in stderr
-    refusal = next(text for text in stderr.splitlines() if "price book reload refused" in text)
-    assert f"{book}:{line}:" in refusal and "negative price" in refusal
+        assert served.in_force() == "v4-2026-11-edited"  # still alive, still the last good book
+    assert served.process.returncode == 0, served.stderr
+    assert "price book reloaded" in served.stderr
+    refusal = served.refusals()[0]
+    assert f"{served.book}:{line}:" in refusal and "negative price" in refusal
 
 
 def test_serve_watching_its_price_book_reloads_each_change_and_logs_a_refusal_once(tmp_path: Path):
     """With `pricing.watch_ms`, a book copied onto every replica's disk takes effect without a
     signal: each change of the file's bytes is reloaded; a broken one is refused once (logged with
     file and line, the last good book stays), and fixing it is picked up."""
-    book = tmp_path / "prices.yaml"
-    shipped = (REPO / "policies" / "prices.yaml").read_text()
-    book.write_text(shipped)
-    config = tmp_path / "tollgate.yaml"
-    config.write_text(
-        "targets:\n  - {name: flash-pool, kind: pool, engine: vllm, models: [deepseek-v4-flash],"
-        " endpoints: ['http://127.0.0.1:9/v1']}\n"
-        f"pricing: {{price_book: {book}, watch_ms: 200}}\n"
-    )
-    port = free_port()
-    env = dict(os.environ, TOLLGATE_ADMIN_TOKEN="watch-test-token")
-    process = subprocess.Popen(
-        [str(tollgate_bin()), "serve", "--config", str(config), "--port", str(port), "--threads", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True,
-    )
-    admin = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer watch-test-token"}, timeout=10
-    )
+    with ServedPriceBook(tmp_path, "watch_ms: 200") as served:
 
-    def in_force(until: str | None = None) -> str:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read()
-            try:
-                shown = admin.get("/admin/price-book").json()["in_force"]
-                if until is None or shown == until or time.monotonic() > deadline:
-                    return shown
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
+        def publish(text: str) -> None:  # as a ConfigMap update does: the whole file at once
+            (tmp_path / "prices.yaml.new").write_text(text)
+            os.replace(tmp_path / "prices.yaml.new", served.book)
 
-    def publish(text: str) -> None:  # as a ConfigMap update does: the whole file at once
-        (tmp_path / "prices.yaml.new").write_text(text)
-        os.replace(tmp_path / "prices.yaml.new", book)
+        assert served.in_force() == "v4-2026-11"
+        publish(served.shipped.replace("id: v4-2026-11", "id: v4-2026-11-watched"))
+        assert served.in_force(until="v4-2026-11-watched") == "v4-2026-11-watched"
 
-    try:
-        assert in_force() == "v4-2026-11"
-        publish(shipped.replace("id: v4-2026-11", "id: v4-2026-11-watched"))
-        assert in_force(until="v4-2026-11-watched") == "v4-2026-11-watched"
-
-        broken = shipped.replace('input_cache_miss: "0.14"', 'input_cache_miss: "-0.14"', 1)
-        line = next(n for n, text in enumerate(broken.splitlines(), 1) if '"-0.14"' in text)
+        broken, line = served.broken()
         publish(broken)
         time.sleep(1.5)  # seven looks at the same broken file
-        assert in_force() == "v4-2026-11-watched"  # alive, the last good book in force
+        assert served.in_force() == "v4-2026-11-watched"  # alive, the last good book in force
 
-        publish(shipped.replace("id: v4-2026-11", "id: v4-2026-11-fixed"))
-        assert in_force(until="v4-2026-11-fixed") == "v4-2026-11-fixed"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-        admin.close()
-    assert process.returncode == 0, stderr
-    refusals = [text for text in stderr.splitlines() if "price book reload refused" in text]
-    assert len(refusals) == 1, refusals  # once per broken file, not once per look
-    assert f"{book}:{line}:" in refusals[0] and "negative price" in refusals[0]
-    assert stderr.count("price book reloaded") == 2
+        publish(served.shipped.replace("id: v4-2026-11", "id: v4-2026-11-fixed"))
+        assert served.in_force(until="v4-2026-11-fixed") == "v4-2026-11-fixed"
+    assert served.process.returncode == 0, served.stderr
+    assert len(served.refusals()) == 1, served.refusals()  # once per broken file, not once per look
+    assert f"{served.book}:{line}:" in served.refusals()[0] and "negative price" in served.refusals()[0]
+    assert served.stderr.count("price book reloaded") == 2
