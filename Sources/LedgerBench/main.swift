@@ -43,7 +43,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
             return UsageEvent(
                 requestID: "bench-\(runID)-\(index)", startedAt: started, finishedAt: started.addingTimeInterval(0.5),
                 teamID: team.id, keyID: 1, requestedModel: model, target: target, endpoint: "http://127.0.0.1:9000",
-                policyRule: "cheapest", promptTokensEstimated: 812, promptTokens: 809, cacheHitTokens: 128,
+                policyRule: "cheapest", promptTokensEstimated: 812, promptCountExact: true, promptTokens: 809, cacheHitTokens: 128,
                 completionTokens: 240, reasoningTokens: 0, cost: cost, priceBookVersion: "bench",
                 listCost: Money(nanos: 345_678, currency: "USD"), latencyMs: 900, ttftMs: 120, statusCode: 200,
                 errorCode: nil, stream: true, clientDisconnected: false, usageEstimated: false)
@@ -72,6 +72,13 @@ try await withThrowingTaskGroup(of: Void.self) { group in
             print(
                 "report: \(report.rows.count) teams, \(report.total.requests) requests, cost "
                     + "\(Money(nanos: report.total.costNanos, currency: report.currency)) in \(elapsed)")
+        }
+        // The count-accuracy report has no rollup: it reads the month's raw rows.
+        for _ in 0..<3 {
+            let started = ContinuousClock.now
+            let rows = try await reports.countAccuracy(ReportQuery(from: from, to: to))
+            let elapsed = started.duration(to: .now)
+            print("count accuracy: \(rows.count) rows, \(rows.reduce(0) { $0 + $1.requests }) requests compared in \(elapsed)")
         }
     case "partitions":
         guard arguments.count >= 5, let from = LedgerDay(arguments[3]), let days = Int(arguments[4]) else {

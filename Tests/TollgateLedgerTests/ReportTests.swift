@@ -150,6 +150,14 @@ struct ReportTests {
             betaOnly.team = "beta"
             #expect(try await reports.countAccuracy(betaOnly) == expected(inRange.filter { $0.teamID == beta.id }))
 
+            // The rollup counts a row once: a spool replayed, or a batch sent again, adds nothing.
+            try await TestDatabase.withTemporaryDirectory { spool in
+                let writer = try UsageWriter(client: client, configuration: .init(spoolDirectory: spool), logger: TestDatabase.logger)
+                for event in events.prefix(500) { writer.record(event) }
+                await writer.flush()
+            }
+            #expect(try await reports.countAccuracy(twoDays) == rows)
+
             let json = try JSONSerialization.jsonObject(with: Data(rows.rendered(as: .json).utf8)) as! [String: Any]
             let first = try #require((json["rows"] as? [[String: Any]])?.first)
             #expect(first["exact_percent"] as? String == rows[0].exactPercent)
@@ -159,6 +167,58 @@ struct ReportTests {
             #expect(table.count == 2 + rows.count)
             #expect(table[0].hasPrefix("model") && table[0].contains("mean_abs_error"))
             #expect(try await reports.countAccuracy(ReportQuery(from: LedgerDay("2026-04-01")!, to: LedgerDay("2026-04-30")!)).isEmpty)
+        }
+    }
+
+    /// A ledger that had rows before the rollup existed (migration 0004) reports them: the
+    /// migration sums the raw rows, and the report then agrees with a query over those rows.
+    @Test func countAccuracyCoversRowsWrittenBeforeItsRollup() async throws {
+        try await TestDatabase.with("accuracyupgrade", migrate: false) { client, _ in
+            let before = Array(Migration.embedded.prefix { $0.version < 4 })
+            try await Migrator(client: client, migrations: before, logger: TestDatabase.logger).migrate()
+            try await client.query(
+                """
+                INSERT INTO teams (name) VALUES ('old');
+                """, logger: TestDatabase.logger)
+            try await client.query(
+                """
+                INSERT INTO usage_events (request_id, started_at, finished_at, team_id, requested_model, target,
+                    prompt_tokens_estimated, prompt_count_exact, prompt_tokens, cost_nanos, currency, price_book_version,
+                    list_cost_nanos, latency_ms, status_code, stream, client_disconnected, usage_estimated)
+                SELECT 'old-' || g, timestamptz '2026-02-10 12:00:00+00' + g * interval '1 minute',
+                       timestamptz '2026-02-10 12:00:01+00' + g * interval '1 minute', (SELECT id FROM teams),
+                       CASE WHEN g % 2 = 0 THEN 'deepseek-v4-flash' ELSE 'deepseek-v4-pro' END, 'local',
+                       CASE WHEN g % 11 = 0 THEN 0 ELSE 100 + g % 7 END,
+                       CASE WHEN g % 3 = 0 THEN NULL ELSE g % 5 <> 0 END, 100 + g % 5, 1000, 'USD', 'old', 4000, 250,
+                       CASE WHEN g % 13 = 0 THEN 502 ELSE 200 END, false, false, g % 17 = 0
+                FROM generate_series(1, 3000) g
+                """, logger: TestDatabase.logger)
+            try await Migrator(client: client, logger: TestDatabase.logger).migrate()
+
+            let rows = try await Reports(client: client, logger: TestDatabase.logger)
+                .countAccuracy(ReportQuery(from: LedgerDay("2026-02-10")!, to: LedgerDay("2026-02-12")!))
+            let raw = try await client.query(
+                """
+                SELECT requested_model,
+                       CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated' ELSE 'unrecorded' END,
+                       count(*)::int8, count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens)::int8,
+                       sum(prompt_tokens_estimated)::int8, sum(prompt_tokens)::int8,
+                       sum(abs(prompt_tokens_estimated - prompt_tokens))::int8, max(abs(prompt_tokens_estimated - prompt_tokens))::int8
+                FROM usage_events WHERE NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400
+                GROUP BY 1, 2
+                """, logger: TestDatabase.logger)
+            var expected = Set<CountAccuracyRow>()
+            for try await (model, counted, requests, exact, ours, theirs, error, largest) in raw.decode(
+                (String, String, Int64, Int64, Int64, Int64, Int64, Int64).self)
+            {
+                expected.insert(
+                    CountAccuracyRow(
+                        model: model, target: "local", counted: PromptCounting(rawValue: counted)!, requests: requests, exact: exact,
+                        tollgateTokens: ours, engineTokens: theirs, absoluteError: error, maxError: largest))
+            }
+            #expect(rows.count == 6)  // two models, three ways of counting
+            #expect(Set(rows) == expected)
+            #expect(rows.map(\.counted).prefix(3) == [.exactly, .estimated, .unrecorded])
         }
     }
 

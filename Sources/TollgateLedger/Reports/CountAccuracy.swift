@@ -1,7 +1,8 @@
 import Foundation
 import PostgresNIO
 
-/// How Tollgate counted a prompt, as its ledger row records it (`prompt_count_exact`).
+/// How Tollgate counted a prompt, as its ledger row records it (`prompt_count_exact`; spelled out
+/// in `count_accuracy_daily.counted`).
 public enum PromptCounting: String, Sendable, Hashable {
     /// Laid out and tokenized as DeepSeek V4 does: an error here is a drift of the engine's chat
     /// template or tokenizer.
@@ -11,8 +12,6 @@ public enum PromptCounting: String, Sendable, Hashable {
     case estimated
     /// Written before the ledger recorded how (migration 0003).
     case unrecorded
-
-    init(exact: Bool?) { self = exact.map { $0 ? .exactly : .estimated } ?? .unrecorded }
 }
 
 /// How Tollgate's own prompt count (taken before routing, for the estimate) compares with the
@@ -43,26 +42,22 @@ public struct CountAccuracyRow: Sendable, Hashable {
 
 extension Reports {
     /// Tollgate's prompt counts against the engines', per model, target and way of counting (exact
-    /// counts first), from the ledger rows
-    /// of `query`'s days (its `team`, when set; its grouping is ignored). Reads the raw rows, so a
-    /// long range takes longer than a spend report.
+    /// counts first), between `query`'s days (its `team`, when set; its grouping is ignored). Reads
+    /// the daily rollup the usage writer keeps (`count_accuracy_daily`), like the spend report.
     public func countAccuracy(_ query: ReportQuery) async throws -> [CountAccuracyRow] {
         guard query.from <= query.to else { throw LedgerError.invalidArgument("--from is after --to") }
         let from = query.from.description
         let to = query.to.description
         let rows = try await client.query(
             """
-            SELECT u.requested_model, u.target, u.prompt_count_exact, count(*)::int8,
-                   count(*) FILTER (WHERE u.prompt_tokens_estimated = u.prompt_tokens)::int8,
-                   sum(u.prompt_tokens_estimated)::int8, sum(u.prompt_tokens)::int8,
-                   sum(abs(u.prompt_tokens_estimated - u.prompt_tokens))::int8,
-                   max(abs(u.prompt_tokens_estimated - u.prompt_tokens))::int8
-            FROM usage_events u JOIN teams t ON t.id = u.team_id
-            WHERE u.started_at >= (\(from)::date)::timestamp AT TIME ZONE 'UTC'
-              AND u.started_at < ((\(to)::date + 1)::timestamp AT TIME ZONE 'UTC')
+            SELECT a.requested_model, a.target, a.counted, sum(a.requests)::int8, sum(a.exact)::int8,
+                   sum(a.tollgate_tokens)::int8, sum(a.engine_tokens)::int8, sum(a.abs_error)::int8,
+                   max(a.max_error)::int8
+            FROM count_accuracy_daily a JOIN teams t ON t.id = a.team_id
+            WHERE a.day BETWEEN \(from)::date AND \(to)::date
               AND (\(query.team)::text IS NULL OR t.name = \(query.team))
-              AND NOT u.usage_estimated AND u.prompt_tokens_estimated > 0 AND u.status_code < 400
-            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 DESC NULLS LAST
+            GROUP BY 1, 2, 3
+            ORDER BY 1, 2, CASE a.counted WHEN 'exactly' THEN 0 WHEN 'estimated' THEN 1 ELSE 2 END
             """, logger: logger)
         var result: [CountAccuracyRow] = []
         for try await row in rows {
@@ -70,7 +65,7 @@ extension Reports {
             result.append(
                 CountAccuracyRow(
                     model: try c[0].decode(String.self), target: try c[1].decode(String.self),
-                    counted: PromptCounting(exact: try c[2].decode(Bool?.self)),
+                    counted: PromptCounting(rawValue: try c[2].decode(String.self)) ?? .unrecorded,  // CHECKed: one of the three
                     requests: try c[3].decode(Int64.self), exact: try c[4].decode(Int64.self),
                     tollgateTokens: try c[5].decode(Int64.self), engineTokens: try c[6].decode(Int64.self),
                     absoluteError: try c[7].decode(Int64.self), maxError: try c[8].decode(Int64.self)))

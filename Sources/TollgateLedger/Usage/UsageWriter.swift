@@ -331,9 +331,9 @@ public final class UsageWriter: Service, Sendable {
     }
 
     /// One statement: insert the batch (skipping rows already present) and add exactly the rows
-    /// inserted to `usage_daily`. Nullable columns travel as sentinels (`-1`, `''`) that
-    /// NULLIF turns back into NULL, so every column is one bound array (`prompt_count_exact`
-    /// travels as 1, 0 or -1).
+    /// inserted to the rollups, `usage_daily` and `count_accuracy_daily`. Nullable columns travel
+    /// as sentinels (`-1`, `''`) that NULLIF turns back into NULL, so every column is one bound
+    /// array (`prompt_count_exact` travels as 1, 0 or -1).
     static func insertQuery(_ batch: [UsageEvent]) -> PostgresQuery {
         let requestIDs = batch.map(\.requestID)
         // Times travel as integer microseconds since 1970 and become timestamptz in SQL, exactly
@@ -383,24 +383,50 @@ public final class UsageWriter: Service, Sendable {
                 ) AS u(r, s, f, t, k, m, tg, e, pr, pe, px, p, ch, c, rs, co, cu, pb, lc, l, tt, st, er, sm, dc, es)
                 ON CONFLICT (request_id, started_at) DO NOTHING
                 RETURNING started_at, team_id, requested_model, target, currency, status_code, prompt_tokens,
-                          cache_hit_tokens, completion_tokens, reasoning_tokens, cost_nanos, list_cost_nanos
+                          cache_hit_tokens, completion_tokens, reasoning_tokens, cost_nanos, list_cost_nanos,
+                          prompt_tokens_estimated, prompt_count_exact, usage_estimated
+            ), daily AS (
+                INSERT INTO usage_daily AS d (
+                    day, team_id, requested_model, target, currency, requests, errors, prompt_tokens,
+                    cache_hit_tokens, completion_tokens, reasoning_tokens, cost_nanos, list_cost_nanos)
+                SELECT (started_at AT TIME ZONE 'UTC')::date, team_id, requested_model, target, currency, count(*),
+                       count(*) FILTER (WHERE status_code >= 400), sum(prompt_tokens), sum(cache_hit_tokens),
+                       sum(completion_tokens), sum(reasoning_tokens), sum(cost_nanos), sum(list_cost_nanos)
+                FROM ins GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+                ON CONFLICT (day, team_id, requested_model, target, currency) DO UPDATE SET
+                    requests = d.requests + excluded.requests,
+                    errors = d.errors + excluded.errors,
+                    prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
+                    cache_hit_tokens = d.cache_hit_tokens + excluded.cache_hit_tokens,
+                    completion_tokens = d.completion_tokens + excluded.completion_tokens,
+                    reasoning_tokens = d.reasoning_tokens + excluded.reasoning_tokens,
+                    cost_nanos = d.cost_nanos + excluded.cost_nanos,
+                    list_cost_nanos = d.list_cost_nanos + excluded.list_cost_nanos
+                RETURNING 1
             )
-            INSERT INTO usage_daily AS d (
-                day, team_id, requested_model, target, currency, requests, errors, prompt_tokens,
-                cache_hit_tokens, completion_tokens, reasoning_tokens, cost_nanos, list_cost_nanos)
-            SELECT (started_at AT TIME ZONE 'UTC')::date, team_id, requested_model, target, currency, count(*),
-                   count(*) FILTER (WHERE status_code >= 400), sum(prompt_tokens), sum(cache_hit_tokens),
-                   sum(completion_tokens), sum(reasoning_tokens), sum(cost_nanos), sum(list_cost_nanos)
-            FROM ins GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-            ON CONFLICT (day, team_id, requested_model, target, currency) DO UPDATE SET
-                requests = d.requests + excluded.requests,
-                errors = d.errors + excluded.errors,
-                prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
-                cache_hit_tokens = d.cache_hit_tokens + excluded.cache_hit_tokens,
-                completion_tokens = d.completion_tokens + excluded.completion_tokens,
-                reasoning_tokens = d.reasoning_tokens + excluded.reasoning_tokens,
-                cost_nanos = d.cost_nanos + excluded.cost_nanos,
-                list_cost_nanos = d.list_cost_nanos + excluded.list_cost_nanos
+            -- The scalar subquery finishes `daily` before this insert takes its first row lock, so
+            -- every batch locks rollup rows in one order (usage_daily, then these; each sorted)
+            -- and two batches in flight cannot deadlock.
+            INSERT INTO count_accuracy_daily AS a (
+                day, team_id, requested_model, target, counted, requests, exact, tollgate_tokens, engine_tokens,
+                abs_error, max_error)
+            SELECT (started_at AT TIME ZONE 'UTC')::date, team_id, requested_model, target,
+                   CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated'
+                        ELSE 'unrecorded' END,
+                   count(*), count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens),
+                   sum(prompt_tokens_estimated), sum(prompt_tokens), sum(abs(prompt_tokens_estimated - prompt_tokens)),
+                   max(abs(prompt_tokens_estimated - prompt_tokens))
+            FROM ins
+            WHERE (SELECT count(*) FROM daily) >= 0
+              AND NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400
+            GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+            ON CONFLICT (day, team_id, requested_model, target, counted) DO UPDATE SET
+                requests = a.requests + excluded.requests,
+                exact = a.exact + excluded.exact,
+                tollgate_tokens = a.tollgate_tokens + excluded.tollgate_tokens,
+                engine_tokens = a.engine_tokens + excluded.engine_tokens,
+                abs_error = a.abs_error + excluded.abs_error,
+                max_error = greatest(a.max_error, excluded.max_error)
             """
     }
 }
