@@ -2,7 +2,8 @@
 // latency. Driven by bench/ledger/run.sh; prints one line per measurement.
 //
 //   LedgerBench writer DATABASE_URL [ROWS]      records ROWS events as fast as possible
-//   LedgerBench report DATABASE_URL FROM TO     times a report grouped by team
+//   LedgerBench report DATABASE_URL FROM TO     times a report grouped by team, and the
+//                                               count-accuracy report
 //   LedgerBench partitions DATABASE_URL FROM N  creates N daily partitions from FROM
 import Foundation
 import Logging
