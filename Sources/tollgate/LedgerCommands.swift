@@ -243,6 +243,9 @@ struct ReportCommand: AsyncParsableCommand {
         name: .customLong("count-accuracy"),
         help: "Instead of spend: Tollgate's prompt counts against the engines' reported prompt tokens, per model, target and way of counting (exactly, estimated).")
     var countAccuracy = false
+    @Flag(
+        help: "With --count-accuracy: first recompute its daily rollup for these days from the ledger rows (days written by a replica older than migration 0004 lack it).")
+    var rebuild = false
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
@@ -253,10 +256,16 @@ struct ReportCommand: AsyncParsableCommand {
             guard groupBy == nil else { throw ValidationError("--count-accuracy is always per model and target; leave out --group-by") }
             let query = ReportQuery(from: from, to: to, team: team)
             return try await database.withClient { client, logger in
-                let rows = try await Reports(client: client, logger: logger).countAccuracy(query)
+                let reports = Reports(client: client, logger: logger)
+                if rebuild {
+                    let requests = try await reports.rebuildCountAccuracy(from: from, to: to)
+                    FileHandle.standardError.write(Data("rebuilt the count-accuracy rollup of \(from) to \(to): \(requests) requests\n".utf8))
+                }
+                let rows = try await reports.countAccuracy(query)
                 print(rows.rendered(as: format), terminator: "")
             }
         }
+        guard !rebuild else { throw ValidationError("--rebuild goes with --count-accuracy") }
         var dimensions: [ReportDimension] = []
         for part in parseList(groupBy ?? "team") {
             guard let dimension = ReportDimension(rawValue: part) else {

@@ -172,53 +172,71 @@ struct ReportTests {
 
     /// A ledger that had rows before the rollup existed (migration 0004) reports them: the
     /// migration sums the raw rows, and the report then agrees with a query over those rows.
+    /// Rows a replica older than 0004 writes afterwards (no rollup) are added by a rebuild of
+    /// their days, which leaves the other days as they were.
     @Test func countAccuracyCoversRowsWrittenBeforeItsRollup() async throws {
         try await TestDatabase.with("accuracyupgrade", migrate: false) { client, _ in
             let before = Array(Migration.embedded.prefix { $0.version < 4 })
             try await Migrator(client: client, migrations: before, logger: TestDatabase.logger).migrate()
-            try await client.query(
-                """
-                INSERT INTO teams (name) VALUES ('old');
-                """, logger: TestDatabase.logger)
-            try await client.query(
-                """
-                INSERT INTO usage_events (request_id, started_at, finished_at, team_id, requested_model, target,
-                    prompt_tokens_estimated, prompt_count_exact, prompt_tokens, cost_nanos, currency, price_book_version,
-                    list_cost_nanos, latency_ms, status_code, stream, client_disconnected, usage_estimated)
-                SELECT 'old-' || g, timestamptz '2026-02-10 12:00:00+00' + g * interval '1 minute',
-                       timestamptz '2026-02-10 12:00:01+00' + g * interval '1 minute', (SELECT id FROM teams),
-                       CASE WHEN g % 2 = 0 THEN 'deepseek-v4-flash' ELSE 'deepseek-v4-pro' END, 'local',
-                       CASE WHEN g % 11 = 0 THEN 0 ELSE 100 + g % 7 END,
-                       CASE WHEN g % 3 = 0 THEN NULL ELSE g % 5 <> 0 END, 100 + g % 5, 1000, 'USD', 'old', 4000, 250,
-                       CASE WHEN g % 13 = 0 THEN 502 ELSE 200 END, false, false, g % 17 = 0
-                FROM generate_series(1, 3000) g
-                """, logger: TestDatabase.logger)
+            try await client.query("INSERT INTO teams (name) VALUES ('old')", logger: TestDatabase.logger)
+            // As a build without the rollup writes them: `count` rows from `first` on, a minute apart.
+            func writeWithoutRollup(_ prefix: String, from first: String, count: Int) async throws {
+                try await client.query(
+                    """
+                    INSERT INTO usage_events (request_id, started_at, finished_at, team_id, requested_model, target,
+                        prompt_tokens_estimated, prompt_count_exact, prompt_tokens, cost_nanos, currency, price_book_version,
+                        list_cost_nanos, latency_ms, status_code, stream, client_disconnected, usage_estimated)
+                    SELECT \(prefix) || g, \(first)::timestamptz + g * interval '1 minute',
+                           \(first)::timestamptz + g * interval '1 minute' + interval '1 second', (SELECT id FROM teams),
+                           CASE WHEN g % 2 = 0 THEN 'deepseek-v4-flash' ELSE 'deepseek-v4-pro' END, 'local',
+                           CASE WHEN g % 11 = 0 THEN 0 ELSE 100 + g % 7 END,
+                           CASE WHEN g % 3 = 0 THEN NULL ELSE g % 5 <> 0 END, 100 + g % 5, 1000, 'USD', 'old', 4000, 250,
+                           CASE WHEN g % 13 = 0 THEN 502 ELSE 200 END, false, false, g % 17 = 0
+                    FROM generate_series(1, \(count)) g
+                    """, logger: TestDatabase.logger)
+            }
+            try await writeWithoutRollup("old-", from: "2026-02-10 12:00:00+00", count: 3000)
             try await Migrator(client: client, logger: TestDatabase.logger).migrate()
 
-            let rows = try await Reports(client: client, logger: TestDatabase.logger)
-                .countAccuracy(ReportQuery(from: LedgerDay("2026-02-10")!, to: LedgerDay("2026-02-12")!))
-            let raw = try await client.query(
-                """
-                SELECT requested_model,
-                       CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated' ELSE 'unrecorded' END,
-                       count(*)::int8, count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens)::int8,
-                       sum(prompt_tokens_estimated)::int8, sum(prompt_tokens)::int8,
-                       sum(abs(prompt_tokens_estimated - prompt_tokens))::int8, max(abs(prompt_tokens_estimated - prompt_tokens))::int8
-                FROM usage_events WHERE NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400
-                GROUP BY 1, 2
-                """, logger: TestDatabase.logger)
-            var expected = Set<CountAccuracyRow>()
-            for try await (model, counted, requests, exact, ours, theirs, error, largest) in raw.decode(
-                (String, String, Int64, Int64, Int64, Int64, Int64, Int64).self)
-            {
-                expected.insert(
-                    CountAccuracyRow(
-                        model: model, target: "local", counted: PromptCounting(rawValue: counted)!, requests: requests, exact: exact,
-                        tollgateTokens: ours, engineTokens: theirs, absoluteError: error, maxError: largest))
+            let reports = Reports(client: client, logger: TestDatabase.logger)
+            let range = ReportQuery(from: LedgerDay("2026-02-10")!, to: LedgerDay("2026-02-14")!)
+            // The oracle: the same figures straight from the ledger rows.
+            func fromLedgerRows() async throws -> Set<CountAccuracyRow> {
+                let raw = try await client.query(
+                    """
+                    SELECT requested_model,
+                           CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated' ELSE 'unrecorded' END,
+                           count(*)::int8, count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens)::int8,
+                           sum(prompt_tokens_estimated)::int8, sum(prompt_tokens)::int8,
+                           sum(abs(prompt_tokens_estimated - prompt_tokens))::int8, max(abs(prompt_tokens_estimated - prompt_tokens))::int8
+                    FROM usage_events WHERE NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400
+                    GROUP BY 1, 2
+                    """, logger: TestDatabase.logger)
+                var rows = Set<CountAccuracyRow>()
+                for try await (model, counted, requests, exact, ours, theirs, error, largest) in raw.decode(
+                    (String, String, Int64, Int64, Int64, Int64, Int64, Int64).self)
+                {
+                    rows.insert(
+                        CountAccuracyRow(
+                            model: model, target: "local", counted: PromptCounting(rawValue: counted)!, requests: requests,
+                            exact: exact, tollgateTokens: ours, engineTokens: theirs, absoluteError: error, maxError: largest))
+                }
+                return rows
             }
-            #expect(rows.count == 6)  // two models, three ways of counting
-            #expect(Set(rows) == expected)
-            #expect(rows.map(\.counted).prefix(3) == [.exactly, .estimated, .unrecorded])
+            let migrated = try await reports.countAccuracy(range)
+            #expect(migrated.count == 6)  // two models, three ways of counting
+            #expect(Set(migrated) == (try await fromLedgerRows()))
+            #expect(migrated.map(\.counted).prefix(3) == [.exactly, .estimated, .unrecorded])
+
+            // An older replica keeps writing on the 13th; the report misses those rows until rebuilt.
+            try await writeWithoutRollup("late-", from: "2026-02-13 00:00:00+00", count: 1000)
+            #expect(try await reports.countAccuracy(range) == migrated)
+            let rebuilt = try await reports.rebuildCountAccuracy(from: LedgerDay("2026-02-13")!, to: LedgerDay("2026-02-13")!)
+            #expect(rebuilt > 0 && rebuilt < 1000)
+            #expect(Set(try await reports.countAccuracy(range)) == (try await fromLedgerRows()))
+            // Rebuilding every day again changes nothing.
+            _ = try await reports.rebuildCountAccuracy(from: range.from, to: range.to)
+            #expect(Set(try await reports.countAccuracy(range)) == (try await fromLedgerRows()))
         }
     }
 

@@ -449,3 +449,18 @@ def test_count_accuracy_report_sets_our_prompt_counts_beside_the_engines(demo, c
         assert isinstance(row["exact_percent"], str) and isinstance(row["mean_abs_error"], str)
     assert sum(row["tollgate_tokens"] for row in rows) >= ours > 0
     assert any(row["counted"] == "exactly" for row in rows), rows  # a plain chat is counted exactly
+
+    # Recomputing the day's rollup from the ledger rows, while the demo's writer runs, loses nothing.
+    rebuilt = subprocess.run(
+        [str(tollgate_bin()), "report", "--from", today, "--to", today, "--count-accuracy", "--rebuild",
+         "--format", "json", "--database-url", database],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt the count-accuracy rollup" in rebuilt.stderr
+    again = {(row["model"], row["target"], row["counted"]): row for row in json.loads(rebuilt.stdout)["rows"]}
+    for row in rows:
+        assert again[(row["model"], row["target"], row["counted"])]["requests"] >= row["requests"]
+    misuse = subprocess.run([str(tollgate_bin()), "report", "--from", today, "--to", today, "--rebuild"],
+                            capture_output=True, text=True, timeout=60)
+    assert misuse.returncode != 0 and "--rebuild goes with --count-accuracy" in misuse.stderr

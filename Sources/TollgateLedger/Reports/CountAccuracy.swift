@@ -74,6 +74,51 @@ extension Reports {
     }
 }
 
+extension Reports {
+    /// Recomputes `count_accuracy_daily` for the days `from` through `to` (all teams) from the
+    /// ledger rows, and returns the requests it now holds for them. For days written by a replica
+    /// still running a build from before migration 0004, which wrote no rollup.
+    ///
+    /// The table lock makes writers wait until the rebuild commits: a batch that had already added
+    /// itself is committed before the lock is granted (and recounted here); one that had not adds
+    /// itself after. Either way every row counts once. A long range can hold writers past their
+    /// timeout; those batches go to the spool, which replays them.
+    public func rebuildCountAccuracy(from: LedgerDay, to: LedgerDay) async throws -> Int64 {
+        guard from <= to else { throw LedgerError.invalidArgument("--from is after --to") }
+        let first = from.description
+        let last = to.description
+        return try await client.withConnection { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("LOCK TABLE count_accuracy_daily IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+                try await connection.query(
+                    "DELETE FROM count_accuracy_daily WHERE day BETWEEN \(first)::date AND \(last)::date", logger: logger)
+                // The same sums as migration 0004's and the writer's.
+                let inserted = try await connection.query(
+                    """
+                    WITH added AS (
+                        INSERT INTO count_accuracy_daily
+                        SELECT (started_at AT TIME ZONE 'UTC')::date, team_id, requested_model, target,
+                               CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated'
+                                    ELSE 'unrecorded' END,
+                               count(*), count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens),
+                               sum(prompt_tokens_estimated), sum(prompt_tokens),
+                               sum(abs(prompt_tokens_estimated - prompt_tokens)), max(abs(prompt_tokens_estimated - prompt_tokens))
+                        FROM usage_events
+                        WHERE started_at >= (\(first)::date)::timestamp AT TIME ZONE 'UTC'
+                          AND started_at < ((\(last)::date + 1)::timestamp AT TIME ZONE 'UTC')
+                          AND NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400
+                        GROUP BY 1, 2, 3, 4, 5
+                        RETURNING requests
+                    )
+                    SELECT coalesce(sum(requests), 0)::int8 FROM added
+                    """, logger: logger)
+                for try await requests in inserted.decode(Int64.self) { return requests }
+                return 0
+            }
+        }
+    }
+}
+
 extension [CountAccuracyRow] {
     /// The rows as a text table or JSON (`{"rows": [...]}`), ending with a newline.
     public func rendered(as format: ReportFormat) -> String {
