@@ -209,6 +209,7 @@ import TollgateTokenizer
         let before = try await shown()
         #expect(before["object"] as? String == "price_book" && before["in_force"] as? String == "test-v1")
         #expect(before["file"] as? String == path && before["currency"] as? String == "USD")
+        #expect(before["last_refusal"] is NSNull)
 
         // A second version, already in effect, doubles every price.
         let doubled = Self.book + """
@@ -250,9 +251,19 @@ import TollgateTokenizer
             #expect(errorCode(refused.body) == "invalid_price_book")
             let message = try #require((try json(refused.body)["error"] as? [String: Any])?["message"] as? String)
             #expect(message.contains(expected), "\(message)")
-            #expect(try await shown()["in_force"] as? String == "test-v2")
+            let shownAfter = try await shown()
+            #expect(shownAfter["in_force"] as? String == "test-v2")
+            // The book shown says the file on disk was refused, and why.
+            let lastRefusal = try #require(shownAfter["last_refusal"] as? [String: Any])
+            #expect((lastRefusal["reason"] as? String)?.contains(expected) == true)
+            #expect(lastRefusal["at"] is String)
             #expect(try await priced().estimate == doubledCost(prompt: prompt, completion: 8))
         }
+
+        // A good file again clears the refusal.
+        try doubled.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try await reload().status == 200)
+        #expect(try await shown()["last_refusal"] is NSNull)
 
         // Only the admin token reloads; GET is the only other method.
         let teamKey = try await fixture.client.send(.POST, fixture.base + "/admin/price-book/reload", headers: GatewayFixture.auth)

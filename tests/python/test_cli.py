@@ -248,9 +248,12 @@ def test_serve_watching_its_price_book_reloads_each_change_and_logs_a_refusal_on
         publish(broken)
         time.sleep(1.5)  # seven looks at the same broken file
         assert served.in_force() == "v4-2026-11-watched"  # alive, the last good book in force
+        refusal = served.admin.get("/admin/price-book").json()["last_refusal"]  # shown, not only logged
+        assert f"{served.book}:{line}:" in refusal["reason"] and "negative price" in refusal["reason"]
 
         publish(served.shipped.replace("id: v4-2026-11", "id: v4-2026-11-fixed"))
         assert served.in_force(until="v4-2026-11-fixed") == "v4-2026-11-fixed"
+        assert served.admin.get("/admin/price-book").json()["last_refusal"] is None
     assert served.process.returncode == 0, served.stderr
     assert len(served.refusals()) == 1, served.refusals()  # once per broken file, not once per look
     assert f"{served.book}:{line}:" in served.refusals()[0] and "negative price" in served.refusals()[0]

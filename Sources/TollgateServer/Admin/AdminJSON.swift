@@ -54,6 +54,7 @@ enum AdminJSON {
             "object": "price_book", "file": book.file, "currency": book.currency, "list_price_target": book.listPriceTarget,
             "loaded_at": iso8601(loaded.loadedAt), "in_force": book.version(at: Date()).id,
             "versions": book.versions.map { ["id": $0.id, "effective_from": iso8601($0.effectiveFrom)] },
+            "last_refusal": loaded.lastRefusal.map { ["at": iso8601($0.at), "reason": $0.reason] } as Any? ?? NSNull(),
         ]
     }
 

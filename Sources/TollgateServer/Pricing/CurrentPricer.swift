@@ -17,6 +17,15 @@ final class CurrentPricer: Sendable {
     struct Loaded: Sendable {
         let book: PriceBook
         let loadedAt: Date
+        /// The last reload refused since this book was loaded: with SIGHUP or a watched file the
+        /// log is otherwise the only place a refusal shows.
+        var lastRefusal: Refusal? = nil
+    }
+
+    struct Refusal: Sendable {
+        let at: Date
+        /// `file:line: reason`.
+        let reason: String
     }
 
     private let current: ManagedAtomic<Unmanaged<RequestPricer>>
@@ -25,6 +34,7 @@ final class CurrentPricer: Sendable {
     /// under it: they are all kept (a book is a few KB; reloads are rare). The lock also orders
     /// concurrent reloads.
     private let loads: Mutex<[(pricer: RequestPricer, loadedAt: Date)]>
+    private let lastRefusal = Mutex<Refusal?>(nil)
     /// The gateway's configuration, which names the book's file and the targets it must price.
     private let configuration: GatewayConfiguration
     private let logger: Logger
@@ -39,7 +49,9 @@ final class CurrentPricer: Sendable {
     var pricer: RequestPricer { current.load(ordering: .acquiring).takeUnretainedValue() }
 
     var inForce: Loaded {
-        loads.withLock { Loaded(book: $0[$0.count - 1].pricer.estimator.book, loadedAt: $0[$0.count - 1].loadedAt) }
+        var loaded = loads.withLock { Loaded(book: $0[$0.count - 1].pricer.estimator.book, loadedAt: $0[$0.count - 1].loadedAt) }
+        loaded.lastRefusal = lastRefusal.withLock { $0 }
+        return loaded
     }
 
     /// Reads the price book file again and, when it passes every check the gateway's start makes
@@ -54,6 +66,7 @@ final class CurrentPricer: Sendable {
                 let loaded = Loaded(book: book, loadedAt: Date())
                 loads.append((next, loaded.loadedAt))
                 current.store(.passUnretained(next), ordering: .releasing)
+                lastRefusal.withLock { $0 = nil }
                 return loaded
             }
             logger.notice(
@@ -64,6 +77,7 @@ final class CurrentPricer: Sendable {
                 ])
             return loaded
         } catch {
+            lastRefusal.withLock { $0 = Refusal(at: Date(), reason: "\(error)") }
             logger.error("price book reload refused; the running book stays", metadata: ["tollgate.error": "\(error)"])
             throw error
         }
