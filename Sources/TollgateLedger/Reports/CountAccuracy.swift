@@ -14,6 +14,22 @@ public enum PromptCounting: String, Sendable, Hashable {
     case unrecorded
 }
 
+/// The rollup `count_accuracy_daily` over ledger rows: its columns, summed per day, team, model,
+/// target and way of counting, and the rows it compares. One text for the usage writer (over the
+/// rows it inserts) and the rebuild (over `usage_events`), so the two cannot drift; migration
+/// 0004's backfill is the same, frozen as migrations are.
+enum CountAccuracyRollup {
+    static let columns = "day, team_id, requested_model, target, counted, requests, exact, tollgate_tokens, engine_tokens, abs_error, max_error"
+    static let sums = """
+        (started_at AT TIME ZONE 'UTC')::date, team_id, requested_model, target,
+        CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated' ELSE 'unrecorded' END,
+        count(*), count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens),
+        sum(prompt_tokens_estimated), sum(prompt_tokens),
+        sum(abs(prompt_tokens_estimated - prompt_tokens)), max(abs(prompt_tokens_estimated - prompt_tokens))
+        """
+    static let compared = "NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400"
+}
+
 /// How Tollgate's own prompt count (taken before routing, for the estimate) compares with the
 /// prompt tokens the engine reported, per model, target and way of counting. A count drifts when
 /// an engine's chat template or tokenizer changes; this is where that shows (docs/TOKENIZER.md).
@@ -92,21 +108,15 @@ extension Reports {
                 try await connection.query("LOCK TABLE count_accuracy_daily IN SHARE ROW EXCLUSIVE MODE", logger: logger)
                 try await connection.query(
                     "DELETE FROM count_accuracy_daily WHERE day BETWEEN \(first)::date AND \(last)::date", logger: logger)
-                // The same sums as migration 0004's and the writer's.
                 let inserted = try await connection.query(
                     """
                     WITH added AS (
-                        INSERT INTO count_accuracy_daily
-                        SELECT (started_at AT TIME ZONE 'UTC')::date, team_id, requested_model, target,
-                               CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated'
-                                    ELSE 'unrecorded' END,
-                               count(*), count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens),
-                               sum(prompt_tokens_estimated), sum(prompt_tokens),
-                               sum(abs(prompt_tokens_estimated - prompt_tokens)), max(abs(prompt_tokens_estimated - prompt_tokens))
+                        INSERT INTO count_accuracy_daily (\(unescaped: CountAccuracyRollup.columns))
+                        SELECT \(unescaped: CountAccuracyRollup.sums)
                         FROM usage_events
                         WHERE started_at >= (\(first)::date)::timestamp AT TIME ZONE 'UTC'
                           AND started_at < ((\(last)::date + 1)::timestamp AT TIME ZONE 'UTC')
-                          AND NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400
+                          AND \(unescaped: CountAccuracyRollup.compared)
                         GROUP BY 1, 2, 3, 4, 5
                         RETURNING requests
                     )

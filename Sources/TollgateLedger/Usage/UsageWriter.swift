@@ -407,18 +407,10 @@ public final class UsageWriter: Service, Sendable {
             -- The scalar subquery finishes `daily` before this insert takes its first row lock, so
             -- every batch locks rollup rows in one order (usage_daily, then these; each sorted)
             -- and two batches in flight cannot deadlock.
-            INSERT INTO count_accuracy_daily AS a (
-                day, team_id, requested_model, target, counted, requests, exact, tollgate_tokens, engine_tokens,
-                abs_error, max_error)
-            SELECT (started_at AT TIME ZONE 'UTC')::date, team_id, requested_model, target,
-                   CASE WHEN prompt_count_exact THEN 'exactly' WHEN NOT prompt_count_exact THEN 'estimated'
-                        ELSE 'unrecorded' END,
-                   count(*), count(*) FILTER (WHERE prompt_tokens_estimated = prompt_tokens),
-                   sum(prompt_tokens_estimated), sum(prompt_tokens), sum(abs(prompt_tokens_estimated - prompt_tokens)),
-                   max(abs(prompt_tokens_estimated - prompt_tokens))
+            INSERT INTO count_accuracy_daily AS a (\(unescaped: CountAccuracyRollup.columns))
+            SELECT \(unescaped: CountAccuracyRollup.sums)
             FROM ins
-            WHERE (SELECT count(*) FROM daily) >= 0
-              AND NOT usage_estimated AND prompt_tokens_estimated > 0 AND status_code < 400
+            WHERE (SELECT count(*) FROM daily) >= 0 AND \(unescaped: CountAccuracyRollup.compared)
             GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
             ON CONFLICT (day, team_id, requested_model, target, counted) DO UPDATE SET
                 requests = a.requests + excluded.requests,

@@ -5,8 +5,8 @@ import Synchronization
 import TollgatePricing
 import TollgateRouting
 
-/// The pricer in force, and its reload from the price book file (SIGHUP, or
-/// `POST /admin/price-book/reload`).
+/// The pricer in force, and its reload from the price book file (SIGHUP,
+/// `POST /admin/price-book/reload`, or a change to the watched file).
 ///
 /// A reload reads and checks the whole file before anything changes: a bad file is refused with
 /// its file, line and reason, and the running book stays. Requests read the current pricer with
@@ -29,19 +29,23 @@ final class CurrentPricer: Sendable {
     }
 
     private let current: ManagedAtomic<Unmanaged<RequestPricer>>
-    /// Every pricer that was ever current, oldest first, each with its load time. A request reads
-    /// the current pricer without taking a reference first, so a replaced one must never be freed
-    /// under it: they are all kept (a book is a few KB; reloads are rare). The lock also orders
-    /// concurrent reloads.
-    private let loads: Mutex<[(pricer: RequestPricer, loadedAt: Date)]>
-    private let lastRefusal = Mutex<Refusal?>(nil)
+    /// Every pricer that was ever current, oldest first, each with its load time, and the last
+    /// refusal since the newest. A request reads the current pricer without taking a reference
+    /// first, so a replaced one must never be freed under it: they are all kept (a book is a few
+    /// KB; reloads are rare). The lock also orders concurrent reloads, so a refusal is never shown
+    /// beside a book loaded after it.
+    private struct Loads {
+        var pricers: [(pricer: RequestPricer, loadedAt: Date)]
+        var lastRefusal: Refusal?
+    }
+    private let loads: Mutex<Loads>
     /// The gateway's configuration, which names the book's file and the targets it must price.
     private let configuration: GatewayConfiguration
     private let logger: Logger
 
     init(_ pricer: RequestPricer, configuration: GatewayConfiguration, logger: Logger) {
         current = ManagedAtomic(.passUnretained(pricer))
-        loads = Mutex([(pricer, Date())])
+        loads = Mutex(Loads(pricers: [(pricer, Date())], lastRefusal: nil))
         self.configuration = configuration
         self.logger = logger
     }
@@ -49,9 +53,10 @@ final class CurrentPricer: Sendable {
     var pricer: RequestPricer { current.load(ordering: .acquiring).takeUnretainedValue() }
 
     var inForce: Loaded {
-        var loaded = loads.withLock { Loaded(book: $0[$0.count - 1].pricer.estimator.book, loadedAt: $0[$0.count - 1].loadedAt) }
-        loaded.lastRefusal = lastRefusal.withLock { $0 }
-        return loaded
+        loads.withLock { loads in
+            let newest = loads.pricers[loads.pricers.count - 1]
+            return Loaded(book: newest.pricer.estimator.book, loadedAt: newest.loadedAt, lastRefusal: loads.lastRefusal)
+        }
     }
 
     /// Reads the price book file again and, when it passes every check the gateway's start makes
@@ -59,15 +64,20 @@ final class CurrentPricer: Sendable {
     func reload() throws -> Loaded {
         do {
             let loaded = try loads.withLock { loads in
-                let running = loads[loads.count - 1].pricer
-                guard let book = try configuration.loadPriceBook() else { preconditionFailure("a pricer without a price book") }
-                try book.validate(replacing: running.estimator.book)
-                let next = running.replacingBook(with: book)
-                let loaded = Loaded(book: book, loadedAt: Date())
-                loads.append((next, loaded.loadedAt))
-                current.store(.passUnretained(next), ordering: .releasing)
-                lastRefusal.withLock { $0 = nil }
-                return loaded
+                do {
+                    let running = loads.pricers[loads.pricers.count - 1].pricer
+                    guard let book = try configuration.loadPriceBook() else { preconditionFailure("a pricer without a price book") }
+                    try book.validate(replacing: running.estimator.book)
+                    let next = running.replacingBook(with: book)
+                    let loaded = Loaded(book: book, loadedAt: Date())
+                    loads.pricers.append((next, loaded.loadedAt))
+                    loads.lastRefusal = nil
+                    current.store(.passUnretained(next), ordering: .releasing)
+                    return loaded
+                } catch {
+                    loads.lastRefusal = Refusal(at: Date(), reason: "\(error)")
+                    throw error
+                }
             }
             logger.notice(
                 "price book reloaded",
@@ -77,7 +87,6 @@ final class CurrentPricer: Sendable {
                 ])
             return loaded
         } catch {
-            lastRefusal.withLock { $0 = Refusal(at: Date(), reason: "\(error)") }
             logger.error("price book reload refused; the running book stays", metadata: ["tollgate.error": "\(error)"])
             throw error
         }
