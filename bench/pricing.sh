@@ -76,7 +76,7 @@ for stream in $STREAMS; do
 done
 
 PYTHONPATH=bench python3 - "$OUT/results.jsonl" <<'PY'
-import json, os, statistics, sys
+import json, statistics, sys
 from paired import show
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def pick(path, stream, c):
@@ -114,21 +114,10 @@ if any(r["path"] == "before" for r in rows):
         cpu = [x["r"]["cpu_us"] - b["r"]["cpu_us"] for b, x in zip(before, priced)]
         rps = [x["r"]["rps"] / b["r"]["rps"] for b, x in zip(before, priced)]
         print(f"| {'stream' if stream else 'json'} | {c} | {med('before', stream, c, 'cpu_us'):.1f} | {show(cpu, us)} | {show(rps, pct)} |")
-if os.environ.get("CONTROL_BIN") and os.environ.get("CONTROL_BIN") == os.environ.get("BEFORE_BIN"):
-    print()
-    print("Two builds in one run: this one (plain, priced) and CONTROL_BIN (control, before). Pricing's cost")
-    print("within each build, and this build against the other, paired within each repetition:")
-    print()
-    print("| mode | conns | other unpriced CPU µs | this unpriced CPU µs | this/other unpriced req/s | pricing's cost, other (CPU µs) | pricing's cost, this | this − other, pricing's cost | priced/unpriced req/s, other | priced/unpriced req/s, this |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for stream, c in points:
-        this_u, other_u, this_p, other_p = (pick(p, stream, c) for p in ("plain", "control", "priced", "before"))
-        cpu = lambda x: [r["r"]["cpu_us"] for r in x]
-        rps = lambda x: [r["r"]["rps"] for r in x]
-        cost_other = [p - u for p, u in zip(cpu(other_p), cpu(other_u))]
-        cost_this = [p - u for p, u in zip(cpu(this_p), cpu(this_u))]
-        print(f"| {'stream' if stream else 'json'} | {c} | {statistics.median(cpu(other_u)):.1f} | {statistics.median(cpu(this_u)):.1f} | "
-              f"{show([t / o for o, t in zip(rps(other_u), rps(this_u))], pct)} | {show(cost_other, us)} | {show(cost_this, us)} | "
-              f"{show([t - o for o, t in zip(cost_other, cost_this)], us)} | "
-              f"{show([p / u for p, u in zip(rps(other_p), rps(other_u))], pct)} | {show([p / u for p, u in zip(rps(this_p), rps(this_u))], pct)} |")
 PY
+if [ -n "${CONTROL_BIN:-}" ] && [ "${CONTROL_BIN}" = "${BEFORE_BIN:-}" ]; then
+  echo
+  echo "Two builds in one run: this one (plain, priced) and CONTROL_BIN (control, before), paired within each repetition:"
+  echo
+  python3 bench/two-builds.py "$OUT/results.jsonl"
+fi

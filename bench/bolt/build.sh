@@ -23,9 +23,9 @@ SCRATCH=.build-bolt
 OUT=${OUT:-/tmp/tollgate-bolt}
 TRAIN_DURATION=${TRAIN_DURATION:-4}
 mkdir -p "$OUT"
-install() { apt-get install -y -q "$1" >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q "$1"; }; }
-command -v perf >/dev/null || install linux-perf
-command -v llvm-bolt-19 >/dev/null || install bolt-19
+need_package() { apt-get install -y -q "$1" >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q "$1"; }; }
+command -v perf >/dev/null || need_package linux-perf
+command -v llvm-bolt-19 >/dev/null || need_package bolt-19
 
 swift build -c release --product tollgate --scratch-path "$SCRATCH" \
   -Xswiftc -use-ld=lld -Xlinker --emit-relocs >&2
