@@ -7,6 +7,7 @@
 #
 #   bench/bolt/build.sh              # prints the path of the laid-out binary
 #   TRAIN_DURATION=8 bench/bolt/build.sh
+#   TRAIN_LOADS="0:1 0:64 1:1 1:64 1:1 1:64" bench/bolt/build.sh   # streams weighed double
 #   CONTROL_BIN=<plain release binary> BEFORE_BIN=<the same> TOLLGATE_BENCH_BIN=<printed path> \
 #     PIN=1 bench/pricing.sh         # pricing's cost in each build, paired in one run
 #
@@ -22,6 +23,8 @@ cd "$(dirname "$0")/../.."
 SCRATCH=.build-bolt
 OUT=${OUT:-/tmp/tollgate-bolt}
 TRAIN_DURATION=${TRAIN_DURATION:-4}
+# The loads sampled, as stream:connections; repeating one weighs it more in the profile.
+TRAIN_LOADS=${TRAIN_LOADS:-"0:1 0:64 1:1 1:64"}
 mkdir -p "$OUT"
 need_package() { apt-get install -y -q "$1" >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q "$1"; }; }
 command -v perf >/dev/null || need_package linux-perf
@@ -44,9 +47,9 @@ input="$SCRATCH/release/tollgate"
   perf record -q -F 10000 -e cpu-clock:u -o "$OUT/perf.data" -p "${pid[plain]},${pid[priced]}" 2>"$OUT/perf.log" &
   perf_pid=$!
   sleep 0.5
-  for stream in 0 1; do for c in 1 64; do for p in plain priced; do
-    BENCH_STREAM=$stream measure "${pid[$p]}" "${port[$p]}" "$c" bench/proxy.lua >/dev/null
-  done; done; done
+  for load in $TRAIN_LOADS; do for p in plain priced; do
+    BENCH_STREAM=${load%:*} measure "${pid[$p]}" "${port[$p]}" "${load#*:}" bench/proxy.lua >/dev/null
+  done; done
   kill -INT "$perf_pid"; wait "$perf_pid" || true
 )
 
