@@ -2,8 +2,8 @@
 # An experiment, not the shipped build: a release binary laid out by BOLT (LLVM's post-link
 # optimizer) from a profile of the gateway under load. The hot blocks of the request path are
 # packed together and the cold ones moved away, so a request touches fewer instruction-cache
-# lines, which is where pricing's cost on a short request sits (docs/BENCHMARKS.md, "A binary
-# laid out by BOLT", for what it measured).
+# lines. It makes the gateway a few per cent faster but leaves pricing's cost on a short request
+# as it was (docs/BENCHMARKS.md, "A binary laid out by BOLT").
 #
 #   bench/bolt/build.sh              # prints the path of the laid-out binary
 #   TRAIN_DURATION=8 bench/bolt/build.sh
@@ -37,7 +37,7 @@ input="$SCRATCH/release/tollgate"
 # Training: the requests of bench/proxy.lua through both kinds of gateway, sampled.
 (
   export TOLLGATE_BENCH_BIN=$input DURATION=$TRAIN_DURATION
-  SIM_PORT=19701; OUT=$OUT
+  SIM_PORT=19701
   . bench/lib.sh
   declare -A port pid
   port=([plain]=19780 [priced]=19781)
