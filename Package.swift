@@ -132,7 +132,7 @@ let package = Package(
             name: "tollgate",
             dependencies: [
                 "TollgateServer", "TollgateRouting", "TollgateConfig", "TollgateDemo", "TollgateTokenizer", "TollgateEngineSim",
-                "TollgateLedger", "TollgateMoney", "TollgatePricing",
+                "TollgateLedger", "TollgateMoney", "TollgatePricing", "TollgateWire",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

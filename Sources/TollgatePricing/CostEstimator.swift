@@ -17,25 +17,26 @@ public struct CostEstimator: Sendable {
     /// price for `model` there (or no expected-output default is needed but missing).
     ///
     /// Prompt tokens count as cache misses except `predictedCacheHitTokens` (clamped to the
-    /// prompt); output is `maxTokens` when given, else the book's default for the model and mode.
+    /// prompt); output is ``expectedOutputTokens(model:maxTokens:thinking:choices:)``.
     /// Prices are those in force at `date`, the request's start.
     public func estimate(
-        target: String, model: String, promptTokens: Int, maxTokens: Int?, thinking: Bool,
+        target: String, model: String, promptTokens: Int, maxTokens: Int?, thinking: Bool, choices: Int = 1,
         predictedCacheHitTokens: Int = 0, at date: Date
     ) -> PricedCost? {
         guard let rates = rates(target: target, model: model, at: date) else { return nil }
         return estimate(
             at: rates, model: model, promptTokens: promptTokens, maxTokens: maxTokens, thinking: thinking,
-            predictedCacheHitTokens: predictedCacheHitTokens)
+            choices: choices, predictedCacheHitTokens: predictedCacheHitTokens)
     }
 
-    /// ``estimate(target:model:promptTokens:maxTokens:thinking:predictedCacheHitTokens:at:)`` at
-    /// rates already looked up (the gateway looks them up once per request and attempt).
+    /// ``estimate(target:model:promptTokens:maxTokens:thinking:choices:predictedCacheHitTokens:at:)``
+    /// at rates already looked up (the gateway looks them up once per request and attempt).
     public func estimate(
-        at rates: AppliedRates, model: String, promptTokens: Int, maxTokens: Int?, thinking: Bool,
+        at rates: AppliedRates, model: String, promptTokens: Int, maxTokens: Int?, thinking: Bool, choices: Int = 1,
         predictedCacheHitTokens: Int = 0
     ) -> PricedCost? {
-        guard let output = expectedOutputTokens(model: model, maxTokens: maxTokens, thinking: thinking) else {
+        guard let output = expectedOutputTokens(model: model, maxTokens: maxTokens, thinking: thinking, choices: choices)
+        else {
             return nil
         }
         let prompt = max(promptTokens, 0)
@@ -43,10 +44,12 @@ public struct CostEstimator: Sendable {
         return price(MeterTokens(inputCacheHit: hits, inputCacheMiss: prompt - hits, output: max(output, 0)), at: rates)
     }
 
-    /// Output tokens an estimate assumes: `maxTokens` when given, else the per-model default.
-    public func expectedOutputTokens(model: String, maxTokens: Int?, thinking: Bool) -> Int? {
-        if let maxTokens { return maxTokens }
-        return book.expectedOutputTokens[model]?.tokens(thinking: thinking)
+    /// Output tokens an estimate assumes: for each of the `choices` (a request's `n`), `maxTokens`
+    /// when given, else the per-model default; at most ``MeterTokens/maxPerMeter``.
+    public func expectedOutputTokens(model: String, maxTokens: Int?, thinking: Bool, choices: Int = 1) -> Int? {
+        guard let each = maxTokens ?? book.expectedOutputTokens[model]?.tokens(thinking: thinking) else { return nil }
+        let (total, overflow) = max(each, 0).multipliedReportingOverflow(by: max(choices, 1))
+        return overflow ? MeterTokens.maxPerMeter : min(total, MeterTokens.maxPerMeter)
     }
 
     /// The cost of a finished request from its usage, priced at the request's start `date`.

@@ -27,6 +27,17 @@ public struct MeterRate: Hashable, Sendable, CustomStringConvertible {
 
     public static let free = MeterRate(nanosNumerator: 0, tokensDenominator: 1)!
 
+    /// The dearest rate a book may set: 10⁹ nano-units a token (1,000,000 currency units per 1M
+    /// tokens). Tollgate takes at most 2³¹ − 1 tokens a meter from a client or an engine, so the
+    /// three meters of one request cost under 6.5 × 10¹⁸ nano-units: pricing never overflows `Int64`.
+    public static let ceiling = MeterRate(nanosNumerator: 1_000_000_000, tokensDenominator: 1)!
+
+    /// Whether this rate is dearer than ``ceiling``.
+    public var exceedsCeiling: Bool {
+        let (limit, overflow) = MeterRate.ceiling.nanosNumerator.multipliedReportingOverflow(by: tokensDenominator)
+        return !overflow && nanosNumerator > limit
+    }
+
     /// The cost of `tokens` tokens, rounded once to the nano-unit, half away from zero.
     public func cost(tokens: Int, currency: String) -> Money {
         Money.fromRatio(Int64(tokens), nanosNumerator, tokensDenominator, currency: currency)

@@ -161,6 +161,10 @@ enum PriceBookParser {
                 guard let rates = pool.rates else {
                     throw modelNode.error("cannot derive prices from these figures (too large)")
                 }
+                for meter in Meter.allCases where rates[meter].exceedsCeiling {
+                    throw modelNode.error(
+                        "these figures price \(meter.rawValue) above the most a meter may cost (\(ceilingText))")
+                }
                 models[model] = ModelPrice(base: rates, localPool: pool)
             }
         }
@@ -179,6 +183,9 @@ enum PriceBookParser {
             }
             let price = try parsePrice(value, currency: currency)
             guard let rate = MeterRate(perMillion: price) else { throw value.error("negative price") }
+            if rate.exceedsCeiling {
+                throw value.error("price \(price.decimalString) is above the most a meter may cost (\(ceilingText))")
+            }
             rates[meter] = rate
         }
         if requireAll {
@@ -205,6 +212,9 @@ enum PriceBookParser {
             outputTokensPerSecond: try throughput.required("output").int(in: range),
             cacheHitTokensPerSecond: try throughput.optional("input_cache_hit")?.int(in: range))
     }
+
+    /// ``MeterRate/ceiling`` as an error message shows it.
+    static let ceilingText = "1000000 per 1M tokens, so that no request's cost can overflow"
 
     /// A non-negative decimal amount, written as a string (`"0.14"`) or plain scalar, optionally
     /// followed by the currency code (`"0.14 USD"`), which must be the book's.

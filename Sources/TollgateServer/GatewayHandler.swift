@@ -164,7 +164,8 @@ struct GatewayHandler: HTTPRequestHandler {
         guard let ledger = state.ledger, let key = context.caller.ledgerKey, let pricer = account.pricer else { return next(nil) }
         let request = context.request
         let prompt = account.prompt?.tokens ?? context.body.readableBytes / 4
-        let output = pricer.estimator.expectedOutputTokens(model: request.model, maxTokens: request.maxTokens, thinking: request.thinking) ?? 0
+        let output = pricer.estimator.expectedOutputTokens(
+            model: request.model, maxTokens: request.maxTokens, thinking: request.thinking, choices: request.choices) ?? 0
         // Reserve the dearest candidate's estimate: whichever target serves it, the budget holds.
         let estimate = context.candidates.compactMap {
             pricer.estimate(target: $0, request: request, promptTokens: prompt, at: account.startedAt)?.money

@@ -19,6 +19,8 @@ public struct InferenceRequest: Sendable {
     public var clientWantsUsage: Bool
     /// `max_completion_tokens`, else `max_tokens`, when given.
     public var maxTokens: Int?
+    /// `n`: how many choices the engine generates, each up to `maxTokens` (1 when not given).
+    public var choices: Int
     /// Thinking mode as vLLM's DeepSeek V4 glue decides it: on unless `thinking.type` is
     /// `disabled` or `reasoning_effort` is `none`; `chat_template_kwargs.thinking` or
     /// `enable_thinking`, when given, override `thinking.type` (on when either is truthy).
@@ -71,6 +73,7 @@ public struct InferenceRequest: Sendable {
         var wantsUsage = false
         var maxTokens: Int?
         var maxCompletionTokens: Int?
+        var choices = 1
         var thinkingDisabled = false
         var templateThinking: Bool?
         var effortIsNone = false
@@ -138,8 +141,22 @@ public struct InferenceRequest: Sendable {
                     if isCompletion { maxCompletionTokens = nil } else { maxTokens = nil }
                     try value.skipValue()
                 case .number:
-                    guard let number = try value.readInt(), number >= 0 else { throw typeError("a non-negative integer") }
+                    guard let number = try value.readInt(), (0...TokenUsage.maxCount).contains(number) else {
+                        throw typeError("an integer from 0 to \(TokenUsage.maxCount)")
+                    }
                     if isCompletion { maxCompletionTokens = number } else { maxTokens = number }
+                default: throw typeError("an integer")
+                }
+            } else if JSONScanner.key(key, is: "n") {
+                switch try kind() {
+                case .null:
+                    choices = 1
+                    try value.skipValue()
+                case .number:
+                    guard let number = try value.readInt(), (1...TokenUsage.maxCount).contains(number) else {
+                        throw typeError("an integer from 1 to \(TokenUsage.maxCount)")
+                    }
+                    choices = number
                 default: throw typeError("an integer")
                 }
             } else if JSONScanner.key(key, is: "thinking") {
@@ -255,7 +272,7 @@ public struct InferenceRequest: Sendable {
         }
         return InferenceRequest(
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
-            maxTokens: maxCompletionTokens ?? maxTokens, thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone,
+            maxTokens: maxCompletionTokens ?? maxTokens, choices: choices, thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone,
             needsBeta: prefixNeedsBeta || suffixNeedsBeta,
             chatTurns: turns.recorded,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange, streamOptionsIsEmpty: streamOptionsIsEmpty,
@@ -265,7 +282,7 @@ public struct InferenceRequest: Sendable {
     /// The top-level keys routing and the estimate read (`tools` is only counted, and the count
     /// decodes escaped keys as the engine does).
     private static let routingKeys = [
-        "model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "thinking", "reasoning_effort",
+        "model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n", "thinking", "reasoning_effort",
         "messages", "prompt", "suffix", "chat_template_kwargs",
     ]
 

@@ -7,6 +7,11 @@ public struct TokenUsage: Equatable, Sendable {
     /// `completion_tokens_details.reasoning_tokens` (part of completion tokens).
     public var reasoningTokens: Int?
 
+    /// The largest token count Tollgate takes from a client (`max_tokens`) or an engine (usage):
+    /// the ledger's integer columns, and the bound that keeps every priced amount inside 64-bit
+    /// nano-units (docs/PRICING.md, "Bounds").
+    public static let maxCount = Int(Int32.max)
+
     public init(promptTokens: Int, completionTokens: Int, cacheHitTokens: Int? = nil, reasoningTokens: Int? = nil) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
@@ -14,7 +19,9 @@ public struct TokenUsage: Equatable, Sendable {
         self.reasoningTokens = reasoningTokens
     }
 
-    /// Reads a `usage` object; nil when it is not one or lacks the two basic counts.
+    /// Reads a `usage` object; nil when it is not one or lacks the two basic counts. A count that
+    /// is not an integer in 0...``maxCount`` is treated as absent: an engine's nonsense is never
+    /// billed (without the two basic counts, Tollgate counts the tokens itself).
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> TokenUsage? {
         var scanner = JSONScanner(bytes)
         return try? read(&scanner).usage
@@ -30,7 +37,8 @@ public struct TokenUsage: Equatable, Sendable {
         var cached: Int?
         var reasoning: Int?
         func readCount(_ value: inout JSONScanner) throws -> Int? {
-            try value.peekKind() == .number ? try value.readInt() : nil
+            guard try value.peekKind() == .number, let count = try value.readInt() else { return nil }
+            return (0...maxCount).contains(count) ? count : nil
         }
         let range = try scanner.walkObject { key, _, value in
             if JSONScanner.key(key, is: "prompt_tokens") {

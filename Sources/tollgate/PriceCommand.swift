@@ -2,12 +2,14 @@ import ArgumentParser
 import Foundation
 import TollgatePricing
 import TollgateTokenizer
+import TollgateWire
 
 /// `tollgate price --chat`: what a chat request would cost on every target in the price book.
 ///
 /// Counts the prompt as DeepSeek V4 lays it out, takes the output from `--max-tokens`, the
-/// request's `max_completion_tokens`/`max_tokens`, or the book's default for the model and mode, and
-/// prints one estimate per model per target (docs/PRICING.md).
+/// request's `max_completion_tokens`/`max_tokens`, or the book's default for the model and mode
+/// (times the request's `n`), and prints one estimate per model per target (docs/PRICING.md).
+/// The request is read by the gateway's own parser: what the gateway refuses, this refuses.
 struct PriceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "price",
@@ -41,7 +43,9 @@ struct PriceCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard chat else { throw ValidationError("pass --chat: the input is a chat completion request") }
-        if let maxTokens, maxTokens < 0 { throw ValidationError("--max-tokens must not be negative") }
+        if let maxTokens, !(0...TokenUsage.maxCount).contains(maxTokens) {
+            throw ValidationError("--max-tokens must be from 0 to \(TokenUsage.maxCount)")
+        }
         guard cacheHitTokens >= 0 else { throw ValidationError("--cache-hit-tokens must not be negative") }
     }
 
@@ -56,13 +60,20 @@ struct PriceCommand: AsyncParsableCommand {
         } catch {
             throw InputError(message: "the request is not valid JSON: \(error)")
         }
+        // The fields the gateway reads (max_tokens, n, thinking), by its own parser.
+        let routed: InferenceRequest
+        do {
+            routed = try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat) }
+        } catch let error as GatewayError {
+            throw InputError(message: "the gateway would refuse this request: \(error.message)")
+        }
         // The gateway's own count (its plain-chat path, or the general one where that gives up).
         let count = try ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared).countChat(requestJSON: body)
-        let thinking = ChatPromptCounter.thinkingMode(of: request)
-        let requested = maxTokens ?? Self.requestedMaxTokens(of: request)
+        let thinking = routed.thinking
+        let requested = maxTokens ?? routed.maxTokens
         let estimator = CostEstimator(book: book)
         let rows = estimator.estimateAll(
-            promptTokens: count.tokens, maxTokens: requested, thinking: thinking,
+            promptTokens: count.tokens, maxTokens: requested, thinking: thinking, choices: routed.choices,
             predictedCacheHitTokens: cacheHitTokens, at: date)
         let version = book.version(at: date)
         switch format {
@@ -70,7 +81,8 @@ struct PriceCommand: AsyncParsableCommand {
             print(
                 Self.table(
                     rows: rows, book: book, version: version.id, file: bookPath, date: date, count: count,
-                    thinking: thinking, requestedMaxTokens: requested, requestModel: request["model"]?.stringValue))
+                    thinking: thinking, requestedMaxTokens: requested, choices: routed.choices,
+                    requestModel: request["model"]?.stringValue))
         case .json:
             print(
                 try Self.json(
@@ -80,14 +92,6 @@ struct PriceCommand: AsyncParsableCommand {
     }
 
     // MARK: - Request fields
-
-    /// `max_completion_tokens` (the newer OpenAI name) or `max_tokens`, when a whole number.
-    static func requestedMaxTokens(of request: JSONValue) -> Int? {
-        for key in ["max_completion_tokens", "max_tokens"] {
-            if case .number(let text)? = request[key], let value = Int(text), value >= 0 { return value }
-        }
-        return nil
-    }
 
     static func parseDate(_ text: String) throws -> Date {
         let formatter = ISO8601DateFormatter()
@@ -108,7 +112,7 @@ struct PriceCommand: AsyncParsableCommand {
 
     static func table(
         rows: [TargetEstimate], book: PriceBook, version: String, file: String, date: Date, count: PromptCount,
-        thinking: Bool, requestedMaxTokens: Int?, requestModel: String?
+        thinking: Bool, requestedMaxTokens: Int?, choices: Int, requestModel: String?
     ) -> String {
         var lines: [String] = []
         lines.append("prices   \(file), version \(version), \(book.currency), at \(isoString(date))")
@@ -117,7 +121,8 @@ struct PriceCommand: AsyncParsableCommand {
         lines.append(
             "output   "
                 + (requestedMaxTokens.map { "\($0) tokens (max_tokens)" }
-                    ?? "book default per model (\(thinking ? "thinking" : "chat"))"))
+                    ?? "book default per model (\(thinking ? "thinking" : "chat"))")
+                + (choices > 1 ? " for each of \(choices) choices (n)" : ""))
         lines.append("")
         let header = ["target", "kind", "model", "prompt", "cache hit", "output", "estimate (\(book.currency))", "note"]
         var cells: [[String]] = [header]

@@ -37,6 +37,28 @@ struct CostEstimatorTests {
         #expect(estimator.expectedOutputTokens(model: "pro", maxTokens: 7, thinking: true) == 7)
     }
 
+    @Test("n choices: each gets the expected output; the total is capped, so no estimate overflows")
+    func choices() throws {
+        let estimator = CostEstimator(book: try parseBook())
+        let at = try utc("2026-01-10T10:00:00Z")
+        #expect(estimator.expectedOutputTokens(model: "pro", maxTokens: 7, thinking: true, choices: 3) == 21)
+        #expect(estimator.expectedOutputTokens(model: "pro", maxTokens: nil, thinking: false, choices: 4) == 8_000)
+        let three = try #require(
+            estimator.estimate(
+                target: "api", model: "flash", promptTokens: 10_000, maxTokens: 500, thinking: true, choices: 3, at: at))
+        #expect(three.money.nanos == nanos(10_000, miss) + nanos(1_500, out))
+        let most = MeterTokens.maxPerMeter
+        #expect(estimator.expectedOutputTokens(model: "pro", maxTokens: most, thinking: true, choices: 128) == most)
+        #expect(estimator.expectedOutputTokens(model: "pro", maxTokens: most, thinking: true, choices: Int.max) == most)
+        // The dearest book allowed, the most tokens on every meter: still inside Int64.
+        let dearest = MeterRate.ceiling
+        let rates = ModelRates(inputCacheHit: dearest, inputCacheMiss: dearest, output: dearest)
+        let cost = estimator.price(
+            MeterTokens(inputCacheHit: most, inputCacheMiss: most, output: most),
+            at: AppliedRates(rates: rates, source: PriceSource(bookVersion: "v1")))
+        #expect(cost.money.nanos == 3 * Int64(most) * 1_000_000_000)
+    }
+
     @Test("a predicted cache hit moves prompt tokens to the hit meter, at most the whole prompt")
     func predictedHits() throws {
         let estimator = CostEstimator(book: try parseBook())

@@ -44,6 +44,21 @@ struct ValidationTests {
             "gpu_cost_per_hour: \"2.00\"" + poolTail, "gpu_cost_per_hour: \"-2.00\"" + poolTail, reason: "negative price")
     }
 
+    @Test func aPriceAboveTheCeilingIsRefused() throws {
+        try expectRefusal(#"output: "0.28"}"#, #"output: "1000000.000000001"}"#, reason: "above the most a meter may cost")
+        // A local pool whose figures derive a rate above the ceiling (10^9 per GPU hour, eight
+        // GPUs, one output token a second): refused where the pool's figures start.
+        let poolTail = "\n            gpus: 8\n            tokens_per_second: {input: 50000, output: 1600}\n    time_windows"
+        let dearTail = "\n            gpus: 8\n            tokens_per_second: {input: 1000000000, output: 1}\n    time_windows"
+        let text = try mutated("gpu_cost_per_hour: \"2.00\"" + poolTail, "gpu_cost_per_hour: \"1000000000\"" + dearTail)
+        let error = try #require(refusal(text))
+        #expect(error.line == (try line(of: "1000000000", in: text)), "\(error)")
+        #expect(error.reason.contains("these figures price output above"), "\(error)")
+        #expect(error.reason.contains("above the most a meter may cost"), "\(error)")
+        // Exactly at the ceiling loads.
+        #expect(refusal(try mutated(#"output: "0.28"}"#, #"output: "1000000"}"#)) == nil)
+    }
+
     @Test func notADecimal() throws {
         try expectRefusal(#"output: "0.28"}"#, #"output: 2.8e-1}"#, reason: "is not a decimal amount")
         try expectRefusal(#"output: "0.28"}"#, #"output: "0.0000000001"}"#, reason: "is not a decimal amount")

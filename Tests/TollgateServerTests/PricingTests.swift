@@ -3,7 +3,9 @@ import NIOHTTP1
 import Testing
 import TollgateEngineSim
 import TollgateMoney
+import TollgatePricing
 import TollgateTokenizer
+import TollgateWire
 
 /// Prices on the request path: the estimate header and the actual `cost` in the usage.
 @Suite(.serialized) struct PricingTests {
@@ -81,6 +83,47 @@ import TollgateTokenizer
         let prompt = try #require(usage["prompt_tokens"] as? Int)
         #expect(usage["completion_tokens"] as? Int == 6)
         #expect(usage["cost"] as? String == expectedCost(prompt: prompt, completion: 6))
+    }
+
+    /// A `max_tokens` no engine could honour would price to more nano-units than 64 bits hold:
+    /// it is refused like any bad field, and the gateway goes on serving.
+    @Test func aMaxTokensBeyondAnyContextIsRefusedAndTheGatewayKeepsServing() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        for field in ["max_tokens", "max_completion_tokens"] {
+            let response = try await fixture.chat(
+                #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"\#(field)":9000000000000000000}"#)
+            #expect(response.status == 400)
+            let error = try #require(try json(response.body)["error"] as? [String: Any])
+            #expect(error["code"] as? String == "invalid_request")
+            #expect(error["param"] as? String == field)
+            #expect((error["message"] as? String)?.contains("2147483647") == true, "\(error)")
+        }
+        let served = try await fixture.chat(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#)
+        #expect(served.status == 200)
+    }
+
+    /// `n` choices each generate up to `max_tokens`: the estimate reserves all of them, and the
+    /// bill is the engine's usage over all of them.
+    @Test func theEstimateCoversEveryChoice() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Three ways, please."}],"n":3,"max_tokens":5}"#
+        let response = try await fixture.chat(body)
+        #expect(response.status == 200)
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(body.utf8))
+        #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 15))
+        let answer = try json(response.body)
+        #expect((answer["choices"] as? [Any])?.count == 3)
+        let usage = try #require(answer["usage"] as? [String: Any])
+        let completion = try #require(usage["completion_tokens"] as? Int)
+        #expect(completion > 5 && completion <= 15)
+        #expect(usage["cost"] as? String == expectedCost(prompt: try #require(usage["prompt_tokens"] as? Int), completion: completion))
+    }
+
+    /// The two modules agree on the bound that keeps prices inside 64 bits.
+    @Test func theWireAndThePricerShareOneTokenBound() {
+        #expect(TokenUsage.maxCount == MeterTokens.maxPerMeter)
     }
 
     @Test func aBookMissingATargetsPriceIsRefusedAtStart() async throws {

@@ -182,6 +182,11 @@ import Testing
             #"{"model":"m","messages":"hi"}"#: "messages",
             #"{"model":"m","messages":[],"stream":"yes"}"#: "stream",
             #"{"model":"m","messages":[],"max_tokens":"10"}"#: "max_tokens",
+            // Beyond 2^31 - 1 no engine could honour it, and the estimate priced from it could
+            // overflow: refused before it reaches the pricer.
+            #"{"model":"m","messages":[],"max_tokens":2147483648}"#: "max_tokens",
+            #"{"model":"m","messages":[],"max_completion_tokens":100000000000000000}"#: "max_completion_tokens",
+            #"{"model":"m","messages":[],"max_tokens":-1}"#: "max_tokens",
             #"{"messages":[]}"#: "model",
             #"[1,2]"#: nil,
         ] as [String: String?]
@@ -194,6 +199,24 @@ import Testing
                 #expect(error.code == "invalid_request", "\(body)")
                 #expect(error.param == param, "\(body)")
             }
+        }
+    }
+
+    @Test func theLargestMaxTokensIsAccepted() throws {
+        #expect(try parse(#"{"model":"m","messages":[],"max_tokens":2147483647}"#).maxTokens == 2_147_483_647)
+    }
+
+    /// `n` choices each generate up to `max_tokens`: the estimate multiplies by it.
+    @Test func readsTheNumberOfChoices() throws {
+        #expect(try parse(#"{"model":"m","messages":[]}"#).choices == 1)
+        #expect(try parse(#"{"model":"m","messages":[],"n":3}"#).choices == 3)
+        #expect(try parse(#"{"model":"m","messages":[],"n":3,"n":null}"#).choices == 1)
+        for (body, param) in [
+            (#"{"model":"m","messages":[],"n":0}"#, "n"), (#"{"model":"m","messages":[],"n":"2"}"#, "n"),
+            (#"{"model":"m","messages":[],"n":2.5}"#, "n"), (#"{"model":"m","messages":[],"\u006e":2}"#, "n"),
+        ] {
+            #expect(throws: GatewayError.self, "\(body)") { try parse(body) }
+            do { _ = try parse(body) } catch { #expect(error.code == "invalid_request" && error.param == param, "\(body)") }
         }
     }
 
@@ -242,6 +265,21 @@ import Testing
         #expect(usage == TokenUsage(promptTokens: 5, completionTokens: 7, cacheHitTokens: 2))
         let content = try #require(shape(#"{"choices":[{"index":0,"delta":{"content":"usage"}}],"usage":null}"#))
         #expect(!content.isUsageOnlyChunk)
+    }
+
+    @Test func usageCountsOutsideTheLedgersRangeAreNotBelieved() throws {
+        func usage(_ json: String) -> TokenUsage? {
+            Array(json.utf8).withUnsafeBytes { TokenUsage.parse($0) }
+        }
+        #expect(usage(#"{"prompt_tokens":2147483647,"completion_tokens":0}"#) == TokenUsage(promptTokens: 2_147_483_647, completionTokens: 0))
+        // The two basic counts out of range: no usage, so Tollgate counts the tokens itself.
+        #expect(usage(#"{"prompt_tokens":5,"completion_tokens":2147483648}"#) == nil)
+        #expect(usage(#"{"prompt_tokens":-5,"completion_tokens":7}"#) == nil)
+        #expect(usage(#"{"prompt_tokens":5,"completion_tokens":99999999999999999999999}"#) == nil)
+        // A detail out of range is dropped; the basic counts stand.
+        #expect(
+            usage(#"{"prompt_tokens":5,"completion_tokens":7,"prompt_cache_hit_tokens":9223372036854775807,"completion_tokens_details":{"reasoning_tokens":-1}}"#)
+                == TokenUsage(promptTokens: 5, completionTokens: 7))
     }
 
     @Test func renamesOnlyReasoningKeysOfMessagesAndDeltas() throws {

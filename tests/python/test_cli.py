@@ -98,6 +98,18 @@ def test_price_estimates_every_target_from_the_counted_prompt(tmp_path: Path):
         assert Decimal(0) < cost < long[key], key
 
 
+def test_price_covers_every_choice_and_refuses_what_the_gateway_refuses():
+    one = json.loads(ok("price", "--chat", "--format", "json", stdin=json.dumps(REQUEST).encode()))
+    three = json.loads(ok("price", "--chat", "--format", "json", stdin=json.dumps(dict(REQUEST, n=3)).encode()))
+    assert [row["output_tokens"] for row in three["estimates"]] == [3 * row["output_tokens"] for row in one["estimates"]]
+    table = ok("price", "--chat", stdin=json.dumps(dict(REQUEST, n=3)).encode())
+    assert "100 tokens (max_tokens) for each of 3 choices (n)" in table
+    # Read by the gateway's own parser: a max_tokens no engine could honour is refused, not priced.
+    error = refused("price", "--chat", stdin=json.dumps(dict(REQUEST, max_tokens=10**17)).encode())
+    assert "the gateway would refuse this request" in error and "'max_tokens' must be an integer from 0 to 2147483647" in error
+    assert "must be from 0 to 2147483647" in run("price", "--chat", "--max-tokens", str(2**31), stdin=b"{}").stderr.decode()
+
+
 def test_price_without_a_book_names_where_it_looked(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_HOME"}
     body = json.dumps(REQUEST).encode()

@@ -76,7 +76,7 @@ final class RequestPricer: Sendable {
     func estimate(at rates: AppliedRates, request: InferenceRequest, promptTokens: Int) -> PricedCost? {
         estimator.estimate(
             at: rates, model: request.model, promptTokens: promptTokens, maxTokens: request.maxTokens,
-            thinking: request.thinking)
+            thinking: request.thinking, choices: request.choices)
     }
 
     /// The bill of a finished request: the usage as billed, its cost at `rates` (those of the
