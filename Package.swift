@@ -141,7 +141,8 @@ let package = Package(
             ]
         ),
         // MARK: test targets are added below this line.
-        // Test fixtures shared by the suites (a cuttable TCP proxy standing in for a database outage).
+        // Test fixtures shared by the suites (a cuttable TCP proxy standing in for a database outage,
+        // a seeded random generator).
         .target(
             name: "TollgateTestSupport",
             dependencies: [
@@ -156,7 +157,7 @@ let package = Package(
             dependencies: [
                 "TollgateTestSupport",
                 "TollgateServer", "TollgateRouting", "TollgateHTTP", "TollgateEngineSim", "TollgateConfig",
-                "TollgateMoney", "TollgateTokenizer", "TollgateLedger",
+                "TollgateMoney", "TollgateTokenizer", "TollgateLedger", "TollgatePricing", "TollgateWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -176,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TollgateTokenizerTests",
-            dependencies: ["TollgateTokenizer", "TollgateWire"],
+            dependencies: ["TollgateTokenizer", "TollgateWire", "TollgateTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Testing
+import TollgateTestSupport
 import TollgateWire
 @testable import TollgateTokenizer
 
@@ -324,19 +325,6 @@ extension PlainChatTests {
             #expect(read.thinking == last.thinking && read.maxTokens == last.maxTokens, "seed \(seed): \(twice)")
             if general != expected { return }
         }
-    }
-}
-
-/// A small seeded generator, so a failure can be replayed from the seed in its message.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

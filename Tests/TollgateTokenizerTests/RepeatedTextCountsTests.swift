@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TollgateTestSupport
 @testable import TollgateTokenizer
 
 /// The table of counted texts must never change a count: only when it is looked up.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TollgateTestSupport
 @testable import TollgateTokenizer
 
 /// Properties that need no reference implementation.
