@@ -124,16 +124,20 @@ public struct EngineSimFaults: Sendable, Equatable {
     public var dropAfterChunks: Int?
     /// `/health` answers 503.
     public var unhealthy: Bool
+    /// Answers carry no usage (no `usage` in a body, no usage chunk in a stream), as from an
+    /// engine that does not report it: for testing what a gateway bills then.
+    public var omitUsage: Bool
 
     public init(
         errorRate: Double = 0, refuseConnections: Bool = false, stallMs: Int = 0, dropAfterChunks: Int? = nil,
-        unhealthy: Bool = false
+        unhealthy: Bool = false, omitUsage: Bool = false
     ) {
         self.errorRate = errorRate
         self.refuseConnections = refuseConnections
         self.stallMs = stallMs
         self.dropAfterChunks = dropAfterChunks
         self.unhealthy = unhealthy
+        self.omitUsage = omitUsage
     }
 
     public func validate() -> String? {

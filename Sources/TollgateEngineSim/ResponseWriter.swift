@@ -26,6 +26,8 @@ struct ResponseWriter {
     let created: Int
     /// Stop writing events after this many (fault injection); ``limitReached`` tells the caller.
     var eventLimit: Int?
+    /// Write no usage at all (fault injection: an engine that does not report it).
+    let omitsUsage: Bool
     private(set) var eventsWritten = 0
     private var chunkPrefix: [UInt8] = []
     private var scratch: [UInt8] = []
@@ -37,13 +39,17 @@ struct ResponseWriter {
 
     private var isChat: Bool { request.base.endpoint == .chat }
 
-    init(shape: SimShape, request: SimRequest, plan: ResponsePlan, id: [UInt8], created: Int, eventLimit: Int?) {
+    init(
+        shape: SimShape, request: SimRequest, plan: ResponsePlan, id: [UInt8], created: Int, eventLimit: Int?,
+        omitsUsage: Bool = false
+    ) {
         self.shape = shape
         self.request = request
         self.plan = plan
         self.id = id
         self.created = created
         self.eventLimit = eventLimit
+        self.omitsUsage = omitsUsage
     }
 
     // MARK: common parts
@@ -136,8 +142,11 @@ struct ResponseWriter {
             if !isChat { out.append(contentsOf: #","prompt_logprobs":null"#.utf8) }
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: #"],"usage":"#.utf8)
-        appendUsage(to: &out)
+        out.append(UInt8(ascii: "]"))
+        if !omitsUsage {
+            out.append(contentsOf: #","usage":"#.utf8)
+            appendUsage(to: &out)
+        }
         if isChat { out.append(contentsOf: #","prompt_logprobs":null"#.utf8) }
         out.append(UInt8(ascii: "}"))
         return out
@@ -181,7 +190,7 @@ struct ResponseWriter {
 
     /// The `include_usage` chunk: `choices: []` and the request's usage.
     mutating func appendUsageChunk(to out: inout [UInt8]) {
-        guard !limitReached else { return }
+        guard !limitReached, !omitsUsage else { return }
         out.append(contentsOf: "data: ".utf8)
         appendHeader(object: isChat ? "chat.completion.chunk" : "text_completion", to: &out)
         out.append(contentsOf: #","choices":[],"usage":"#.utf8)
@@ -214,7 +223,7 @@ struct ResponseWriter {
 
     private mutating func endEvent(to out: inout [UInt8]) {
         out.append(contentsOf: "}]".utf8)
-        if request.base.clientWantsUsage { out.append(contentsOf: #","usage":null"#.utf8) }
+        if request.base.clientWantsUsage && !omitsUsage { out.append(contentsOf: #","usage":null"#.utf8) }
         out.append(contentsOf: "}\n\n".utf8)
         eventsWritten += 1
     }

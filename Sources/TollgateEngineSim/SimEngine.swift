@@ -134,7 +134,7 @@ final class SimEngine: Sendable {
             request, configuration: configuration, cachedPromptTokens: cached, idSeed: PromptHash.mix(idPrefix, request.seed))
         let writer = ResponseWriter(
             shape: shape, request: request, plan: plan, id: id, created: Int(time(nil)),
-            eventLimit: request.base.stream ? faults.dropAfterChunks : nil)
+            eventLimit: request.base.stream ? faults.dropAfterChunks : nil, omitsUsage: faults.omitUsage)
         let stall = faults.stallMs
         if configuration.instant && stall == 0 {
             respondNow(writer, responder: responder, arrival: nil)

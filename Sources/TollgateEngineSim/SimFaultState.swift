@@ -8,6 +8,7 @@ final class SimFaultState: Sendable {
     /// -1: never drop.
     private let dropAfter = ManagedAtomic<Int>(-1)
     private let unhealthyFlag = ManagedAtomic<Bool>(false)
+    private let omitUsageFlag = ManagedAtomic<Bool>(false)
     /// Inference requests seen by the error-rate rule.
     private let sequence = ManagedAtomic<UInt64>(0)
 
@@ -21,19 +22,21 @@ final class SimFaultState: Sendable {
         stall.store(faults.stallMs, ordering: .relaxed)
         dropAfter.store(faults.dropAfterChunks ?? -1, ordering: .relaxed)
         unhealthyFlag.store(faults.unhealthy, ordering: .relaxed)
+        omitUsageFlag.store(faults.omitUsage, ordering: .relaxed)
     }
 
     var current: EngineSimFaults {
         let drop = dropAfter.load(ordering: .relaxed)
         return EngineSimFaults(
             errorRate: errorRate, refuseConnections: refusing, stallMs: stallMs,
-            dropAfterChunks: drop < 0 ? nil : drop, unhealthy: unhealthy)
+            dropAfterChunks: drop < 0 ? nil : drop, unhealthy: unhealthy, omitUsage: omitUsage)
     }
 
     var errorRate: Double { Double(bitPattern: errorRateBits.load(ordering: .relaxed)) }
     var refusing: Bool { refuse.load(ordering: .relaxed) }
     var stallMs: Int { stall.load(ordering: .relaxed) }
     var unhealthy: Bool { unhealthyFlag.load(ordering: .relaxed) }
+    var omitUsage: Bool { omitUsageFlag.load(ordering: .relaxed) }
     var dropAfterChunks: Int? {
         let value = dropAfter.load(ordering: .relaxed)
         return value < 0 ? nil : value

@@ -2,7 +2,8 @@ import TollgateWire
 
 /// The JSON of `GET/POST /sim/faults`. A POST names only what changes:
 /// `{"error_rate":0.5,"refuse_connections":true,"refuse_for_ms":2000,"stall_ms":100,
-/// "drop_after_chunks":3,"unhealthy":false}` (`drop_after_chunks: null` turns dropping off).
+/// "drop_after_chunks":3,"unhealthy":false,"omit_usage":true}` (`drop_after_chunks: null` turns
+/// dropping off).
 enum SimFaultsJSON {
     struct Update {
         var errorRate: Double?
@@ -13,6 +14,7 @@ enum SimFaultsJSON {
         /// `.some(nil)`: stop dropping.
         var dropAfterChunks: Int??
         var unhealthy: Bool?
+        var omitUsage: Bool?
 
         func apply(to faults: inout EngineSimFaults) {
             if let errorRate { faults.errorRate = errorRate }
@@ -20,6 +22,7 @@ enum SimFaultsJSON {
             if let stallMs { faults.stallMs = stallMs }
             if let dropAfterChunks { faults.dropAfterChunks = dropAfterChunks }
             if let unhealthy { faults.unhealthy = unhealthy }
+            if let omitUsage { faults.omitUsage = omitUsage }
         }
     }
 
@@ -64,6 +67,8 @@ enum SimFaultsJSON {
                     }
                 } else if JSONScanner.key(key, is: "unhealthy") {
                     update.unhealthy = try boolean(&value, "unhealthy")
+                } else if JSONScanner.key(key, is: "omit_usage") {
+                    update.omitUsage = try boolean(&value, "omit_usage")
                 } else {
                     throw FieldError(description: "Unknown fault '\(String(decoding: key, as: UTF8.self))'.")
                 }
@@ -88,6 +93,8 @@ enum SimFaultsJSON {
         if let drop = faults.dropAfterChunks { Decimal.append(drop, to: &out) } else { out.append(contentsOf: "null".utf8) }
         out.append(contentsOf: #","unhealthy":"#.utf8)
         out.append(contentsOf: (faults.unhealthy ? "true" : "false").utf8)
+        out.append(contentsOf: #","omit_usage":"#.utf8)
+        out.append(contentsOf: (faults.omitUsage ? "true" : "false").utf8)
         out.append(UInt8(ascii: "}"))
         return out
     }

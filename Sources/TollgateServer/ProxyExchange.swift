@@ -263,12 +263,26 @@ final class ProxyExchange: UpstreamResponseDelegate {
             let trailingUsage = hasReasoningKey ? nil : TrailingUsage.find(in: bytes)
             guard let shape = trailingUsage.map({ ResponseShape(usageRange: $0, of: bytes) }) ?? ResponseShape.inspect(bytes)
             else { return }
-            if pricer != nil { account.reported = shape.usage }
+            if pricer != nil {
+                account.reported = shape.usage
+                // No usage the gateway can believe: bill the answer's own text, counted.
+                if shape.usage == nil { collectGeneratedText(bytes, member: "message") }
+            }
             var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
             if let range = shape.usageRange, let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
             if !edits.isEmpty {
                 out = responder.allocator.buffer(capacity: bytes.count + edits.growth)
                 out.writeEdited(bytes, edits)
+            }
+            // An answer with no usage at all gets Tollgate's count, marked estimated, as a stream does.
+            if shape.usageRange == nil, let settlement = settle(), let close = Self.lastByte(of: out, is: UInt8(ascii: "}")) {
+                var usage = Array(#","usage":"#.utf8)
+                Self.appendEstimatedUsage(settlement, to: &usage)
+                var edited = responder.allocator.buffer(capacity: out.readableBytes + usage.count)
+                edited.writeBytes(out.readableBytesView[out.readerIndex..<close])
+                edited.writeBytes(usage)
+                edited.writeBytes(out.readableBytesView[close...])
+                out = edited
             }
         }
         mode = .done
@@ -333,38 +347,60 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// `[DONE]`. Without a price book there is no count, and nothing is made up.
     private func appendEstimatedUsageChunkIfMissing() {
         guard request.clientWantsUsage, account.reported == nil, let settlement = settle() else { return }
-        let usage = settlement.usage
         var chunk: [UInt8] = Array(#"{"id":"#.utf8)
         JSONWriter.appendString("chatcmpl-\(requestID)", to: &chunk)
         chunk.append(contentsOf: #","object":"chat.completion.chunk","created":"#.utf8)
         JSONWriter.appendInt(Int(account.startedAt.timeIntervalSince1970), to: &chunk)
         chunk.append(contentsOf: #","model":"#.utf8)
         JSONWriter.appendString(request.model, to: &chunk)
-        chunk.append(contentsOf: #","choices":[],"usage":{"prompt_tokens":"#.utf8)
-        JSONWriter.appendInt(usage.promptTokens, to: &chunk)
-        chunk.append(contentsOf: #","completion_tokens":"#.utf8)
-        JSONWriter.appendInt(usage.completionTokens, to: &chunk)
-        chunk.append(contentsOf: #","total_tokens":"#.utf8)
-        JSONWriter.appendInt(usage.promptTokens + usage.completionTokens, to: &chunk)
-        chunk.append(contentsOf: #","estimated":true"#.utf8)
-        if let cost = settlement.cost {
-            chunk.append(contentsOf: #","cost":"#.utf8)
-            JSONWriter.appendString(cost.money.decimalString, to: &chunk)
-        }
-        chunk.append(contentsOf: "}}".utf8)
+        chunk.append(contentsOf: #","choices":[],"usage":"#.utf8)
+        Self.appendEstimatedUsage(settlement, to: &chunk)
+        chunk.append(UInt8(ascii: "}"))
         appendOutgoing(SSE.event(chunk))
     }
 
-    /// llama.cpp's server sends no usage in streams: keep the text so its tokens can be counted.
-    private func collectGeneratedText(_ payload: UnsafeRawBufferPointer) {
+    /// The usage object of Tollgate's own count: the counts, `"estimated":true`, and the cost.
+    private static func appendEstimatedUsage(_ settlement: Settlement, to out: inout [UInt8]) {
+        let usage = settlement.usage
+        out.append(contentsOf: #"{"prompt_tokens":"#.utf8)
+        JSONWriter.appendInt(usage.promptTokens, to: &out)
+        out.append(contentsOf: #","completion_tokens":"#.utf8)
+        JSONWriter.appendInt(usage.completionTokens, to: &out)
+        out.append(contentsOf: #","total_tokens":"#.utf8)
+        JSONWriter.appendInt(usage.promptTokens + usage.completionTokens, to: &out)
+        out.append(contentsOf: #","estimated":true"#.utf8)
+        if let cost = settlement.cost {
+            out.append(contentsOf: #","cost":"#.utf8)
+            JSONWriter.appendString(cost.money.decimalString, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// The index of the last byte of `buffer` that is not white space, when it is `byte`.
+    private static func lastByte(of buffer: ByteBuffer, is byte: UInt8) -> Int? {
+        let view = buffer.readableBytesView
+        guard let last = view.lastIndex(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }), view[last] == byte
+        else { return nil }
+        return last
+    }
+
+    /// Keeps the text an answer generated, so its tokens can be counted when the engine reports no
+    /// usage: llama.cpp's server in streams (`member` "delta"), or an answer without one ("message").
+    /// Content, reasoning, tool calls' names and arguments, and a completion's `text`.
+    private func collectGeneratedText(_ payload: UnsafeRawBufferPointer, member: String = "delta") {
         guard let chunk = try? JSONValue.parse(payload), let choices = chunk["choices"]?.arrayValue else { return }
+        var text = account.generatedText ?? ""
         for choice in choices {
+            if let completion = choice["text"]?.stringValue { text += completion }
+            guard let generated = choice[member] else { continue }
             for field in ["content", "reasoning_content", "reasoning"] {
-                if let text = choice["delta"]?[field]?.stringValue {
-                    account.generatedText = (account.generatedText ?? "") + text
-                }
+                if let part = generated[field]?.stringValue { text += part }
+            }
+            for call in generated["tool_calls"]?.arrayValue ?? [] {
+                text += (call["function"]?["name"]?.stringValue ?? "") + (call["function"]?["arguments"]?.stringValue ?? "")
             }
         }
+        account.generatedText = text
     }
 
     /// A `"usage"` key followed by an object (not `null`).

@@ -95,6 +95,9 @@ struct EngineSimCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "/health answers 503.")
     var unhealthy = false
 
+    @Flag(name: .long, help: "Answers carry no usage, as from an engine that does not report it.")
+    var omitUsage = false
+
     func validate() throws {
         guard EngineSimConfiguration.ReasoningField(rawValue: reasoningField) != nil else {
             throw ValidationError("--reasoning-field must be reasoning or reasoning_content")
@@ -113,7 +116,7 @@ struct EngineSimCommand: AsyncParsableCommand {
             decodeMsPerToken: decodeMsPerToken, decodeSlowdownPerSeq: decodeSlowdownPerSeq,
             faults: EngineSimFaults(
                 errorRate: errorRate, refuseConnections: refuseConnections, stallMs: stallMs,
-                dropAfterChunks: dropAfterChunks, unhealthy: unhealthy))
+                dropAfterChunks: dropAfterChunks, unhealthy: unhealthy, omitUsage: omitUsage))
     }
 
     func run() async throws {

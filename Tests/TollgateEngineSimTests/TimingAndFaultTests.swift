@@ -141,6 +141,29 @@ struct TimingAndFaultTests {
         #expect(try await fixture.chat(ResponseShapeTests.hello).status == 200)
     }
 
+    /// An engine that reports no usage, instant and paced: no `usage` in a body, none in a stream
+    /// (not even the `null` of chunks), and the client's `include_usage` gets no usage chunk.
+    @Test(arguments: [true, false])
+    func omittedUsageLeavesEveryUsageOut(instant: Bool) async throws {
+        let fixture = try await SimFixture.start(
+            EngineSimConfiguration(model: Self.model, outputTokens: 4, instant: instant, prefillBaseMs: 1, decodeMsPerToken: 1))
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.chat(ResponseShapeTests.hello).json()["usage"] != nil)
+        let set = try await fixture.client.post("/sim/faults", #"{"omit_usage":true}"#)
+        #expect(try set.json()["omit_usage"] as? Bool == true)
+        let answer = try await fixture.chat(ResponseShapeTests.hello)
+        #expect(answer.status == 200)
+        #expect(try answer.json()["usage"] == nil)
+        #expect(try (answer.json()["choices"] as? [Any])?.count == 1)
+        let stream = try await fixture.chat(
+            #"{"model":"\#(Self.model)","messages":[{"role":"user","content":"Hi"}],"stream":true,"stream_options":{"include_usage":true}}"#)
+        #expect(stream.events.last == "[DONE]")
+        #expect(stream.events.count > 2)
+        #expect(!stream.body.contains("usage"))
+        try await fixture.simulator.setFaults(EngineSimFaults())
+        #expect(try await fixture.chat(ResponseShapeTests.hello).json()["usage"] != nil)
+    }
+
     @Test func faultsChangeOverHTTPWithTimedRefusal() async throws {
         let fixture = try await SimFixture.start(EngineSimConfiguration(model: Self.model, instant: true))
         defer { Task { await fixture.stop() } }

@@ -49,7 +49,7 @@ import TollgateWire
         var accepted = 0
         var refused = 0
         var priced = 0
-        for round in 0..<12_000 {
+        for round in 0..<4_000 {
             let isAnswer = round % 4 == 3
             let endpoint: InferenceEndpoint = round % 7 == 0 ? .completions : .chat
             let seedBodies = isAnswer ? Self.answers : endpoint == .chat ? Self.requests : Self.completions
@@ -80,8 +80,9 @@ import TollgateWire
             }
         }
         // The mutations must reach both sides of the parse, and the usage reader, to test anything.
-        #expect(accepted > 1_000 && refused > 1_000, "seed \(seed): \(accepted) accepted, \(refused) refused")
-        #expect(priced > 500, "seed \(seed): \(priced) answers priced")
+        print("hostile bodies, seed \(seed): \(accepted) requests accepted, \(refused) refused, \(priced) answers priced")
+        #expect(accepted > 250 && refused > 1_000, "seed \(seed): \(accepted) accepted, \(refused) refused")
+        #expect(priced > 250, "seed \(seed): \(priced) answers priced")
     }
 
     /// One to three random edits: a value swapped for a hostile one, bytes inserted, cut or repeated.

@@ -121,6 +121,36 @@ import TollgateWire
         #expect(usage["cost"] as? String == expectedCost(prompt: try #require(usage["prompt_tokens"] as? Int), completion: completion))
     }
 
+    /// An engine that reports no usage still gets every request billed: the client's answer gains
+    /// Tollgate's own count, marked estimated, with its cost (a body from the answer's own text,
+    /// a stream from its events).
+    @Test func anAnswerWithoutUsageIsBilledFromTollgatesCount() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        try await fixture.setFaults(0) { $0.omitUsage = true }
+        let body = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Tell me more."}],"max_tokens":12}"#
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(body.utf8)).tokens
+        let response = try await fixture.chat(body)
+        #expect(response.status == 200)
+        let answer = try json(response.body)
+        let message = try #require((answer["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])
+        let generated = (message["reasoning_content"] as? String ?? "") + (message["content"] as? String ?? "")
+        #expect(!generated.isEmpty)
+        let usage = try #require(answer["usage"] as? [String: Any], "\(response.body)")
+        #expect(usage["estimated"] as? Bool == true)
+        #expect(usage["prompt_tokens"] as? Int == prompt)
+        #expect(usage["completion_tokens"] as? Int == (try DeepSeekTokenizer.shared).count(generated))
+        #expect(usage["cost"] as? String == expectedCost(prompt: prompt, completion: try #require(usage["completion_tokens"] as? Int)))
+
+        let stream = try await fixture.chat(
+            #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Tell me more."}],"max_tokens":12,"stream":true,"stream_options":{"include_usage":true}}"#)
+        let last = try json(try #require(stream.events.dropLast().last))
+        let streamed = try #require(last["usage"] as? [String: Any], "\(stream.events)")
+        #expect(streamed["estimated"] as? Bool == true)
+        #expect((streamed["completion_tokens"] as? Int ?? 0) > 0)
+        #expect(streamed["cost"] as? String == expectedCost(prompt: prompt, completion: try #require(streamed["completion_tokens"] as? Int)))
+    }
+
     /// The two modules agree on the bound that keeps prices inside 64 bits.
     @Test func theWireAndThePricerShareOneTokenBound() {
         #expect(TokenUsage.maxCount == MeterTokens.maxPerMeter)
