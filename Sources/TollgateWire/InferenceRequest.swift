@@ -19,7 +19,8 @@ public struct InferenceRequest: Sendable {
     public var clientWantsUsage: Bool
     /// `max_completion_tokens`, else `max_tokens`, when given.
     public var maxTokens: Int?
-    /// `n`: how many choices the engine generates, each up to `maxTokens` (1 when not given).
+    /// How many completions the engine generates, each up to `maxTokens`: `n` (1 when not given),
+    /// times the prompts of a batched `/v1/completions` request.
     public var choices: Int
     /// Thinking mode as vLLM's DeepSeek V4 glue decides it: on unless `thinking.type` is
     /// `disabled` or `reasoning_effort` is `none`; `chat_template_kwargs.thinking` or
@@ -74,6 +75,7 @@ public struct InferenceRequest: Sendable {
         var maxTokens: Int?
         var maxCompletionTokens: Int?
         var choices = 1
+        var prompts = 1
         var thinkingDisabled = false
         var templateThinking: Bool?
         var effortIsNone = false
@@ -226,7 +228,20 @@ public struct InferenceRequest: Sendable {
             } else if JSONScanner.key(key, is: "prompt") {
                 guard endpoint == .completions else { return }
                 switch try kind() {
-                case .string, .array: sawPrompt = true
+                case .string:
+                    sawPrompt = true
+                    prompts = 1
+                case .array:
+                    // A list of strings or of token-id lists is a batch; a list of ids is one prompt.
+                    sawPrompt = true
+                    var count = 0
+                    var isBatch = false
+                    _ = try value.walkArray { index, element in
+                        if index == 0 { isBatch = try element.peekKind() != .number }
+                        count += 1
+                        try element.skipValue()
+                    }
+                    prompts = isBatch ? max(count, 1) : 1
                 default: throw typeError("a string or an array")
                 }
             } else if JSONScanner.key(key, is: "suffix") {
@@ -272,7 +287,9 @@ public struct InferenceRequest: Sendable {
         }
         return InferenceRequest(
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
-            maxTokens: maxCompletionTokens ?? maxTokens, choices: choices, thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone,
+            maxTokens: maxCompletionTokens ?? maxTokens,
+            choices: min(choices.multipliedReportingOverflow(by: prompts).overflow ? Int.max : choices * prompts, TokenUsage.maxCount),
+            thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone,
             needsBeta: prefixNeedsBeta || suffixNeedsBeta,
             chatTurns: turns.recorded,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange, streamOptionsIsEmpty: streamOptionsIsEmpty,

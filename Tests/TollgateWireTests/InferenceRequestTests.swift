@@ -206,6 +206,17 @@ import Testing
         #expect(try parse(#"{"model":"m","messages":[],"max_tokens":2147483647}"#).maxTokens == 2_147_483_647)
     }
 
+    /// A batched completions request generates `n` completions for each of its prompts.
+    @Test func aBatchOfPromptsMultipliesTheChoices() throws {
+        func choices(_ json: String) throws -> Int { try parse(json, .completions).choices }
+        #expect(try choices(#"{"model":"m","prompt":"one"}"#) == 1)
+        #expect(try choices(#"{"model":"m","prompt":["one","two","three"],"n":2}"#) == 6)
+        #expect(try choices(#"{"model":"m","prompt":[[1,2],[3]]}"#) == 2)
+        #expect(try choices(#"{"model":"m","prompt":[1,2,3],"n":4}"#) == 4, "token ids are one prompt")
+        #expect(try choices(#"{"model":"m","prompt":[]}"#) == 1)
+        #expect(try choices(#"{"model":"m","prompt":["a","b"],"n":2147483647}"#) == 2_147_483_647, "capped")
+    }
+
     /// `n` choices each generate up to `max_tokens`: the estimate multiplies by it.
     @Test func readsTheNumberOfChoices() throws {
         #expect(try parse(#"{"model":"m","messages":[]}"#).choices == 1)
