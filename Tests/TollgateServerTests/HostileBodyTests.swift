@@ -85,6 +85,31 @@ import TollgateWire
         #expect(priced > 250, "seed \(seed): \(priced) answers priced")
     }
 
+    /// The same mutations sent over HTTP to a running priced gateway in front of a simulated
+    /// engine, streams included: each gets a success or an OpenAI error envelope, and the gateway
+    /// serves on.
+    @Test func aPricedGatewayAnswersEveryMutatedRequest() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: PricingTests.book)
+        defer { Task { await fixture.stop() } }
+        var seeds = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max, using: &seeds)
+        var random = SplitMix64(seed: seed)
+        var statuses: [Int: Int] = [:]
+        for _ in 0..<600 {
+            let original = Self.requests.randomElement(using: &random)!
+            let body = String(decoding: Self.mutate(Array(original.utf8), using: &random), as: UTF8.self)
+            let response = try await fixture.chat(body)
+            statuses[response.status, default: 0] += 1
+            guard response.status != 200 else { continue }
+            let error = (try? json(response.body))?["error"] as? [String: Any]
+            #expect(error?["code"] is String && error?["message"] is String, "seed \(seed): \(response.status) \(response.body) for \(body)")
+        }
+        print("hostile requests over HTTP, seed \(seed): \(statuses.sorted { $0.key < $1.key })")
+        #expect(statuses[200, default: 0] > 30 && statuses[400, default: 0] > 200, "seed \(seed): \(statuses)")
+        let served = try await fixture.chat(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Still there?"}],"max_tokens":4}"#)
+        #expect(served.status == 200)
+    }
+
     /// One to three random edits: a value swapped for a hostile one, bytes inserted, cut or repeated.
     static func mutate(_ bytes: [UInt8], using random: inout SplitMix64) -> [UInt8] {
         var out = bytes
