@@ -60,3 +60,21 @@ extension ByteBuffer {
         copy(upTo: bytes.count)
     }
 }
+
+extension ByteBuffer {
+    /// This JSON object with `member` (`"key":value`) added as its last member, or nil when the
+    /// readable bytes do not end with an object's closing brace.
+    func addingLastMember(_ member: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer? {
+        func isWhiteSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+        let view = readableBytesView
+        guard let close = view.lastIndex(where: { !isWhiteSpace($0) }), view[close] == UInt8(ascii: "}") else { return nil }
+        // After a member, a comma; in an empty object, none.
+        let isEmpty = view[..<close].last { !isWhiteSpace($0) } == UInt8(ascii: "{")
+        var out = allocator.buffer(capacity: readableBytes + member.count + 1)
+        out.writeBytes(view[..<close])
+        if !isEmpty { out.writeInteger(UInt8(ascii: ",")) }
+        out.writeBytes(member)
+        out.writeBytes(view[close...])
+        return out
+    }
+}

@@ -275,14 +275,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
                 out.writeEdited(bytes, edits)
             }
             // An answer with no usage at all gets Tollgate's count, marked estimated, as a stream does.
-            if shape.usageRange == nil, let settlement = settle(), let close = Self.lastByte(of: out, is: UInt8(ascii: "}")) {
-                var usage = Array(#","usage":"#.utf8)
+            if shape.usageRange == nil, let settlement = settle() {
+                var usage = Array(#""usage":"#.utf8)
                 Self.appendEstimatedUsage(settlement, to: &usage)
-                var edited = responder.allocator.buffer(capacity: out.readableBytes + usage.count)
-                edited.writeBytes(out.readableBytesView[out.readerIndex..<close])
-                edited.writeBytes(usage)
-                edited.writeBytes(out.readableBytesView[close...])
-                out = edited
+                out = out.addingLastMember(usage, allocator: responder.allocator) ?? out
             }
         }
         mode = .done
@@ -374,14 +370,6 @@ final class ProxyExchange: UpstreamResponseDelegate {
             JSONWriter.appendString(cost.money.decimalString, to: &out)
         }
         out.append(UInt8(ascii: "}"))
-    }
-
-    /// The index of the last byte of `buffer` that is not white space, when it is `byte`.
-    private static func lastByte(of buffer: ByteBuffer, is byte: UInt8) -> Int? {
-        let view = buffer.readableBytesView
-        guard let last = view.lastIndex(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }), view[last] == byte
-        else { return nil }
-        return last
     }
 
     /// Keeps the text an answer generated, so its tokens can be counted when the engine reports no

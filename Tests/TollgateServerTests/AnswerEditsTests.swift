@@ -52,4 +52,17 @@ import TollgateWire
         #expect(AnswerEdits(reasoningKeys: shape.reasoningKeyRanges).isEmpty)
         #expect(try edited(json) == json)
     }
+
+    @Test func aMemberIsAddedLastToAnObjectAndNothingElse() {
+        func added(_ json: String) -> String? {
+            ByteBuffer(string: json).addingLastMember(Array(#""usage":{"n":1}"#.utf8), allocator: ByteBufferAllocator())
+                .map { String(buffer: $0) }
+        }
+        #expect(added(#"{"a":1}"#) == #"{"a":1,"usage":{"n":1}}"#)
+        #expect(added("{\"a\":[1]} \n") == "{\"a\":[1],\"usage\":{\"n\":1}} \n")
+        #expect(added("{ }") == #"{ "usage":{"n":1}}"#)
+        #expect(added("[1]") == nil)
+        #expect(added(#"{"a":1"#) == nil)
+        #expect(added("") == nil)
+    }
 }
