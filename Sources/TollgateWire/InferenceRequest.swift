@@ -285,10 +285,12 @@ public struct InferenceRequest: Sendable {
         if endpoint == .completions && !sawPrompt {
             throw GatewayError.invalidRequest("'prompt' is required.", param: "prompt")
         }
+        let (product, overflow) = choices.multipliedReportingOverflow(by: prompts)
+        let generations = overflow ? TokenUsage.maxCount : min(product, TokenUsage.maxCount)
         return InferenceRequest(
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
             maxTokens: maxCompletionTokens ?? maxTokens,
-            choices: min(choices.multipliedReportingOverflow(by: prompts).overflow ? Int.max : choices * prompts, TokenUsage.maxCount),
+            choices: generations,
             thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone,
             needsBeta: prefixNeedsBeta || suffixNeedsBeta,
             chatTurns: turns.recorded,
