@@ -54,13 +54,7 @@ struct PriceCommand: AsyncParsableCommand {
         let book = try PriceBook.load(path: bookPath)
         let date = try at.map(Self.parseDate) ?? Date()
         let body = Array(try readCommandInput(file: file))
-        let request: JSONValue
-        do {
-            request = try JSONValue.parse(body)
-        } catch {
-            throw InputError(message: "the request is not valid JSON: \(error)")
-        }
-        // The fields the gateway reads (max_tokens, n, thinking), by its own parser.
+        // The fields the gateway reads (model, max_tokens, n, thinking), by its own parser.
         let routed: InferenceRequest
         do {
             routed = try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat) }
@@ -82,12 +76,12 @@ struct PriceCommand: AsyncParsableCommand {
                 Self.table(
                     rows: rows, book: book, version: version.id, file: bookPath, date: date, count: count,
                     thinking: thinking, requestedMaxTokens: requested, choices: routed.choices,
-                    requestModel: request["model"]?.stringValue))
+                    requestModel: routed.model))
         case .json:
             print(
                 try Self.json(
                     rows: rows, book: book, version: version.id, date: date, count: count, thinking: thinking,
-                    requestModel: request["model"]?.stringValue))
+                    requestModel: routed.model))
         }
     }
 

@@ -5,6 +5,7 @@ import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import Testing
+import TollgateTestSupport
 import TollgateEngineSim
 import TollgateLedger
 import TollgateMoney
@@ -281,8 +282,7 @@ import TollgateTokenizer
     }
 
     @Test func theOpenAPIDocumentIsServedAndListsEveryRoute() async throws {
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/TollgateServer/Admin/openapi-admin.json")
+        let file = repositoryRoot.appendingPathComponent("Sources/TollgateServer/Admin/openapi-admin.json")
         let text = try String(contentsOf: file, encoding: .utf8)
         let document = try json(text)
         #expect((document["openapi"] as? String)?.hasPrefix("3.1.") == true)

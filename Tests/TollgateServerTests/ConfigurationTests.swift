@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TollgateTestSupport
 import TollgateConfig
 import TollgateRouting
 import TollgateServer
@@ -44,7 +45,7 @@ import TollgateServer
     }
 
     @Test func theShippedExampleLoads() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = repositoryRoot
         let config = try GatewayConfiguration.load(
             path: root.appendingPathComponent("tollgate.example.yaml").path, environment: ["DEEPSEEK_API_KEY": "sk-test"])
         #expect(config.targets.count == 3)

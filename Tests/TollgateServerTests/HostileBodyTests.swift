@@ -12,9 +12,6 @@ import TollgateWire
 /// written into it) must answer each with a value or a clear error: a trap there stops the
 /// process, and with it every team's traffic. A failure names the seed that replays it.
 @Suite struct HostileBodyTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     static let requests = [
         #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Hello there"}],"max_tokens":16}"#,
         #"{"model":"deepseek-v4-pro","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"你好"},{"type":"text","text":"again"}]}],"n":2,"max_completion_tokens":64,"thinking":{"type":"disabled"}}"#,
@@ -40,7 +37,7 @@ import TollgateWire
     ]
 
     @Test func mutatedRequestsAndAnswersNeverStopTheProcess() throws {
-        let book = try PriceBook.load(path: Self.root.appendingPathComponent("policies/prices.yaml").path)
+        let book = try PriceBook.load(path: repositoryRoot.appendingPathComponent("policies/prices.yaml").path)
         let pricer = RequestPricer(book: book, tokenizer: try .shared, repeatedTextSlots: 64)
         let targets = book.version(at: Date()).targets.keys.sorted()
         var seeds = SystemRandomNumberGenerator()
