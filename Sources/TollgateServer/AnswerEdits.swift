@@ -1,5 +1,6 @@
 import NIOCore
 import TollgateMoney
+import TollgateWire
 
 /// What the gateway changes in an engine's answer (a JSON body, or one SSE event's payload):
 /// vLLM's `reasoning` keys renamed to `reasoning_content`, and the request's cost added to the
@@ -62,19 +63,37 @@ extension ByteBuffer {
 }
 
 extension ByteBuffer {
-    /// This JSON object with `member` (`"key":value`) added as its last member, or nil when the
-    /// readable bytes do not end with an object's closing brace.
-    func addingLastMember(_ member: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer? {
-        func isWhiteSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+    /// This JSON object with its top-level `usage` value, of any kind, replaced by `usage`, or with
+    /// `"usage":` and `usage` added as its last member when it has none. Nil when the readable
+    /// bytes are not one JSON object.
+    ///
+    /// For the rare answer without a usage the gateway believes; it walks the whole answer.
+    func replacingUsage(with usage: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer? {
+        let found = withUnsafeReadableBytes { bytes -> (usage: Range<Int>?, close: Int, isEmpty: Bool)? in
+            var scanner = JSONScanner(bytes)
+            var usageRange: Range<Int>?
+            var members = 0
+            guard let object = try? scanner.walkObject({ key, _, value in
+                members += 1
+                if JSONScanner.key(key, is: "usage") { usageRange = try value.skipValue().range }
+            }), (try? scanner.expectEnd()) != nil
+            else { return nil }
+            return (usageRange, object.upperBound - 1, members == 0)
+        }
+        guard let found else { return nil }
         let view = readableBytesView
-        guard let close = view.lastIndex(where: { !isWhiteSpace($0) }), view[close] == UInt8(ascii: "}") else { return nil }
-        // After a member, a comma; in an empty object, none.
-        let isEmpty = view[..<close].last { !isWhiteSpace($0) } == UInt8(ascii: "{")
-        var out = allocator.buffer(capacity: readableBytes + member.count + 1)
-        out.writeBytes(view[..<close])
-        if !isEmpty { out.writeInteger(UInt8(ascii: ",")) }
-        out.writeBytes(member)
-        out.writeBytes(view[close...])
+        let start = view.startIndex
+        var out = allocator.buffer(capacity: readableBytes + usage.count + 9)
+        if let range = found.usage {
+            out.writeBytes(view[..<(start + range.lowerBound)])
+            out.writeBytes(usage)
+            out.writeBytes(view[(start + range.upperBound)...])
+        } else {
+            out.writeBytes(view[..<(start + found.close)])
+            out.writeString(found.isEmpty ? #""usage":"# : #","usage":"#)
+            out.writeBytes(usage)
+            out.writeBytes(view[(start + found.close)...])
+        }
         return out
     }
 }

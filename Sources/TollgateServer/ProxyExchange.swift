@@ -48,6 +48,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var partialEvent: ByteBuffer?
     private var outgoing: ByteBuffer?
     private var sawDone = false
+    /// A usage chunk of Tollgate's count went out in place of one it did not believe.
+    private var sentUsage = false
     private var billable = false
     private var clientLeft = false
     private var firstByteAt: Date?
@@ -269,16 +271,15 @@ final class ProxyExchange: UpstreamResponseDelegate {
                 if shape.usage == nil { collectGeneratedText(bytes, member: "message") }
             }
             var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
-            if let range = shape.usageRange, let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
+            if shape.usage != nil, let range = shape.usageRange, let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
             if !edits.isEmpty {
                 out = responder.allocator.buffer(capacity: bytes.count + edits.growth)
                 out.writeEdited(bytes, edits)
             }
-            // An answer with no usage at all gets Tollgate's count, marked estimated, as a stream does.
-            if shape.usageRange == nil, let settlement = settle() {
-                var usage = Array(#""usage":"#.utf8)
-                Self.appendEstimatedUsage(settlement, to: &usage)
-                out = out.addingLastMember(usage, allocator: responder.allocator) ?? out
+            // Without a usage the gateway believes, the client gets Tollgate's count, marked
+            // estimated, as a stream does: the engine's numbers are not passed on.
+            if shape.usage == nil, let settlement = settle() {
+                out = out.replacingUsage(with: Self.billedUsage(settlement), allocator: responder.allocator) ?? out
             }
         }
         mode = .done
@@ -327,6 +328,16 @@ final class ProxyExchange: UpstreamResponseDelegate {
             if shape.isUsageOnlyChunk {
                 account.streamedEvents -= 1
                 guard request.clientWantsUsage else { return }
+                if shape.usage == nil {
+                    // Not believed: Tollgate's count goes out in its place, in the engine's chunk.
+                    guard let settlement = settle() else { return appendOutgoing(event) }
+                    var chunk: [UInt8] = []
+                    chunk.append(contentsOf: payload[..<range.lowerBound])
+                    chunk.append(contentsOf: Self.billedUsage(settlement))
+                    chunk.append(contentsOf: payload[range.upperBound...])
+                    sentUsage = true
+                    return appendOutgoing(SSE.event(chunk))
+                }
                 if let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
             }
         }
@@ -342,7 +353,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// client gets Tollgate's own count, marked `"estimated": true`, in the usual place before
     /// `[DONE]`. Without a price book there is no count, and nothing is made up.
     private func appendEstimatedUsageChunkIfMissing() {
-        guard request.clientWantsUsage, account.reported == nil, let settlement = settle() else { return }
+        guard request.clientWantsUsage, account.reported == nil, !sentUsage, let settlement = settle() else { return }
         var chunk: [UInt8] = Array(#"{"id":"#.utf8)
         JSONWriter.appendString("chatcmpl-\(requestID)", to: &chunk)
         chunk.append(contentsOf: #","object":"chat.completion.chunk","created":"#.utf8)
@@ -350,26 +361,28 @@ final class ProxyExchange: UpstreamResponseDelegate {
         chunk.append(contentsOf: #","model":"#.utf8)
         JSONWriter.appendString(request.model, to: &chunk)
         chunk.append(contentsOf: #","choices":[],"usage":"#.utf8)
-        Self.appendEstimatedUsage(settlement, to: &chunk)
+        chunk.append(contentsOf: Self.billedUsage(settlement))
         chunk.append(UInt8(ascii: "}"))
         appendOutgoing(SSE.event(chunk))
     }
 
-    /// The usage object of Tollgate's own count: the counts, `"estimated":true`, and the cost.
-    private static func appendEstimatedUsage(_ settlement: Settlement, to out: inout [UInt8]) {
+    /// The usage object of what was billed: the counts, `"estimated":true` when they are
+    /// Tollgate's own, and the cost.
+    private static func billedUsage(_ settlement: Settlement) -> [UInt8] {
         let usage = settlement.usage
-        out.append(contentsOf: #"{"prompt_tokens":"#.utf8)
+        var out = Array(#"{"prompt_tokens":"#.utf8)
         JSONWriter.appendInt(usage.promptTokens, to: &out)
         out.append(contentsOf: #","completion_tokens":"#.utf8)
         JSONWriter.appendInt(usage.completionTokens, to: &out)
         out.append(contentsOf: #","total_tokens":"#.utf8)
         JSONWriter.appendInt(usage.promptTokens + usage.completionTokens, to: &out)
-        out.append(contentsOf: #","estimated":true"#.utf8)
+        if usage.estimated { out.append(contentsOf: #","estimated":true"#.utf8) }
         if let cost = settlement.cost {
             out.append(contentsOf: #","cost":"#.utf8)
             JSONWriter.appendString(cost.money.decimalString, to: &out)
         }
         out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// Keeps the text an answer generated, so its tokens can be counted when the engine reports no

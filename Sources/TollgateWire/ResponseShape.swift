@@ -83,11 +83,13 @@ public enum UpstreamErrorBody {
         var type: String?
         var code: String?
         var param: String?
-        func readFields(_ scanner: inout JSONScanner) throws {
+        // Engines nest at most one `error` object; deeper ones are skipped (by the scanner, which
+        // bounds its own depth), so a hostile body cannot run the stack out.
+        func readFields(_ scanner: inout JSONScanner, depth: Int = 0) throws {
             try scanner.walkObject { key, _, value in
                 let kind = try value.peekKind()
-                if JSONScanner.key(key, is: "error"), kind == .object {
-                    try readFields(&value)
+                if JSONScanner.key(key, is: "error"), kind == .object, depth < 2 {
+                    try readFields(&value, depth: depth + 1)
                 } else if JSONScanner.key(key, is: "error"), kind == .string {
                     message = try value.readString()
                 } else if JSONScanner.key(key, is: "message"), kind == .string {

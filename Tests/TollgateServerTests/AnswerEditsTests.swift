@@ -53,16 +53,20 @@ import TollgateWire
         #expect(try edited(json) == json)
     }
 
-    @Test func aMemberIsAddedLastToAnObjectAndNothingElse() {
-        func added(_ json: String) -> String? {
-            ByteBuffer(string: json).addingLastMember(Array(#""usage":{"n":1}"#.utf8), allocator: ByteBufferAllocator())
+    @Test func theUsageIsReplacedWhateverItIsOrAddedLast() {
+        func replaced(_ json: String) -> String? {
+            ByteBuffer(string: json).replacingUsage(with: Array(#"{"n":1}"#.utf8), allocator: ByteBufferAllocator())
                 .map { String(buffer: $0) }
         }
-        #expect(added(#"{"a":1}"#) == #"{"a":1,"usage":{"n":1}}"#)
-        #expect(added("{\"a\":[1]} \n") == "{\"a\":[1],\"usage\":{\"n\":1}} \n")
-        #expect(added("{ }") == #"{ "usage":{"n":1}}"#)
-        #expect(added("[1]") == nil)
-        #expect(added(#"{"a":1"#) == nil)
-        #expect(added("") == nil)
+        #expect(replaced(#"{"a":1}"#) == #"{"a":1,"usage":{"n":1}}"#)
+        #expect(replaced("{\"a\":[1]} \n") == "{\"a\":[1],\"usage\":{\"n\":1}} \n")
+        #expect(replaced("{ }") == #"{ "usage":{"n":1}}"#)
+        #expect(replaced(#"{"usage":null,"a":{"usage":2}}"#) == #"{"usage":{"n":1},"a":{"usage":2}}"#)
+        #expect(replaced(#"{"a":1, "usage" : {"prompt_tokens":-1} }"#) == #"{"a":1, "usage" : {"n":1} }"#)
+        #expect(replaced(#"{"usage":[1,{"x":"}"}]}"#) == #"{"usage":{"n":1}}"#)
+        #expect(replaced("[1]") == nil)
+        #expect(replaced(#"{"a":1"#) == nil)
+        #expect(replaced(#"{"a":1} {}"#) == nil)
+        #expect(replaced("") == nil)
     }
 }

@@ -1,0 +1,78 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A loopback engine that answers every inference request with bytes a test wrote by hand: the
+/// whole HTTP response, status line included, so it can send what no well-behaved engine would
+/// (absurd usage, broken events, a body that never ends). `GET /health` gets an empty 200, so a
+/// gateway's prober keeps the endpoint up.
+public final class ScriptedEngine: Sendable {
+    private let state = Mutex<(server: (any Channel)?, answer: [UInt8], requests: Int)>((nil, [], 0))
+
+    public init() {}
+
+    /// The raw response every inference request gets from now on.
+    public func answer(with response: [UInt8]) {
+        state.withLock { $0.answer = response }
+    }
+
+    /// A complete response: `status`, the `Content-Type`, and `body` framed by `Content-Length`.
+    public func answer(status: Int = 200, contentType: String = "application/json", body: String) {
+        let head = "HTTP/1.1 \(status) Scripted\r\ncontent-type: \(contentType)\r\ncontent-length: \(body.utf8.count)\r\n\r\n"
+        answer(with: Array((head + body).utf8))
+    }
+
+    /// Inference requests answered so far.
+    public var requests: Int { state.withLock { $0.requests } }
+
+    /// Listens on a free loopback port and returns it.
+    public func start() async throws -> Int {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(HTTPRequestDecoder()), Responder(engine: self))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        state.withLock { $0.server = server }
+        return server.localAddress?.port ?? 0
+    }
+
+    public func stop() async {
+        try? await state.withLock { $0.server }?.close()
+    }
+
+    fileprivate func nextAnswer(for path: String) -> [UInt8] {
+        if path.hasSuffix("/health") { return Array("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".utf8) }
+        return state.withLock {
+            $0.requests += 1
+            return $0.answer
+        }
+    }
+}
+
+/// Writes the scripted bytes when a request has been read to its end.
+private final class Responder: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = ByteBuffer
+    let engine: ScriptedEngine
+    private let path = Mutex("")
+
+    init(engine: ScriptedEngine) { self.engine = engine }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head): path.withLock { $0 = head.uri }
+        case .body: break
+        case .end:
+            let bytes = engine.nextAnswer(for: path.withLock { $0 })
+            context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

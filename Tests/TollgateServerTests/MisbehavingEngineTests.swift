@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import TollgateTestSupport
+import TollgateTokenizer
+
+/// Answers no well-behaved engine sends, from a ``ScriptedEngine`` over loopback: the gateway must
+/// serve on, bill what it can count, and never pass on a usage it does not believe.
+@Suite(.serialized) struct MisbehavingEngineTests {
+    static let request = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Tell me more."}],"max_tokens":12}"#
+    static let streamRequest = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"Tell me more."}],"max_tokens":12,"stream":true,"stream_options":{"include_usage":true}}"#
+    static let answerText = "Here is more about it."
+
+    /// A priced gateway whose only endpoint is `engine`.
+    static func gateway(before engine: ScriptedEngine) async throws -> GatewayFixture {
+        let port = try await engine.start()
+        return try await GatewayFixture.start(engines: [], extraEndpointsFirst: ["http://127.0.0.1:\(port)/v1"], priceBook: PricingTests.book)
+    }
+
+    static func body(usage: String) -> String {
+        #"{"id":"cmpl-1","object":"chat.completion","created":1,"model":"DeepSeek-V4-Flash","choices":[{"index":0,"message":{"role":"assistant","content":""#
+            + answerText + #""},"finish_reason":"stop"}],"usage":"# + usage + "}"
+    }
+
+    /// Counts an engine cannot have meant: the client gets Tollgate's count in their place, marked
+    /// estimated, with the cost of that count, and the engine's numbers go nowhere.
+    @Test(arguments: [
+        #"{"prompt_tokens":-5,"completion_tokens":7,"total_tokens":2}"#,
+        #"{"prompt_tokens":9000000000000000000,"completion_tokens":7,"total_tokens":7}"#,
+        #"{"prompt_tokens":"many","completion_tokens":7}"#,
+        "null",
+        "[]",
+    ])
+    func aUsageNotBelievedIsReplacedByTollgatesCount(usage: String) async throws {
+        let engine = ScriptedEngine()
+        engine.answer(body: Self.body(usage: usage))
+        let fixture = try await Self.gateway(before: engine)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(Self.request.utf8)).tokens
+        let completion = try DeepSeekTokenizer.shared.count(Self.answerText)
+
+        let response = try await fixture.chat(Self.request)
+        #expect(response.status == 200)
+        let usageKeys = response.body.split(separator: "\"usage\"", omittingEmptySubsequences: false).count - 1
+        #expect(usageKeys == 1, "\(response.body)")
+        let answer = try json(response.body)
+        let billed = try #require(answer["usage"] as? [String: Any], "\(response.body)")
+        #expect(billed["estimated"] as? Bool == true)
+        #expect(billed["prompt_tokens"] as? Int == prompt)
+        #expect(billed["completion_tokens"] as? Int == completion)
+        #expect(billed["total_tokens"] as? Int == prompt + completion)
+        #expect(billed["cost"] as? String == PricingTests().expectedCost(prompt: prompt, completion: completion))
+        #expect((answer["choices"] as? [[String: Any]])?.count == 1)
+    }
+
+    /// The same in a stream: one usage chunk, Tollgate's, where the engine's was.
+    @Test func aStreamedUsageNotBelievedIsReplacedByTollgatesCount() async throws {
+        let engine = ScriptedEngine()
+        let chunk = #"{"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":"DeepSeek-V4-Flash","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#
+        let usageChunk = #"{"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":"DeepSeek-V4-Flash","choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":3,"total_tokens":2}}"#
+        engine.answer(contentType: "text/event-stream", body: "data: \(chunk)\n\ndata: \(chunk)\n\ndata: \(usageChunk)\n\ndata: [DONE]\n\n")
+        let fixture = try await Self.gateway(before: engine)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countChat(requestJSON: Array(Self.streamRequest.utf8)).tokens
+
+        let response = try await fixture.chat(Self.streamRequest)
+        #expect(response.status == 200)
+        #expect(response.events.last == "[DONE]")
+        let usages = try response.events.dropLast().compactMap { try json($0)["usage"] as? [String: Any] }
+        #expect(usages.count == 1, "\(response.events)")
+        let usage = try #require(usages.first)
+        #expect(usage["estimated"] as? Bool == true)
+        #expect(usage["prompt_tokens"] as? Int == prompt)
+        // Without a believable usage a vLLM stream's completion is its content events, one token each.
+        #expect(usage["completion_tokens"] as? Int == 2)
+        #expect(usage["cost"] as? String == PricingTests().expectedCost(prompt: prompt, completion: 2))
+        #expect(try json(response.events[response.events.count - 2])["id"] as? String == "cmpl-1")
+    }
+
+    /// An error body nested far deeper than any engine writes is read without recursion running
+    /// the stack out: the client gets a 502 in an OpenAI envelope, and the gateway
+    /// serves the next request.
+    @Test func aDeeplyNestedErrorBodyGetsAnEnvelope() async throws {
+        let engine = ScriptedEngine()
+        let depth = 200_000
+        engine.answer(status: 500, body: String(repeating: #"{"error":"#, count: depth) + #""deep""# + String(repeating: "}", count: depth))
+        let fixture = try await Self.gateway(before: engine)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+
+        let response = try await fixture.chat(Self.request)
+        #expect(response.status == 502)
+        #expect(errorCode(response.body) == "upstream_error", "\(response.body.prefix(200))")
+
+        engine.answer(body: Self.body(usage: #"{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}"#))
+        #expect(try await fixture.chat(Self.request).status == 200)
+    }
+}
