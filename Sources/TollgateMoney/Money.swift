@@ -57,6 +57,15 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
             if remainder.magnitude * 2 >= denominator.magnitude { quotient += narrow < 0 ? -1 : 1 }
             return Money(nanos: quotient, currency: currency)
         }
+        let quotient = roundedRatio(quantity, numerator, denominator)
+        precondition(quotient <= Int128(Int64.max) && quotient >= Int128(Int64.min), "money overflow")
+        return Money(nanos: Int64(quotient), currency: currency)
+    }
+
+    /// ``fromRatio(_:_:_:currency:)``'s rule in 128 bits, where no result overflows: for figures
+    /// derived from money that need not fit in it, such as a report's percentages.
+    public static func roundedRatio(_ quantity: Int64, _ numerator: Int64, _ denominator: Int64) -> Int128 {
+        precondition(denominator > 0, "denominator must be positive")
         let product = quantity.multipliedFullWidth(by: numerator)
         let wide = (Int128(product.high) << 64) | Int128(product.low)
         let den = Int128(denominator)
@@ -65,8 +74,7 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
         if remainder.magnitude * 2 >= den.magnitude {
             quotient += wide < 0 ? -1 : 1
         }
-        precondition(quotient <= Int128(Int64.max) && quotient >= Int128(Int64.min), "money overflow")
-        return Money(nanos: Int64(quotient), currency: currency)
+        return quotient
     }
 
     static func parseNanos(_ text: String) -> Int64? {

@@ -224,4 +224,71 @@ struct BudgetTests {
             #expect(Int64(admitted) == (Self.budget.nanos - held) / Self.estimate.nanos)
         }
     }
+
+    /// An idle window's return of its allowance that may not have committed (here it was held up
+    /// by a row lock past the query timeout, and its backend killed) is checked and reported
+    /// again at the next sync: the window is not forgotten with it, so no budget is lost.
+    @Test func anIdleReturnThatFailedIsReportedAgain() async throws {
+        try await TestDatabase.with("budget7") { client, _ in
+            let key = try await Self.makeKey(client, team: "idle", budget: Self.budget)
+            var configuration = BudgetGuard.Configuration(replicaID: "r1")
+            configuration.idleReturn = .milliseconds(50)
+            configuration.queryTimeout = .milliseconds(500)
+            let guardian = BudgetGuard(client: client, configuration: configuration, logger: TestDatabase.logger)
+            guard case .admitted(let reservation) = await guardian.reserve(for: key, estimate: Self.estimate) else {
+                Issue.record("reservation refused")
+                return
+            }
+            guardian.settle(reservation, actual: Self.estimate)
+            try await Task.sleep(for: .milliseconds(100))
+            try await client.withConnection { locker in
+                try await locker.query("BEGIN", logger: TestDatabase.logger)
+                try await locker.query(
+                    "SELECT 1 FROM budget_windows WHERE scope = 'key' AND scope_id = \(key.id) FOR UPDATE", logger: TestDatabase.logger)
+                await guardian.syncAll()  // times out behind the lock
+                _ = try await locker.query(
+                    """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE wait_event_type = 'Lock' AND query LIKE '%budget_windows%' AND pid <> pg_backend_pid()
+                    """, logger: TestDatabase.logger)
+                try await locker.query("ROLLBACK", logger: TestDatabase.logger)
+            }
+            // The replica's pool may hand out the killed connection once; a round later it syncs.
+            var window = try await Self.window(client, key: key)
+            for _ in 0..<20 where window != (Self.estimate.nanos, 0) {
+                await guardian.syncAll()
+                window = try await Self.window(client, key: key)
+            }
+            #expect(window.spent == Self.estimate.nanos)
+            #expect(window.leased == 0)
+        }
+    }
+
+    /// Settled costs far beyond any estimate (an engine's absurd usage at the dearest rate the
+    /// price book allows) add up past 64 bits without stopping the process: the window counts as
+    /// spent to the limit of the type, and the next request is refused.
+    @Test func costsBeyondSixtyFourBitsSaturate() async throws {
+        try await TestDatabase.with("budget8") { client, _ in
+            let key = try await Self.makeKey(client, team: "huge", budget: Self.budget)
+            let guardian = BudgetGuard(client: client, configuration: .init(replicaID: "r1"), logger: TestDatabase.logger)
+            var reservations: [Reservation] = []
+            for _ in 0..<4 {
+                guard case .admitted(let reservation) = await guardian.reserve(for: key, estimate: Self.estimate) else {
+                    Issue.record("reservation refused")
+                    return
+                }
+                reservations.append(reservation)
+            }
+            for reservation in reservations { guardian.settle(reservation, actual: Money(nanos: 6_400_000_000_000_000_000, currency: "USD")) }
+            await guardian.syncAll()
+            #expect(try await Self.window(client, key: key).spent == Int64.max)
+            if case .admitted = await guardian.reserve(for: key, estimate: Self.estimate) { Issue.record("admitted past the budget") }
+            // A crashed replica's lease swept into a window already spent to the limit.
+            let doomed = BudgetGuard(client: client, configuration: .init(replicaID: "doomed"), logger: TestDatabase.logger)
+            _ = await doomed.reserve(for: key, estimate: Self.estimate)
+            try await client.query("UPDATE budget_leases SET amount_nanos = 100, expires_at = now() - interval '1 s'", logger: TestDatabase.logger)
+            try await guardian.sweepExpiredLeases()
+            #expect(try await Self.window(client, key: key).spent == Int64.max)
+        }
+    }
 }

@@ -261,6 +261,13 @@ struct ReportTests {
         #expect(totals.savingsPercent == "-0.10")
         totals.listCostNanos = 0
         #expect(totals.savingsPercent == nil)
+        // A cost 10¹⁵ times its list price: a percentage past 64 bits of hundredths, not a trap.
+        totals.costNanos = 1_000_000_000_000_000
+        totals.listCostNanos = 1
+        #expect(totals.savingsPercent == "-99999999999999900.00")
+        totals.costNanos = 0
+        totals.listCostNanos = Int64.max
+        #expect(totals.savingsPercent == "100.00")
         #expect(LedgerDay("2026-02-30") == nil)
         #expect(LedgerDay("2026-02-28")?.description == "2026-02-28")
     }

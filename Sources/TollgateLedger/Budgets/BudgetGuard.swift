@@ -105,7 +105,7 @@ public final class BudgetGuard: Service, Sendable {
         /// A sync whose outcome is unknown (timed out or cancelled, maybe after COMMIT).
         var uncertain: UncertainSync?
 
-        var available: Int64 { lease - reserved - consumed }
+        var available: Int64 { lease.minus(reserved).minus(consumed) }
     }
 
     /// What an unfinished sync took out of the local window, to put back or keep once we know
@@ -196,7 +196,7 @@ public final class BudgetGuard: Service, Sendable {
     private func finish(_ hold: Reservation.Hold, consumed: Int64) {
         state.withLock { state in
             state.windows[hold.window, default: Window()].reserved -= hold.nanos
-            state.windows[hold.window, default: Window()].consumed += consumed
+            state.windows[hold.window, default: Window()].consumed.add(consumed)
         }
     }
 
@@ -218,7 +218,7 @@ public final class BudgetGuard: Service, Sendable {
                     return .done
                 }
                 if syncs >= 2 || (syncs == 1 && syncFailed) { return .exceeded }
-                if let until = window.exhaustedUntil, until > .now, nanos > window.available + window.exhaustedPool {
+                if let until = window.exhaustedUntil, until > .now, nanos > window.available.plus(window.exhaustedPool) {
                     return .exceeded
                 }
                 if window.syncing { return .wait }
@@ -363,7 +363,7 @@ public final class BudgetGuard: Service, Sendable {
             } else {
                 // It did not (or our row was swept, which already counted the lease as spent):
                 // report again. Reporting consumption twice can only make the budget stricter.
-                window.consumed += pending.reported
+                window.consumed.add(pending.reported)
                 window.lease += pending.used + pending.returned
             }
         }
@@ -423,15 +423,15 @@ public final class BudgetGuard: Service, Sendable {
                 // already moved all of it to spent. Report only consumption beyond it.
                 let reclaimed = recorded == nil && (used + returned + keptLease) > 0
                 if reclaimed {
-                    spent += max(0, reported - used)
+                    spent.add(max(0, reported - used))
                 } else {
-                    spent += reported
+                    spent.add(reported)
                     leased -= used + returned
                 }
                 let ourLease = reclaimed ? 0 : keptLease
                 var granted: Int64 = 0
                 let budget = limit ?? Int64.max / 4  // The budget was removed: lease freely.
-                let pool = max(0, budget - spent - leased)
+                let pool = max(0, budget.minus(spent).minus(leased))
                 if case .acquire(let need) = mode, pool >= need {
                     granted = min(pool, max(need, pool / divisor))
                 }
@@ -453,7 +453,7 @@ public final class BudgetGuard: Service, Sendable {
                         last_sync_id = excluded.last_sync_id
                     """, logger: logger)
                 return LeaseOutcome(
-                    granted: granted, pool: pool - granted, limit: limit ?? 0, committed: spent + max(0, leased),
+                    granted: granted, pool: pool - granted, limit: limit ?? 0, committed: spent.plus(max(0, leased)),
                     leaseWasReclaimed: reclaimed)
             }
         }
@@ -468,10 +468,12 @@ public final class BudgetGuard: Service, Sendable {
                     DELETE FROM budget_leases WHERE expires_at < now()
                     RETURNING scope, scope_id, period_start, amount_nanos),
                 sums AS (
-                    SELECT scope, scope_id, period_start, sum(amount_nanos)::int8 AS amount
+                    SELECT scope, scope_id, period_start, sum(amount_nanos) AS amount
                     FROM expired GROUP BY 1, 2, 3)
                 UPDATE budget_windows w
-                SET spent_nanos = w.spent_nanos + s.amount, leased_nanos = greatest(0, w.leased_nanos - s.amount),
+                -- Spend is held at the column's limit, as in the replicas' own sums.
+                SET spent_nanos = least(w.spent_nanos + s.amount, 9223372036854775807)::int8,
+                    leased_nanos = greatest(0, w.leased_nanos - s.amount)::int8,
                     updated_at = now()
                 FROM sums s
                 WHERE w.scope = s.scope AND w.scope_id = s.scope_id AND w.period_start = s.period_start
@@ -502,8 +504,9 @@ public final class BudgetGuard: Service, Sendable {
             endSync(key)
             // Drop windows that hold nothing (ended periods, idle scopes).
             state.withLock { state in
+                // A window whose last sync may not have committed stays until the next one knows.
                 if let window = state.windows[key], window.lease == 0, window.reserved == 0, window.consumed == 0,
-                    !window.syncing, window.waiters.isEmpty, window.exhaustedUntil.map({ $0 < .now }) ?? true
+                    window.uncertain == nil, !window.syncing, window.waiters.isEmpty, window.exhaustedUntil.map({ $0 < .now }) ?? true
                 {
                     state.windows[key] = nil
                 }
@@ -542,4 +545,21 @@ public final class BudgetGuard: Service, Sendable {
             await syncAll(returningUnused: true)
         }
     }
+}
+
+extension Int64 {
+    /// Sums of spend are held at the type's limits instead of trapping: settled costs are bounded
+    /// one by one (docs/PRICING.md, "Bounds"), not in sum, and a budget spent past 9.2 billion
+    /// currency units is simply spent.
+    fileprivate func plus(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    fileprivate func minus(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other > 0 ? .min : .max) : difference
+    }
+
+    fileprivate mutating func add(_ other: Int64) { self = plus(other) }
 }

@@ -146,10 +146,11 @@ public struct Report: Sendable, Hashable {
 }
 
 /// `value × scale ÷ whole` as a decimal with two places, rounded by the money rule
-/// (`Money.fromRatio`), so report figures are the same on every machine; nil when `whole` is zero.
+/// (`Money.roundedRatio`), so report figures are the same on every machine; nil when `whole` is
+/// zero. In 128 bits: a cost a million times its list price is a figure, not an overflow.
 func twoDecimals(_ value: Int64, times scale: Int64, over whole: Int64) -> String? {
     guard whole > 0 else { return nil }
-    let hundredths = Money.fromRatio(value, scale * 100, whole, currency: "").nanos
+    let hundredths = Money.roundedRatio(value, scale * 100, whole)
     let sign = hundredths < 0 ? "-" : ""
     let magnitude = hundredths.magnitude
     let fraction = String(magnitude % 100)
