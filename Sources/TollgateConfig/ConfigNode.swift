@@ -161,6 +161,11 @@ extension YamlError {
         switch self {
         case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
             return mark.line
+        case let .duplicatedKeysInMapping(_, context):
+            return context.mark.line
+        case let .reader(_, offset?, _, yaml):
+            // The offset of the byte libyaml could not read: its line is one past the newlines before it.
+            return 1 + yaml.utf8.prefix(offset).lazy.filter { $0 == UInt8(ascii: "\n") }.count
         default:
             return 0
         }
@@ -170,6 +175,11 @@ extension YamlError {
         switch self {
         case let .scanner(_, problem, _, _), let .parser(_, problem, _, _), let .composer(_, problem, _, _):
             return problem
+        case let .duplicatedKeysInMapping(duplicates, _):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return "the mapping that starts here has the key \(keys) more than once"
+        case let .reader(problem, _, value, _):
+            return "\(problem) (character \(value))"
         default:
             return String(describing: self)
         }

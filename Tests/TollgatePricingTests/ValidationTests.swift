@@ -188,6 +188,25 @@ struct ValidationTests {
         #expect(error.reason.contains("invalid YAML"))
     }
 
+    /// Errors libyaml finds outside its parser (a key twice in one mapping, a byte it cannot
+    /// read) name a line too.
+    @Test func aDuplicateKeyOrAnUnreadableByteNamesItsLine() throws {
+        let duplicate = try mutated("list_price_target: api", "list_price_target: api\ncurrency: EUR")
+        let twice = try #require(refusal(duplicate))
+        #expect(twice.line == 1, "\(twice)")  // the top-level mapping
+        #expect(twice.reason == "invalid YAML: the mapping that starts here has the key 'currency' more than once", "\(twice)")
+
+        let nested = try mutated("  flash: {thinking: 4000, chat: 1000}", "  flash: {thinking: 4000, thinking: 1000}")
+        let inFlow = try #require(refusal(nested))
+        #expect(inFlow.line == (try line(of: "  flash: {thinking: 4000, thinking", in: nested)), "\(inFlow)")
+        #expect(inFlow.reason.contains("'thinking' more than once"), "\(inFlow)")
+
+        let control = try mutated("list_price_target: api", "list_price_target: api\u{7}")
+        let unreadable = try #require(refusal(control))
+        #expect(unreadable.line == (try line(of: "list_price_target: api", in: control)), "\(unreadable)")
+        #expect(unreadable.reason.contains("invalid YAML"), "\(unreadable)")
+    }
+
     @Test("validate(targets:) refuses a target serving a model without a price")
     func targetWithoutPrice() throws {
         let book = try parseBook()
