@@ -20,8 +20,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var state = State.idle
     private var context: ChannelHandlerContext!
     /// Parts of pipelined requests that arrived while a response was under way.
-    private var queued: [HTTPServerRequestPart] = []
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
     private var queuedBytes = 0
+    /// The drain loop is running further up the stack: a response that ends inside it (one
+    /// answered at once) leaves the next request to that loop instead of nesting another.
+    private var isDraining = false
 
     init(handler: any HTTPRequestHandler, maxBodyBytes: Int) {
         self.handler = handler
@@ -52,6 +55,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Takes up queued pipelined requests after a response ended.
     private func drainQueue() {
+        guard !isDraining else { return }
+        isDraining = true
+        defer { isDraining = false }
         while !queued.isEmpty {
             if case .responding = state { return }
             let part = queued.removeFirst()
