@@ -10,6 +10,10 @@ public struct GatewayConfiguration: Sendable {
     /// Default 64 MiB: a 1M-token prompt is about 4 MB of text, and JSON escaping of CJK text
     /// (`\uXXXX`, 6 bytes a character) can triple it.
     public var maxBodyBytes: Int = 64 << 20
+    /// The most an engine's answer may hold in the gateway's memory: a whole JSON answer, one
+    /// event of a stream, or the text of a stream Tollgate counts itself. Far past any real
+    /// answer (a 384K-token completion is about 2 MB), so only a broken engine meets it.
+    public var maxAnswerBytes: Int = 64 << 20
     public var connectTimeoutMs: Int = 2000
     /// Time to the response head: covers queueing and prefill of a long prompt.
     public var firstByteTimeoutMs: Int = 600_000
@@ -55,8 +59,9 @@ public struct GatewayConfiguration: Sendable {
             if let port = listen.optional("port") { config.port = try port.int(in: 0...65535) }
         }
         if let limits = try top.optional("limits")?.mapping() {
-            try limits.allowOnly(["max_body_bytes"])
+            try limits.allowOnly(["max_body_bytes", "max_answer_bytes"])
             if let max = limits.optional("max_body_bytes") { config.maxBodyBytes = try max.int(in: 1024...(1 << 30)) }
+            if let max = limits.optional("max_answer_bytes") { config.maxAnswerBytes = try max.int(in: 1024...(1 << 30)) }
         }
         if let timeouts = try top.optional("timeouts")?.mapping() {
             try timeouts.allowOnly(["connect_ms", "first_byte_ms", "idle_ms"])

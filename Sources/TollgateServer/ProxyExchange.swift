@@ -161,6 +161,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         case .streaming:
             forwardEvents(buffer)
         case .buffering:
+            guard (collected?.readableBytes ?? 0) + buffer.readableBytes <= maxAnswerBytes else { return refuseOversizedAnswer() }
             // Most answers arrive in one read: keep that buffer, copy only when more follow.
             if collected == nil {
                 collected = buffer
@@ -229,18 +230,34 @@ final class ProxyExchange: UpstreamResponseDelegate {
         case .buffering:
             finishWithError(error.kind == .idleTimeout ? .upstreamTimeout() : .upstreamDisconnected())
         case .streaming:
-            // The client already has a 200: end the stream with an error event, then [DONE].
-            let gatewayError: GatewayError = error.kind == .idleTimeout ? .upstreamTimeout() : .upstreamDisconnected()
-            partialEvent = nil
-            appendOutgoing(SSE.event(gatewayError.envelope))
-            appendOutgoing(SSE.done)
-            flushOutgoing()
-            mode = .done
-            responder.end()
-            finished(status: 200, errorCode: gatewayError.code)
+            endStream(with: error.kind == .idleTimeout ? .upstreamTimeout() : .upstreamDisconnected())
         case .done:
             break
         }
+    }
+
+    /// The client already has a 200: the stream ends with an error event, then [DONE].
+    private func endStream(with error: GatewayError) {
+        partialEvent = nil
+        appendOutgoing(SSE.event(error.envelope))
+        appendOutgoing(SSE.done)
+        flushOutgoing()
+        mode = .done
+        responder.end()
+        finished(status: 200, errorCode: error.code)
+    }
+
+    private var maxAnswerBytes: Int { state.configuration.maxAnswerBytes }
+
+    /// An answer, one event of a stream, or the text Tollgate counts, past `limits.max_answer_bytes`:
+    /// only a broken engine sends that much, so it is cut off before it fills the gateway's memory.
+    private func refuseOversizedAnswer() {
+        call?.cancel()
+        call = nil
+        releaseEndpoint()
+        collected = nil
+        let error = GatewayError.upstreamAnswerTooLarge(limit: maxAnswerBytes)
+        if case .streaming = mode { endStream(with: error) } else { finishWithError(error) }
     }
 
     private func clientDisconnected() {
@@ -294,20 +311,25 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// that need neither are copied through untouched.
     private func forwardEvents(_ buffer: ByteBuffer) {
         var data = buffer
+        // The bytes of an unfinished event already searched for its end are not searched again.
+        var searchedTo = 0
         if var partial = partialEvent {
+            partialEvent = nil  // so the append below does not copy it
+            searchedTo = partial.readableBytes
             partial.writeBuffer(&data)
             data = partial
-            partialEvent = nil
         }
         let consumed = data.withUnsafeReadableBytes { bytes -> Int in
             var start = 0
-            while let end = SSE.eventEnd(in: bytes, from: start) {
+            while case .streaming = mode, let end = SSE.eventEnd(in: bytes, from: start, searchedTo: searchedTo) {
                 forwardEvent(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
                 start = end
             }
             return start
         }
+        guard case .streaming = mode else { return }
         data.moveReaderIndex(forwardBy: consumed)
+        guard data.readableBytes <= maxAnswerBytes else { return refuseOversizedAnswer() }
         if data.readableBytes > 0 { partialEvent = data }
     }
 
@@ -319,7 +341,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
         guard let payloadRange = SSE.dataPayload(of: event) else { return appendOutgoing(event) }
         let payload = UnsafeRawBufferPointer(rebasing: event[payloadRange])
         account.streamedEvents += 1
-        if target?.engine == .llamacpp { collectGeneratedText(payload) }
+        if target?.engine == .llamacpp {
+            collectGeneratedText(payload)
+            guard case .streaming = mode else { return }  // its text passed the limit
+        }
         guard mayCarryUsage(payload) || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
         guard let shape = ResponseShape.inspect(payload) else { return appendOutgoing(event) }
         var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
@@ -391,6 +416,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private func collectGeneratedText(_ payload: UnsafeRawBufferPointer, member: String = "delta") {
         guard let chunk = try? JSONValue.parse(payload), let choices = chunk["choices"]?.arrayValue else { return }
         var text = account.generatedText ?? ""
+        account.generatedText = nil  // so the appends below do not copy the text
         for choice in choices {
             if let completion = choice["text"]?.stringValue { text += completion }
             guard let generated = choice[member] else { continue }
@@ -402,6 +428,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
             }
         }
         account.generatedText = text
+        if text.utf8.count > maxAnswerBytes { refuseOversizedAnswer() }
     }
 
     /// A `"usage"` key followed by an object (not `null`).

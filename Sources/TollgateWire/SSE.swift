@@ -23,7 +23,10 @@ public enum SSE {
 
     /// The end of the first complete event in `bytes[from...]`: the index just past its blank line
     /// (`\n\n`, `\r\n\r\n` or `\r\r`), or nil when the event is not complete yet.
-    public static func eventEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+    /// `searchedTo`: the bytes before it were searched already, in vain (an event that came in
+    /// parts); the search backs up two bytes, for a blank line split between the parts.
+    public static func eventEnd(in bytes: UnsafeRawBufferPointer, from eventStart: Int, searchedTo: Int = 0) -> Int? {
+        let start = max(eventStart, searchedTo - 2)
         var index = start
         let count = bytes.count
         while index < count {
@@ -40,9 +43,10 @@ public enum SSE {
 
     private static func crEventEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
         var index = start
-        while index + 1 < bytes.count {
-            if bytes[index] == 0x0D && bytes[index + 1] == 0x0D { return index + 2 }
-            index += 1
+        while index + 1 < bytes.count, let found = memchr(bytes.baseAddress! + index, 0x0D, bytes.count - index - 1) {
+            let carriageReturn = bytes.baseAddress!.distance(to: UnsafeRawPointer(found))
+            if bytes[carriageReturn + 1] == 0x0D { return carriageReturn + 2 }
+            index = carriageReturn + 1
         }
         return nil
     }

@@ -5,8 +5,8 @@ import Synchronization
 
 /// A loopback engine that answers every inference request with bytes a test wrote by hand: the
 /// whole HTTP response, status line included, so it can send what no well-behaved engine would
-/// (absurd usage, broken events, a body that never ends). `GET /health` gets an empty 200, so a
-/// gateway's prober keeps the endpoint up.
+/// (absurd usage, broken events, a body that never ends). `GET /health` and `GET /v1/models`
+/// answer 200, so a gateway's prober keeps the endpoint up.
 public final class ScriptedEngine: Sendable {
     private let state = Mutex<(server: (any Channel)?, answer: [UInt8], requests: Int)>((nil, [], 0))
 
@@ -46,6 +46,9 @@ public final class ScriptedEngine: Sendable {
 
     fileprivate func nextAnswer(for path: String) -> [UInt8] {
         if path.hasSuffix("/health") { return Array("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".utf8) }
+        if path.hasSuffix("/models") {
+            return Array("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{\"object\":\"list\",\"data\":[]}".utf8)
+        }
         return state.withLock {
             $0.requests += 1
             return $0.answer

@@ -20,8 +20,8 @@ struct GatewayFixture {
     /// order (plus `extraEndpoints`, e.g. a closed port), serving `deepseek-v4-flash`.
     static func start(
         engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, instant: true)],
-        extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, firstByteMs: Int? = nil,
-        priceBook: String? = nil, adminToken: String? = nil
+        extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, maxAnswerBytes: Int? = nil,
+        firstByteMs: Int? = nil, priceBook: String? = nil, adminToken: String? = nil, engine: String = "vllm"
     ) async throws -> GatewayFixture {
         var engines: [EngineSimulator] = []
         for config in configs {
@@ -38,13 +38,14 @@ struct GatewayFixture {
             targets:
               - name: flash-pool
                 kind: pool
-                engine: vllm
+                engine: \(engine)
                 models: [{deepseek-v4-flash: DeepSeek-V4-Flash}]
                 max_model_len: 131072
                 endpoints: [\(endpoints.joined(separator: ", "))]
 
             """
-        if let maxBodyBytes { yaml += "limits: {max_body_bytes: \(maxBodyBytes)}\n" }
+        let limits = [maxBodyBytes.map { "max_body_bytes: \($0)" }, maxAnswerBytes.map { "max_answer_bytes: \($0)" }].compactMap { $0 }
+        if !limits.isEmpty { yaml += "limits: {\(limits.joined(separator: ", "))}\n" }
         if let priceBook {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-test-prices-\(UUID().uuidString).yaml").path
             try priceBook.write(toFile: path, atomically: true, encoding: .utf8)

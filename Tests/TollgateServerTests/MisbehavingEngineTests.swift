@@ -11,9 +11,18 @@ import TollgateTokenizer
     static let answerText = "Here is more about it."
 
     /// A priced gateway whose only endpoint is `engine`.
-    static func gateway(before engine: ScriptedEngine) async throws -> GatewayFixture {
+    static func gateway(
+        before engine: ScriptedEngine, maxAnswerBytes: Int? = nil, speaking protocol: String = "vllm"
+    ) async throws -> GatewayFixture {
         let port = try await engine.start()
-        return try await GatewayFixture.start(engines: [], extraEndpointsFirst: ["http://127.0.0.1:\(port)/v1"], priceBook: PricingTests.book)
+        return try await GatewayFixture.start(
+            engines: [], extraEndpointsFirst: ["http://127.0.0.1:\(port)/v1"], maxAnswerBytes: maxAnswerBytes, priceBook: PricingTests.book,
+            engine: `protocol`)
+    }
+
+    static func chunk(_ content: String) -> String {
+        #"{"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":"DeepSeek-V4-Flash","choices":[{"index":0,"delta":{"content":""#
+            + content + #""},"finish_reason":null}]}"#
     }
 
     static func body(usage: String) -> String {
@@ -92,5 +101,50 @@ import TollgateTokenizer
 
         engine.answer(body: Self.body(usage: #"{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}"#))
         #expect(try await fixture.chat(Self.request).status == 200)
+    }
+
+    /// More than `limits.max_answer_bytes` is never held: a whole answer gets 502
+    /// `upstream_answer_too_large`; in a stream, one event without its end, or the text of a
+    /// llama.cpp stream that Tollgate must count, ends the stream with that error. A stream of many
+    /// events within the limit each is not refused for its length.
+    @Test func anAnswerPastTheLimitIsCutOff() async throws {
+        let limit = 4_096
+        let engine = ScriptedEngine()
+        let fixture = try await Self.gateway(before: engine, maxAnswerBytes: limit)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let long = String(repeating: "x", count: limit)
+
+        engine.answer(body: Self.body(usage: "null").replacingOccurrences(of: Self.answerText, with: long))
+        let whole = try await fixture.chat(Self.request)
+        #expect(whole.status == 502)
+        #expect(errorCode(whole.body) == "upstream_answer_too_large", "\(whole.body)")
+
+        engine.answer(contentType: "text/event-stream", body: "data: \(Self.chunk("Hi"))\n\ndata: \(Self.chunk(long))")
+        let unended = try await fixture.chat(Self.streamRequest)
+        #expect(unended.status == 200)
+        try #require(unended.events.count == 3, "\(unended.events)")
+        #expect(try json(unended.events[0])["choices"] != nil)
+        #expect(errorCode(unended.events[1]) == "upstream_answer_too_large", "\(unended.events)")
+        #expect(unended.events.last == "[DONE]")
+
+        let events = (0..<40).map { _ in "data: \(Self.chunk(String(repeating: "y", count: 200)))\n\n" }.joined()
+        engine.answer(contentType: "text/event-stream", body: events + "data: [DONE]\n\n")
+        let many = try await fixture.chat(Self.streamRequest)
+        #expect(many.events.count == 42, "\(many.events.suffix(3))")  // 40, the usage Tollgate adds, [DONE]
+        #expect(many.events.allSatisfy { errorCode($0) == nil })
+    }
+
+    @Test func aLlamaCppStreamWhoseTextPassesTheLimitIsCutOff() async throws {
+        let engine = ScriptedEngine()
+        let fixture = try await Self.gateway(before: engine, maxAnswerBytes: 4_096, speaking: "llamacpp")
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let events = (0..<40).map { _ in "data: \(Self.chunk(String(repeating: "y", count: 200)))\n\n" }.joined()
+        engine.answer(contentType: "text/event-stream", body: events + "data: [DONE]\n\n")
+        let response = try await fixture.chat(Self.streamRequest)
+        #expect(response.status == 200)
+        // 4,096 bytes of text is 20 events of 200; the 21st passes it and is not sent.
+        try #require(response.events.count == 22, "\(response.events.suffix(3))")
+        #expect(errorCode(response.events[20]) == "upstream_answer_too_large", "\(response.events.suffix(3))")
+        #expect(response.events.last == "[DONE]")
     }
 }

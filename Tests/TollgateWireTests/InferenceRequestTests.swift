@@ -332,4 +332,20 @@ import Testing
         }
         Array("data: {\"a\"".utf8).withUnsafeBytes { #expect(SSE.eventEnd(in: $0, from: 0) == nil) }
     }
+
+    /// An event that came in parts is searched from where the last search stopped, and a blank
+    /// line split between the parts is still found, in each of the three forms.
+    @Test(arguments: ["\n\n", "\r\n\r\n", "\r\r"])
+    func anEventInPartsIsFoundWhereverItsEndIsSplit(terminator: String) {
+        let event = Array("data: {\"a\":1}\(terminator)".utf8)
+        let eventStart = 7  // the previous event's bytes come first
+        let stream = Array(repeating: UInt8(ascii: "x"), count: eventStart) + event
+        for split in (eventStart + 1)..<stream.count {
+            stream.withUnsafeBytes { bytes in
+                let before = UnsafeRawBufferPointer(rebasing: bytes[..<split])
+                #expect(SSE.eventEnd(in: before, from: eventStart) == nil || split == stream.count)
+                #expect(SSE.eventEnd(in: bytes, from: eventStart, searchedTo: split) == stream.count, "split at \(split)")
+            }
+        }
+    }
 }
