@@ -50,7 +50,15 @@ final class HealthProber: Sendable {
             firstByteTimeout: timeout, idleTimeout: timeout)
         let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
             eventLoop.execute {
-                self.client.execute(request, on: self.eventLoop, delegate: StatusProbe(continuation))
+                let probe = StatusProbe(continuation)
+                let call = self.client.execute(request, on: self.eventLoop, delegate: probe)
+                // An answer that trickles a byte at a time never trips the idle timeout, and one
+                // probe that never ends would hold up every later round: the whole probe has a deadline.
+                let deadline = self.eventLoop.scheduleTask(in: self.timeout) {
+                    call.cancel()
+                    probe.giveUp()
+                }
+                probe.onEnd = { deadline.cancel() }
             }
         }
         let healthy: Bool
@@ -85,10 +93,15 @@ private final class StatusProbe: UpstreamResponseDelegate {
     func upstreamDidFinishRead() {}
     func upstreamDidEnd() { resume(status) }
     func upstreamDidFail(_ error: UpstreamError) { resume(nil) }
+    /// The probe's deadline passed: unreachable, whatever arrived.
+    func giveUp() { resume(nil) }
+    var onEnd: (() -> Void)?
 
     private func resume(_ value: Int?) {
         continuation?.resume(returning: value)
         continuation = nil
         keepAlive = nil
+        onEnd?()
+        onEnd = nil
     }
 }

@@ -9,8 +9,13 @@ import Synchronization
 /// answer 200, so a gateway's prober keeps the endpoint up.
 public final class ScriptedEngine: Sendable {
     private let state = Mutex<(server: (any Channel)?, answer: [UInt8], requests: Int)>((nil, [], 0))
+    /// `GET /health` answers 200 and then a byte every 50 ms, never ending: an engine whose health
+    /// answer no idle timeout ever catches.
+    public let healthTrickles: Bool
 
-    public init() {}
+    public init(healthTrickles: Bool = false) {
+        self.healthTrickles = healthTrickles
+    }
 
     /// The raw response every inference request gets from now on.
     public func answer(with response: [UInt8]) {
@@ -70,9 +75,20 @@ private final class Responder: ChannelInboundHandler, Sendable {
         case .head(let head): path.withLock { $0 = head.uri }
         case .body: break
         case .end:
-            let bytes = engine.nextAnswer(for: path.withLock { $0 })
+            let path = path.withLock { $0 }
+            if engine.healthTrickles && path.hasSuffix("/health") { return trickle(context: context) }
+            let bytes = engine.nextAnswer(for: path)
             context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
         }
+    }
+
+    private func trickle(context: ChannelHandlerContext) {
+        let channel = context.channel
+        channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n"), promise: nil)
+        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
+            channel.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in task.cancel() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TollgateTestSupport
 import TollgateTokenizer
@@ -146,5 +147,38 @@ import TollgateTokenizer
         try #require(response.events.count == 22, "\(response.events.suffix(3))")
         #expect(errorCode(response.events[20]) == "upstream_answer_too_large", "\(response.events.suffix(3))")
         #expect(response.events.last == "[DONE]")
+    }
+
+    /// An engine whose `/health` answer trickles a byte at a time never trips an idle timeout; the
+    /// probe's own deadline ends it, so the gateway starts, and later probe rounds still bring
+    /// back an engine that was down.
+    @Test func aTricklingHealthAnswerDoesNotStopTheProbes() async throws {
+        let trickler = ScriptedEngine(healthTrickles: true)
+        let port = try await trickler.start()
+        let started = ContinuousClock.now
+        // Polled, not awaited: a start that never ends must fail the test, not hang it.
+        let starting = Task { try await GatewayFixture.start(extraEndpointsFirst: ["http://127.0.0.1:\(port)/v1"]) }
+        let box = Mutex<Result<GatewayFixture, any Error>?>(nil)
+        Task { let result = await starting.result; box.withLock { $0 = result } }
+        while box.withLock({ $0 }) == nil && started.duration(to: .now) < .seconds(15) { try await Task.sleep(for: .milliseconds(50)) }
+        let gateway = try #require(try box.withLock { $0 }?.get(), "the gateway did not start within 15 s")
+        defer { Task { await gateway.stop(); await trickler.stop() } }
+        #expect(started.duration(to: .now) < .seconds(5))
+        let body = Self.request
+        #expect(try await gateway.chat(body).status == 200)
+
+        // The simulator refuses connections: the proxy marks it down itself; only a probe round
+        // marks it up again once it listens.
+        try await gateway.setFaults(0) { $0.refuseConnections = true }
+        let refused = try await gateway.chat(body)
+        #expect(refused.status == 502 && errorCode(refused.body) == "upstream_unreachable", "\(refused.body)")
+        try await gateway.setFaults(0) { $0.refuseConnections = false }
+        var status = 0
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while status != 200 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            status = try await gateway.chat(body).status
+        }
+        #expect(status == 200, "the simulator was not brought back up")
     }
 }
