@@ -62,6 +62,10 @@ struct SimRequestHandler: HTTPRequestHandler {
             responder, status: 413, type: "BadRequestError", message: "The request body exceeds \(limit) bytes.")
     }
 
+    func malformedRequest(reason: String, responder: HTTPResponder) {
+        SimEngine.sendError(responder, status: 400, type: "BadRequestError", message: "Invalid HTTP request (\(reason)).")
+    }
+
     private func methodNotAllowed(_ responder: HTTPResponder) {
         SimEngine.send(responder, json: Array(#"{"detail":"Method Not Allowed"}"#.utf8), status: .methodNotAllowed)
     }

@@ -122,6 +122,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Bytes the parser cannot read get an answer unless one is under way; the decoder closes
+        // the connection after it.
+        if error is HTTPParserError {
+            if case .responding = state {} else {
+                let responder = HTTPResponder(connection: self, keepAlive: false)
+                state = .responding(responder)
+                return handler.malformedRequest(reason: "\(error)", responder: responder)
+            }
+        }
         // Resets and broken pipes end the connection; the responder hears it via channelInactive.
         context.close(promise: nil)
     }

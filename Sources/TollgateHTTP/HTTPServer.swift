@@ -27,6 +27,9 @@ public protocol HTTPRequestHandler: Sendable {
     func handle(_ request: HTTPInboundRequest, responder: HTTPResponder)
     /// The answer when the body is larger than the configured limit.
     func bodyTooLarge(_ head: HTTPRequestHead, limit: Int, responder: HTTPResponder)
+    /// The answer to bytes that are not an HTTP/1.1 request (`reason`: the parser's); written at
+    /// once, since the connection closes right after it.
+    func malformedRequest(reason: String, responder: HTTPResponder)
 }
 
 /// A request with its whole body.
@@ -68,8 +71,9 @@ public final class HTTPServer: Sendable {
                 // NIO's pipelining assistance is off too: it stops and restarts reading around every
                 // response (two epoll_ctl calls per request); HTTPConnectionHandler queues pipelined
                 // requests itself.
+                // Parser errors are answered by HTTPConnectionHandler, in the handler's error shape.
                 channel.pipeline.configureHTTPServerPipeline(
-                    withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
+                    withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
                     .flatMap {
                         channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody))
                     }

@@ -51,6 +51,10 @@ struct GatewayHandler: HTTPRequestHandler {
         }
     }
 
+    func malformedRequest(reason: String, responder: HTTPResponder) {
+        fail(.invalidRequest("The request is not valid HTTP/1.1 (\(reason))."), RequestID.next(), responder)
+    }
+
     func bodyTooLarge(_ head: HTTPRequestHead, limit: Int, responder: HTTPResponder) {
         let requestID = RequestID.accept(head.headers.first(name: "x-request-id")) ?? RequestID.next()
         fail(.bodyTooLarge(limit: limit), requestID, responder)

@@ -43,6 +43,25 @@ import Testing
     }
 }
 
+/// Bytes that are not HTTP/1.1 get a 400 in the OpenAI envelope, then the connection closes.
+@Suite struct MalformedHTTPTests {
+    @Test(arguments: [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nA header without a colon\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n",
+        "\u{1}\u{2}\u{3} not http\r\n\r\n",
+    ])
+    func malformedBytesGetAnEnvelope(request: String) async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        let raw = try await RawConnection.exchange(port: fixture.gateway.port, send: request, until: { $0.hasSuffix("}}") })
+        #expect(raw.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(raw.prefix(300))")
+        #expect(raw.lowercased().contains("connection: close"), "\(raw.prefix(300))")
+        let body = try #require(raw.components(separatedBy: "\r\n\r\n").last)
+        #expect(errorCode(body) == "invalid_request", "\(body)")
+        #expect(try await fixture.client.send(.GET, fixture.base + "/healthz").status == 200)
+    }
+}
+
 /// A plain TCP exchange: writes bytes, collects what comes back until `until` is satisfied.
 enum RawConnection {
     static func exchange(port: Int, send: String, until done: @escaping @Sendable (String) -> Bool) async throws -> String {
