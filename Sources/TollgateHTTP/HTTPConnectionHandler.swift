@@ -114,6 +114,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client sent nothing for the idle timeout: between requests, or in the middle of one.
+        // While an answer is under way its silence is normal (the upstream timeouts apply).
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if case .responding = state {} else { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if case .responding(let responder) = state {
             responder.writabilityChanged(context.channel.isWritable)

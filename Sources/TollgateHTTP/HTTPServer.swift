@@ -10,12 +10,19 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// TCP listen backlog.
     public var backlog: Int32
+    /// How long a client may send nothing while no answer is under way (an idle keep-alive
+    /// connection, or a request that stopped halfway) before its connection is closed.
+    public var clientIdleTimeout: TimeAmount
 
-    public init(host: String = "127.0.0.1", port: Int, maxBodyBytes: Int = 64 << 20, backlog: Int32 = 1024) {
+    public init(
+        host: String = "127.0.0.1", port: Int, maxBodyBytes: Int = 64 << 20, backlog: Int32 = 1024,
+        clientIdleTimeout: TimeAmount = .seconds(60)
+    ) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.backlog = backlog
+        self.clientIdleTimeout = clientIdleTimeout
     }
 }
 
@@ -60,6 +67,7 @@ public final class HTTPServer: Sendable {
         handler: any HTTPRequestHandler
     ) async throws -> HTTPServer {
         let maxBody = configuration.maxBodyBytes
+        let clientIdleTimeout = configuration.clientIdleTimeout
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -72,8 +80,10 @@ public final class HTTPServer: Sendable {
                 // response (two epoll_ctl calls per request); HTTPConnectionHandler queues pipelined
                 // requests itself.
                 // Parser errors are answered by HTTPConnectionHandler, in the handler's error shape.
-                channel.pipeline.configureHTTPServerPipeline(
-                    withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+                channel.pipeline.addHandler(IdleStateHandler(readTimeout: clientIdleTimeout)).flatMap {
+                    channel.pipeline.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+                }
                     .flatMap {
                         channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody))
                     }

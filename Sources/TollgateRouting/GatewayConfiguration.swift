@@ -19,6 +19,9 @@ public struct GatewayConfiguration: Sendable {
     public var firstByteTimeoutMs: Int = 600_000
     /// Longest silence inside a streamed response.
     public var idleTimeoutMs: Int = 300_000
+    /// How long a client may send nothing while no answer is under way before its connection
+    /// closes (`timeouts.client_idle_ms`): idle keep-alive connections, requests stopped halfway.
+    public var clientIdleTimeoutMs: Int = 60_000
     public var healthIntervalMs: Int = 2000
     /// The price book (`pricing.price_book`), resolved against the configuration file's folder.
     public var priceBookPath: String?
@@ -64,10 +67,11 @@ public struct GatewayConfiguration: Sendable {
             if let max = limits.optional("max_answer_bytes") { config.maxAnswerBytes = try max.int(in: 1024...(1 << 30)) }
         }
         if let timeouts = try top.optional("timeouts")?.mapping() {
-            try timeouts.allowOnly(["connect_ms", "first_byte_ms", "idle_ms"])
+            try timeouts.allowOnly(["connect_ms", "first_byte_ms", "idle_ms", "client_idle_ms"])
             if let value = timeouts.optional("connect_ms") { config.connectTimeoutMs = try value.int(in: 1...600_000) }
             if let value = timeouts.optional("first_byte_ms") { config.firstByteTimeoutMs = try value.int(in: 1...86_400_000) }
             if let value = timeouts.optional("idle_ms") { config.idleTimeoutMs = try value.int(in: 1...86_400_000) }
+            if let value = timeouts.optional("client_idle_ms") { config.clientIdleTimeoutMs = try value.int(in: 1...86_400_000) }
         }
         if let health = try top.optional("health")?.mapping() {
             try health.allowOnly(["interval_ms"])

@@ -72,7 +72,8 @@ public final class GatewayServer: Sendable {
         do {
             server = try await HTTPServer.start(
                 configuration: HTTPServerConfiguration(
-                    host: configuration.host, port: configuration.port, maxBodyBytes: configuration.maxBodyBytes),
+                    host: configuration.host, port: configuration.port, maxBodyBytes: configuration.maxBodyBytes,
+                    clientIdleTimeout: .milliseconds(Int64(configuration.clientIdleTimeoutMs))),
                 group: group, handler: GatewayHandler(state: state, logger: logger))
         } catch {
             probeTask.cancel()

@@ -21,7 +21,7 @@ struct GatewayFixture {
     static func start(
         engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, instant: true)],
         extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, maxAnswerBytes: Int? = nil,
-        firstByteMs: Int? = nil, priceBook: String? = nil, adminToken: String? = nil, engine: String = "vllm"
+        firstByteMs: Int? = nil, clientIdleMs: Int? = nil, priceBook: String? = nil, adminToken: String? = nil, engine: String = "vllm"
     ) async throws -> GatewayFixture {
         var engines: [EngineSimulator] = []
         for config in configs {
@@ -31,7 +31,7 @@ struct GatewayFixture {
         var yaml = """
             listen: {host: 127.0.0.1, port: 0}
             health: {interval_ms: 100}
-            timeouts: {connect_ms: 500\(firstByteMs.map { ", first_byte_ms: \($0)" } ?? "")}
+            timeouts: {connect_ms: 500\(firstByteMs.map { ", first_byte_ms: \($0)" } ?? "")\(clientIdleMs.map { ", client_idle_ms: \($0)" } ?? "")}
             teams:
               - name: team-a
                 key_sha256: \(TeamKey.hex(TeamKey.hash(key)))

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Testing
+import TollgateEngineSim
 
 /// HTTP/1.1 pipelining: requests written back to back on one connection are answered in order.
 @Suite struct PipeliningTests {
@@ -59,6 +60,46 @@ import Testing
         let body = try #require(raw.components(separatedBy: "\r\n\r\n").last)
         #expect(errorCode(body) == "invalid_request", "\(body)")
         #expect(try await fixture.client.send(.GET, fixture.base + "/healthz").status == 200)
+    }
+}
+
+/// A client that sends nothing for `timeouts.client_idle_ms` while no answer is under way is
+/// closed; one waiting on a long answer is not.
+@Suite struct ClientIdleTests {
+    /// How long the gateway takes to close a connection after `bytes` were written to it.
+    static func timeToClose(port: Int, after bytes: String) async throws -> Duration {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port).get()
+        let start = ContinuousClock.now
+        if !bytes.isEmpty { try await channel.writeAndFlush(ByteBuffer(string: bytes)) }
+        let watchdog = channel.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
+        try await channel.closeFuture.get()
+        watchdog.cancel()
+        return start.duration(to: .now)
+    }
+
+    @Test func silentAndStalledClientsAreClosed() async throws {
+        let fixture = try await GatewayFixture.start(clientIdleMs: 300)
+        defer { Task { await fixture.stop() } }
+        let port = fixture.gateway.port
+        #expect(try await Self.timeToClose(port: port, after: "") < .seconds(3))
+        let halfway = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"model\""
+        #expect(try await Self.timeToClose(port: port, after: halfway) < .seconds(3))
+    }
+
+    @Test func aLongAnswerIsNotCutWhileTheClientWaits() async throws {
+        // About 80 tokens at 10 ms each: a stream of some 0.8 s, past the 300 ms client timeout.
+        var engine = EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072)
+        engine.decodeMsPerToken = 10
+        let fixture = try await GatewayFixture.start(engines: [engine], clientIdleMs: 300)
+        defer { Task { await fixture.stop() } }
+        let started = ContinuousClock.now
+        let response = try await fixture.chat(
+            #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"max_tokens":80,"stream":true}"#)
+        #expect(started.duration(to: .now) > .milliseconds(500))
+        #expect(response.status == 200)
+        #expect(!response.truncated)
+        #expect(response.events.last == "[DONE]")
     }
 }
 
