@@ -57,13 +57,15 @@ struct SimRequestHandler: HTTPRequestHandler {
         }
     }
 
-    func bodyTooLarge(_ head: HTTPRequestHead, limit: Int, responder: HTTPResponder) {
-        SimEngine.sendError(
-            responder, status: 413, type: "BadRequestError", message: "The request body exceeds \(limit) bytes.")
-    }
-
-    func malformedRequest(reason: String, responder: HTTPResponder) {
-        SimEngine.sendError(responder, status: 400, type: "BadRequestError", message: "Invalid HTTP request (\(reason)).")
+    func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead?, responder: HTTPResponder) {
+        switch refusal {
+        case .bodyTooLarge(let limit):
+            SimEngine.sendError(responder, status: 413, type: "BadRequestError", message: "The request body exceeds \(limit) bytes.")
+        case .tooManyPendingBodies:
+            SimEngine.sendError(responder, status: 503, type: "ServiceUnavailableError", message: "Too many request bodies at once.")
+        case .malformed(let reason):
+            SimEngine.sendError(responder, status: 400, type: "BadRequestError", message: "Invalid HTTP request (\(reason)).")
+        }
     }
 
     private func methodNotAllowed(_ responder: HTTPResponder) {

@@ -10,13 +10,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private enum State {
         case idle
         case receiving(HTTPRequestHead, ByteBuffer)
-        /// Body over the limit: the rest is read and dropped, the 413 goes out at `.end`.
-        case discarding(HTTPRequestHead)
+        /// Refused (body over a limit): the rest is read and dropped, the answer goes out at `.end`.
+        case discarding(HTTPRequestHead, HTTPRefusal)
         case responding(HTTPResponder)
     }
 
     private let handler: any HTTPRequestHandler
     private let maxBodyBytes: Int
+    private let pendingBodies: PendingBodyBudget
+    /// Bytes of the body being received that are counted in `pendingBodies`.
+    private var heldBodyBytes = 0
     private var state = State.idle
     private var context: ChannelHandlerContext!
     /// Parts of pipelined requests that arrived while a response was under way.
@@ -26,9 +29,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// answered at once) leaves the next request to that loop instead of nesting another.
     private var isDraining = false
 
-    init(handler: any HTTPRequestHandler, maxBodyBytes: Int) {
+    init(handler: any HTTPRequestHandler, maxBodyBytes: Int, pendingBodies: PendingBodyBudget) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
+        self.pendingBodies = pendingBodies
+    }
+
+    private func releaseHeldBody() {
+        pendingBodies.give(heldBodyBytes)
+        heldBodyBytes = 0
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -71,7 +80,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         switch part {
         case .head(let head):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
-                state = .discarding(head)
+                state = .discarding(head, .bodyTooLarge(limit: maxBodyBytes))
             } else {
                 let capacity = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
                 state = .receiving(head, context.channel.allocator.buffer(capacity: capacity))
@@ -80,8 +89,13 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             switch state {
             case .receiving(let head, var body):
                 if body.readableBytes + part.readableBytes > maxBodyBytes {
-                    state = .discarding(head)
+                    releaseHeldBody()
+                    state = .discarding(head, .bodyTooLarge(limit: maxBodyBytes))
+                } else if !pendingBodies.take(part.readableBytes) {
+                    releaseHeldBody()
+                    state = .discarding(head, .tooManyPendingBodies(limit: pendingBodies.limit))
                 } else {
+                    heldBodyBytes += part.readableBytes
                     state = .idle  // drop the reference so the append does not copy
                     body.writeBuffer(&part)
                     state = .receiving(head, body)
@@ -92,14 +106,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .end:
             switch state {
             case .receiving(let head, let body):
+                releaseHeldBody()
                 let responder = HTTPResponder(connection: self, keepAlive: head.isKeepAlive)
                 state = .responding(responder)
                 handler.handle(HTTPInboundRequest(head: head, body: body), responder: responder)
-            case .discarding(let head):
+            case .discarding(let head, let refusal):
                 // The body was not kept, so the connection cannot be trusted for the next request.
                 let responder = HTTPResponder(connection: self, keepAlive: false)
                 state = .responding(responder)
-                handler.bodyTooLarge(head, limit: maxBodyBytes, responder: responder)
+                handler.refuse(refusal, head: head, responder: responder)
             case .idle, .responding:
                 break
             }
@@ -107,6 +122,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        releaseHeldBody()
         if case .responding(let responder) = state {
             state = .idle
             responder.connectionClosed()
@@ -138,7 +154,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             if case .responding = state {} else {
                 let responder = HTTPResponder(connection: self, keepAlive: false)
                 state = .responding(responder)
-                return handler.malformedRequest(reason: "\(error)", responder: responder)
+                return handler.refuse(.malformed(reason: "\(error)"), head: nil, responder: responder)
             }
         }
         // Resets and broken pipes end the connection; the responder hears it via channelInactive.

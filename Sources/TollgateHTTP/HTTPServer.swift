@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// Settings of an ``HTTPServer``.
 public struct HTTPServerConfiguration: Sendable {
@@ -8,6 +9,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var port: Int
     /// Largest request body accepted; larger bodies get 413 before they are read.
     public var maxBodyBytes: Int
+    /// The most bytes of request bodies all connections together may hold while they are still
+    /// arriving; a body that would pass it is refused (``HTTPRefusal/tooManyPendingBodies(limit:)``).
+    public var maxPendingBodyBytes: Int
     /// TCP listen backlog.
     public var backlog: Int32
     /// How long a client may send nothing while no answer is under way (an idle keep-alive
@@ -15,12 +19,13 @@ public struct HTTPServerConfiguration: Sendable {
     public var clientIdleTimeout: TimeAmount
 
     public init(
-        host: String = "127.0.0.1", port: Int, maxBodyBytes: Int = 64 << 20, backlog: Int32 = 1024,
-        clientIdleTimeout: TimeAmount = .seconds(60)
+        host: String = "127.0.0.1", port: Int, maxBodyBytes: Int = 64 << 20, maxPendingBodyBytes: Int = 1 << 30,
+        backlog: Int32 = 1024, clientIdleTimeout: TimeAmount = .seconds(60)
     ) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
+        self.maxPendingBodyBytes = maxPendingBodyBytes
         self.backlog = backlog
         self.clientIdleTimeout = clientIdleTimeout
     }
@@ -32,11 +37,40 @@ public struct HTTPServerConfiguration: Sendable {
 /// as they do so on `responder.eventLoop`.
 public protocol HTTPRequestHandler: Sendable {
     func handle(_ request: HTTPInboundRequest, responder: HTTPResponder)
-    /// The answer when the body is larger than the configured limit.
-    func bodyTooLarge(_ head: HTTPRequestHead, limit: Int, responder: HTTPResponder)
-    /// The answer to bytes that are not an HTTP/1.1 request (`reason`: the parser's); written at
-    /// once, since the connection closes right after it.
-    func malformedRequest(reason: String, responder: HTTPResponder)
+    /// The answer to a request the server will not hand to ``handle(_:responder:)``; `head` is nil
+    /// when the bytes were not a request. The connection closes after it.
+    func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead?, responder: HTTPResponder)
+}
+
+/// Why a request is answered without being handled.
+public enum HTTPRefusal: Sendable, Equatable {
+    /// The body is larger than ``HTTPServerConfiguration/maxBodyBytes``.
+    case bodyTooLarge(limit: Int)
+    /// The bodies all connections are receiving would pass ``HTTPServerConfiguration/maxPendingBodyBytes``.
+    case tooManyPendingBodies(limit: Int)
+    /// The bytes are not an HTTP/1.1 request (the parser's reason). Answered at once: the
+    /// decoder closes the connection right after.
+    case malformed(reason: String)
+}
+
+/// The bytes of request bodies that every connection of one server is still receiving, held
+/// against one limit, so that many large or slow uploads at once cannot take all memory.
+final class PendingBodyBudget: Sendable {
+    let limit: Int
+    private let held = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts `bytes` as held, unless that passes the limit.
+    func take(_ bytes: Int) -> Bool {
+        if held.add(bytes, ordering: .relaxed).newValue <= limit { return true }
+        held.subtract(bytes, ordering: .relaxed)
+        return false
+    }
+
+    func give(_ bytes: Int) {
+        held.subtract(bytes, ordering: .relaxed)
+    }
 }
 
 /// A request with its whole body.
@@ -67,6 +101,7 @@ public final class HTTPServer: Sendable {
         handler: any HTTPRequestHandler
     ) async throws -> HTTPServer {
         let maxBody = configuration.maxBodyBytes
+        let pendingBodies = PendingBodyBudget(limit: configuration.maxPendingBodyBytes)
         let clientIdleTimeout = configuration.clientIdleTimeout
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
@@ -85,7 +120,7 @@ public final class HTTPServer: Sendable {
                         withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
                 }
                     .flatMap {
-                        channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody))
+                        channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody, pendingBodies: pendingBodies))
                     }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()

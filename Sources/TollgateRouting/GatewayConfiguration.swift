@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     /// event of a stream, or the text of a stream Tollgate counts itself. Far past any real
     /// answer (a 384K-token completion is about 2 MB), so only a broken engine meets it.
     public var maxAnswerBytes: Int = 64 << 20
+    /// The most bytes of request bodies all clients together may have on their way in at once.
+    public var maxPendingBodyBytes: Int = 1 << 30
     public var connectTimeoutMs: Int = 2000
     /// Time to the response head: covers queueing and prefill of a long prompt.
     public var firstByteTimeoutMs: Int = 600_000
@@ -62,9 +64,10 @@ public struct GatewayConfiguration: Sendable {
             if let port = listen.optional("port") { config.port = try port.int(in: 0...65535) }
         }
         if let limits = try top.optional("limits")?.mapping() {
-            try limits.allowOnly(["max_body_bytes", "max_answer_bytes"])
+            try limits.allowOnly(["max_body_bytes", "max_answer_bytes", "max_pending_body_bytes"])
             if let max = limits.optional("max_body_bytes") { config.maxBodyBytes = try max.int(in: 1024...(1 << 30)) }
             if let max = limits.optional("max_answer_bytes") { config.maxAnswerBytes = try max.int(in: 1024...(1 << 30)) }
+            if let max = limits.optional("max_pending_body_bytes") { config.maxPendingBodyBytes = try max.int(in: 1024...(1 << 40)) }
         }
         if let timeouts = try top.optional("timeouts")?.mapping() {
             try timeouts.allowOnly(["connect_ms", "first_byte_ms", "idle_ms", "client_idle_ms"])

@@ -51,13 +51,13 @@ struct GatewayHandler: HTTPRequestHandler {
         }
     }
 
-    func malformedRequest(reason: String, responder: HTTPResponder) {
-        fail(.invalidRequest("The request is not valid HTTP/1.1 (\(reason))."), RequestID.next(), responder)
-    }
-
-    func bodyTooLarge(_ head: HTTPRequestHead, limit: Int, responder: HTTPResponder) {
-        let requestID = RequestID.accept(head.headers.first(name: "x-request-id")) ?? RequestID.next()
-        fail(.bodyTooLarge(limit: limit), requestID, responder)
+    func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead?, responder: HTTPResponder) {
+        let requestID = head.flatMap { RequestID.accept($0.headers.first(name: "x-request-id")) } ?? RequestID.next()
+        switch refusal {
+        case .bodyTooLarge(let limit): fail(.bodyTooLarge(limit: limit), requestID, responder)
+        case .tooManyPendingBodies: fail(.serverBusy(), requestID, responder)
+        case .malformed(let reason): fail(.invalidRequest("The request is not valid HTTP/1.1 (\(reason))."), requestID, responder)
+        }
     }
 
     // MARK: stages

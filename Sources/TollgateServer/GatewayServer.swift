@@ -73,6 +73,7 @@ public final class GatewayServer: Sendable {
             server = try await HTTPServer.start(
                 configuration: HTTPServerConfiguration(
                     host: configuration.host, port: configuration.port, maxBodyBytes: configuration.maxBodyBytes,
+                    maxPendingBodyBytes: configuration.maxPendingBodyBytes,
                     clientIdleTimeout: .milliseconds(Int64(configuration.clientIdleTimeoutMs))),
                 group: group, handler: GatewayHandler(state: state, logger: logger))
         } catch {

@@ -78,6 +78,12 @@ public struct GatewayError: Error, Equatable, Sendable, CustomStringConvertible 
             message: "No healthy target can serve '\(model.prefix(200))' right now. Retry later.")
     }
 
+    public static func serverBusy() -> GatewayError {
+        GatewayError(
+            status: 503, type: "server_error", code: "server_busy",
+            message: "The gateway is receiving too many request bodies at once (limits.max_pending_body_bytes); retry shortly.")
+    }
+
     public static func upstreamUnreachable() -> GatewayError {
         GatewayError(
             status: 502, type: "server_error", code: "upstream_unreachable",

@@ -21,6 +21,7 @@ struct GatewayFixture {
     static func start(
         engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, instant: true)],
         extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, maxAnswerBytes: Int? = nil,
+        maxPendingBodyBytes: Int? = nil,
         firstByteMs: Int? = nil, clientIdleMs: Int? = nil, priceBook: String? = nil, adminToken: String? = nil, engine: String = "vllm"
     ) async throws -> GatewayFixture {
         var engines: [EngineSimulator] = []
@@ -44,7 +45,9 @@ struct GatewayFixture {
                 endpoints: [\(endpoints.joined(separator: ", "))]
 
             """
-        let limits = [maxBodyBytes.map { "max_body_bytes: \($0)" }, maxAnswerBytes.map { "max_answer_bytes: \($0)" }].compactMap { $0 }
+        let limits = [maxBodyBytes.map { "max_body_bytes: \($0)" }, maxAnswerBytes.map { "max_answer_bytes: \($0)" },
+            maxPendingBodyBytes.map { "max_pending_body_bytes: \($0)" },
+        ].compactMap { $0 }
         if !limits.isEmpty { yaml += "limits: {\(limits.joined(separator: ", "))}\n" }
         if let priceBook {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-test-prices-\(UUID().uuidString).yaml").path

@@ -103,6 +103,39 @@ import TollgateEngineSim
     }
 }
 
+/// Request bodies on their way in are held against one limit for all connections, so many
+/// large or slow uploads at once cannot take all memory.
+@Suite struct PendingBodyTests {
+    @Test func aBodyPastWhatAllConnectionsMayHoldIsRefusedUntilTheyLetGo() async throws {
+        let fixture = try await GatewayFixture.start(maxPendingBodyBytes: 2_048)
+        defer { Task { await fixture.stop() } }
+        // 1,000 bytes: a chat padded with spaces.
+        let chat = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#
+        let body = chat + String(repeating: " ", count: 1_000 - chat.utf8.count)
+        #expect(try await fixture.chat(body).status == 200)
+
+        // A slow upload holds 1,500 bytes of its 3,000.
+        let slow = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: fixture.gateway.port).get()
+        try await slow.writeAndFlush(ByteBuffer(string:
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n" + String(repeating: " ", count: 1_500)))
+        var refused = try await fixture.chat(body)
+        for _ in 0..<20 where refused.status == 200 {  // until the gateway has read the upload's bytes
+            try await Task.sleep(for: .milliseconds(50))
+            refused = try await fixture.chat(body)
+        }
+        #expect(refused.status == 503)
+        #expect(errorCode(refused.body) == "server_busy", "\(refused.body)")
+
+        try await slow.close()
+        var status = 0
+        for _ in 0..<20 where status != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+            status = try await fixture.chat(body).status
+        }
+        #expect(status == 200)
+    }
+}
+
 /// A plain TCP exchange: writes bytes, collects what comes back until `until` is satisfied.
 enum RawConnection {
     static func exchange(port: Int, send: String, until done: @escaping @Sendable (String) -> Bool) async throws -> String {
