@@ -14,17 +14,20 @@ struct GatewayHandler: HTTPRequestHandler {
     let logger: Logger
 
     func handle(_ request: HTTPInboundRequest, responder: HTTPResponder) {
-        let requestID = RequestID.accept(request.head.headers.first(name: "x-request-id")) ?? RequestID.next()
+        // Responses echo the client's id; an inference request's ledger row is keyed by one of
+        // the gateway's own (ExchangeContext), which no client can collide with.
+        let clientRequestID = RequestID.accept(request.head.headers.first(name: "x-request-id"))
+        let requestID = clientRequestID ?? RequestID.next()
         let uri = request.head.uri
         let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
         let method = request.head.method
         switch path {
         case "/v1/chat/completions", "/chat/completions":
             guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
-            proxy(request, endpoint: .chat, requestID: requestID, responder: responder)
+            proxy(request, endpoint: .chat, requestID: requestID, clientRequestID: clientRequestID, responder: responder)
         case "/v1/completions", "/completions":
             guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
-            proxy(request, endpoint: .completions, requestID: requestID, responder: responder)
+            proxy(request, endpoint: .completions, requestID: requestID, clientRequestID: clientRequestID, responder: responder)
         case "/v1/models", "/models":
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
             resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
@@ -84,17 +87,24 @@ struct GatewayHandler: HTTPRequestHandler {
     /// The stages of an inference request, each of which may end it with an error:
     /// caller → request fields → candidate targets → prompt count → admission → proxy.
     /// Without a ledger every stage is synchronous, and then no closure is allocated on the way.
-    private func proxy(_ request: HTTPInboundRequest, endpoint: InferenceEndpoint, requestID: String, responder: HTTPResponder) {
+    private func proxy(
+        _ request: HTTPInboundRequest, endpoint: InferenceEndpoint, requestID: String, clientRequestID: String?,
+        responder: HTTPResponder
+    ) {
         guard state.ledger != nil else {
             guard let key = bearerKey(request.head), let team = state.keys.authenticate(bearer: key) else {
                 return fail(.invalidAPIKey, requestID, responder)
             }
-            return proxy(request, caller: Caller(configKey: team), endpoint: endpoint, requestID: requestID, responder: responder)
+            return proxy(
+                request, caller: Caller(configKey: team), endpoint: endpoint, requestID: requestID,
+                clientRequestID: clientRequestID, responder: responder)
         }
         resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
             switch resolved {
             case .success(let caller):
-                proxy(request, caller: caller, endpoint: endpoint, requestID: requestID, responder: responder)
+                proxy(
+                    request, caller: caller, endpoint: endpoint, requestID: requestID, clientRequestID: clientRequestID,
+                    responder: responder)
             case .failure(let error):
                 fail(error, requestID, responder)
             }
@@ -102,7 +112,8 @@ struct GatewayHandler: HTTPRequestHandler {
     }
 
     private func proxy(
-        _ request: HTTPInboundRequest, caller: Caller, endpoint: InferenceEndpoint, requestID: String, responder: HTTPResponder
+        _ request: HTTPInboundRequest, caller: Caller, endpoint: InferenceEndpoint, requestID: String,
+        clientRequestID: String?, responder: HTTPResponder
     ) {
         let parsed: InferenceRequest
         do throws(GatewayError) {
@@ -120,8 +131,9 @@ struct GatewayHandler: HTTPRequestHandler {
             return fail(.modelNotAllowed(parsed.model), requestID, responder)
         }
         let context = ExchangeContext(
-            request: parsed, body: request.body, candidates: candidates, requestID: requestID, caller: caller,
-            baseLogger: logger)
+            request: parsed, body: request.body, candidates: candidates,
+            requestID: clientRequestID == nil ? requestID : RequestID.next(), clientRequestID: clientRequestID,
+            caller: caller, baseLogger: logger)
         let account = RequestAccount(pricer: state.pricer)
         if let pricer = account.pricer {
             guard context.body.readableBytes <= RequestPricer.inlineCountLimit else {
@@ -184,7 +196,7 @@ struct GatewayHandler: HTTPRequestHandler {
                 }
             case .failure(let refusal):
                 GatewayHandler.sendError(
-                    refusal.error, requestID: context.requestID, target: nil, extraHeaders: refusal.headers, responder: responder)
+                    refusal.error, requestID: context.echoedRequestID, target: nil, extraHeaders: refusal.headers, responder: responder)
             }
         }
     }

@@ -121,8 +121,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
-        // llama.cpp's server answers 400 to an x-request-id that is not a UUID, which a client's may not be.
-        if candidate.engine != .llamacpp { headers.add(name: "x-request-id", value: requestID) }
+        // Always the gateway's own id, UUID-shaped: llama.cpp's server answers 400 to any other shape.
+        headers.add(name: "x-request-id", value: requestID)
         if let key = candidate.upstreamAPIKey { headers.add(name: "authorization", value: "Bearer \(key)") }
         let configuration = state.configuration
         let upstreamRequest = UpstreamRequest(
@@ -474,7 +474,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         headers.reserveCapacity(7 + (admission?.headers.count ?? 0))
         headers.append(("content-type", contentType))
         if let extra { headers.append(extra) }
-        headers.append(("x-request-id", requestID))
+        headers.append(("x-request-id", context.echoedRequestID))
         headers.append(("x-tollgate-target", target?.name ?? "none"))
         if let admission { headers.append(contentsOf: admission.headers) }
         if let estimate = account.estimate {
@@ -504,7 +504,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private func finishWithError(_ error: GatewayError) {
         mode = .done
         GatewayHandler.sendError(
-            error, requestID: requestID, target: target?.name, extraHeaders: admission?.headers ?? [], responder: responder)
+            error, requestID: context.echoedRequestID, target: target?.name, extraHeaders: admission?.headers ?? [], responder: responder)
         finished(status: error.status, errorCode: error.code)
     }
 
@@ -539,7 +539,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         let usage = settlement?.usage
         let zero = Money.zero(pricer.currency)
         return UsageEvent(
-            requestID: requestID, startedAt: account.startedAt, finishedAt: now, teamID: admission.key.teamID,
+            requestID: requestID, clientRequestID: context.clientRequestID, startedAt: account.startedAt, finishedAt: now, teamID: admission.key.teamID,
             keyID: admission.key.id, requestedModel: request.model, target: target.name,
             endpoint: lastEndpoint.map { "\($0)" }, promptTokensEstimated: account.prompt?.tokens ?? 0,
             promptCountExact: account.prompt?.exact,

@@ -11,7 +11,8 @@ enum UsageFixtures {
     ) -> UsageEvent {
         let started = day.addingTimeInterval(Double(index % 3_600))
         return UsageEvent(
-            requestID: "\(prefix)-\(index)", startedAt: started, finishedAt: started.addingTimeInterval(0.25),
+            // Every fourth carries a client's id, and clients choose alike: "client-0" twice, ...
+            requestID: "\(prefix)-\(index)", clientRequestID: index % 4 == 0 ? "client-\(index / 8)" : nil, startedAt: started, finishedAt: started.addingTimeInterval(0.25),
             teamID: team, keyID: key, requestedModel: model, target: target,
             endpoint: index % 2 == 0 ? "http://127.0.0.1:9000" : nil, policyRule: index % 3 == 0 ? "cheap-first" : nil,
             promptTokensEstimated: 100 + index % 7, promptCountExact: index % 13 == 0 ? nil : index % 3 != 0, promptTokens: 100 + index % 5, cacheHitTokens: index % 11,

@@ -27,6 +27,10 @@ struct UsageWriterTests {
                 // Nullable columns round-trip as NULL, not as sentinels.
                 #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE ttft_ms IS NULL") == 200)
                 #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE endpoint IS NULL") == 500)
+                // Clients' ids are kept as sent, also when two clients chose the same.
+                #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE client_request_id IS NULL") == 750)
+                #expect(try await TestDatabase.count(client, "SELECT count(DISTINCT client_request_id) FROM usage_events") == 125)
+                #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE client_request_id = 'client-7'") == 2)
                 // How the prompt was counted, as written: exactly, estimated, or not at all (NULL).
                 let countings: [(String, Bool?)] = [("prompt_count_exact IS NULL", nil), ("prompt_count_exact", true), ("NOT prompt_count_exact", false)]
                 for (sql, exact) in countings {
@@ -131,6 +135,27 @@ struct UsageWriterTests {
         }
     }
 
+    /// Two requests that a client (or two) sent with one `x-request-id`, started in the same
+    /// microsecond, are two rows: the ledger's key is the gateway's own id.
+    @Test func requestsSentWithOneClientIDInTheSameMicrosecondAreTwoRows() async throws {
+        try await TestDatabase.with("clientids") { client, _ in
+            let team = try await KeyStore(client: client, logger: TestDatabase.logger).ensureTeam(name: "c")
+            try await TestDatabase.withTemporaryDirectory { spool in
+                let writer = try UsageWriter(client: client, configuration: .init(spoolDirectory: spool), logger: TestDatabase.logger)
+                var first = UsageFixtures.event(1, team: team.id)
+                var second = UsageFixtures.event(2, team: team.id)
+                second.startedAt = first.startedAt
+                first.clientRequestID = "retry-me"
+                second.clientRequestID = "retry-me"
+                writer.record(first)
+                writer.record(second)
+                await writer.flush()
+                #expect(try await TestDatabase.count(client, "SELECT count(*) FROM usage_events WHERE client_request_id = 'retry-me'") == 2)
+                #expect(try await TestDatabase.count(client, "SELECT sum(requests)::int8 FROM usage_daily") == 2)
+            }
+        }
+    }
+
     /// A spool line cut short by a crash is skipped; the lines before it are replayed.
     @Test func aTruncatedSpoolLineIsSkipped() async throws {
         try await TestDatabase.with("truncated") { client, _ in
@@ -159,6 +184,8 @@ struct UsageWriterTests {
                 let current = UsageFixtures.event(1, team: team.id)
                 var older = try #require(try JSONSerialization.jsonObject(with: UsageSpool.encoder().encode(UsageFixtures.event(2, team: team.id))) as? [String: Any])
                 #expect(older.removeValue(forKey: "promptCountExact") as? Bool == true)
+                // Nor did those builds know the client's id (event 2 has none, so the key is absent).
+                #expect(older["clientRequestID"] == nil)
                 var data = try UsageSpool.encoder().encode(current)
                 data.append(0x0A)
                 data.append(try JSONSerialization.data(withJSONObject: older))

@@ -96,6 +96,29 @@ extension GatewayLedgerTests {
         }
     }
 
+    /// Clients choose their `x-request-id`s and may repeat one (a retry, a fixed string): each
+    /// response echoes it, and each request still has its own ledger row under the gateway's id.
+    @Test func requestsSharingAClientIDEachKeepTheirOwnRow() async throws {
+        try await ReplicaStack.with(replicas: 2, tag: "clientid") { stack in
+            let key = try await stack.ledgers[0].keyStore.create(NewKey(team: "echoes"))
+            let echoed = try await withThrowingTaskGroup(of: String?.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        let response = try await stack.chat(index % 2, key: key.plaintext, headers: [("x-request-id", "same-id")])
+                        return response.status == 200 ? response.headers.first(name: "x-request-id") : nil
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(echoed == Array(repeating: "same-id", count: 20))
+            try await stack.stopGatewaysAndDrain()
+            let rows = try await stack.waitForRows(team: "echoes", count: 20)
+            #expect(rows.count == 20)
+            #expect(rows.distinctIDs == 20)
+            #expect(try await stack.scalar("SELECT count(*)::bigint FROM usage_events WHERE client_request_id = 'same-id'") == 20)
+        }
+    }
+
     @Test func aStreamTheClientAbandonedIsStillBilled() async throws {
         try await ReplicaStack.with(replicas: 1, tag: "abandon", engineDecodeMs: 20) { stack in
             let key = try await stack.ledgers[0].keyStore.create(NewKey(team: "walkers"))
@@ -129,10 +152,10 @@ struct ReplicaStack {
         var spentNanos: Int64
     }
 
-    func chat(_ replica: Int, key: String) async throws -> TestResponse {
+    func chat(_ replica: Int, key: String, headers: [(String, String)] = []) async throws -> TestResponse {
         try await client.send(
             .POST, "http://127.0.0.1:\(gateways[replica].port)/v1/chat/completions", body: GatewayLedgerTests.body,
-            headers: [("authorization", "Bearer \(key)")])
+            headers: [("authorization", "Bearer \(key)")] + headers)
     }
 
     func cutDatabase() async { await proxy?.cut() }

@@ -6,7 +6,10 @@ import TollgateMoney
 /// `(requestID, startedAt)` identifies the row; writing the same event twice (for example when a
 /// spool is replayed) keeps one row. Times are kept to the microsecond, as PostgreSQL stores them.
 public struct UsageEvent: Sendable, Hashable, Codable {
+    /// Made by the gateway, unique per request; never the client's (two clients may choose alike).
     public var requestID: String
+    /// The `x-request-id` the client sent, if any (absent from spools written before it existed).
+    public var clientRequestID: String?
     public var startedAt: Date { didSet { startedAt = Self.micros(startedAt) } }
     public var finishedAt: Date { didSet { finishedAt = Self.micros(finishedAt) } }
     public var teamID: Int64
@@ -45,7 +48,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
     public var usageEstimated: Bool
 
     public init(
-        requestID: String, startedAt: Date, finishedAt: Date, teamID: Int64, keyID: Int64?,
+        requestID: String, clientRequestID: String? = nil, startedAt: Date, finishedAt: Date, teamID: Int64, keyID: Int64?,
         requestedModel: String, target: String, endpoint: String? = nil, policyRule: String? = nil,
         promptTokensEstimated: Int = 0, promptCountExact: Bool? = nil, promptTokens: Int = 0, cacheHitTokens: Int = 0,
         completionTokens: Int = 0, reasoningTokens: Int = 0, cost: Money, priceBookVersion: String,
@@ -54,6 +57,7 @@ public struct UsageEvent: Sendable, Hashable, Codable {
     ) {
         precondition(cost.currency == listCost.currency, "cost and list cost must share a currency")
         self.requestID = requestID
+        self.clientRequestID = clientRequestID
         self.startedAt = Self.micros(startedAt)
         self.finishedAt = Self.micros(finishedAt)
         self.teamID = teamID

@@ -336,6 +336,7 @@ public final class UsageWriter: Service, Sendable {
     /// array (`prompt_count_exact` travels as 1, 0 or -1).
     static func insertQuery(_ batch: [UsageEvent]) -> PostgresQuery {
         let requestIDs = batch.map(\.requestID)
+        let clientIDs = batch.map { $0.clientRequestID ?? "" }
         // Times travel as integer microseconds since 1970 and become timestamptz in SQL, exactly
         // (PostgresNIO's Date encoding truncates a Double, which can lose a microsecond).
         let started = batch.map { UsageEvent.microseconds($0.startedAt) }
@@ -366,21 +367,21 @@ public final class UsageWriter: Service, Sendable {
         return """
             WITH ins AS (
                 INSERT INTO usage_events (
-                    request_id, started_at, finished_at, team_id, key_id, requested_model, target, endpoint,
+                    request_id, client_request_id, started_at, finished_at, team_id, key_id, requested_model, target, endpoint,
                     policy_rule, prompt_tokens_estimated, prompt_count_exact, prompt_tokens, cache_hit_tokens,
                     completion_tokens, reasoning_tokens, cost_nanos, currency, price_book_version, list_cost_nanos, latency_ms,
                     ttft_ms, status_code, error_code, stream, client_disconnected, usage_estimated)
-                SELECT r, timestamptz 'epoch' + s * interval '1 microsecond',
+                SELECT r, NULLIF(ci, ''), timestamptz 'epoch' + s * interval '1 microsecond',
                        timestamptz 'epoch' + f * interval '1 microsecond', t, NULLIF(k, -1), m, tg, NULLIF(e, ''), NULLIF(pr, ''), pe,
                        NULLIF(px, -1) = 1, p, ch, c, rs, co, cu, pb, lc, l, NULLIF(tt, -1), st, NULLIF(er, ''), sm, dc, es
                 FROM unnest(
-                    \(requestIDs)::text[], \(started)::int8[], \(finished)::int8[], \(teams)::int8[],
+                    \(requestIDs)::text[], \(clientIDs)::text[], \(started)::int8[], \(finished)::int8[], \(teams)::int8[],
                     \(keys)::int8[], \(models)::text[], \(targets)::text[], \(endpoints)::text[], \(rules)::text[],
                     \(promptEstimated)::int8[], \(countExact)::int8[], \(prompt)::int8[], \(cacheHit)::int8[],
                     \(completion)::int8[], \(reasoning)::int8[], \(cost)::int8[], \(currency)::text[], \(priceBook)::text[],
                     \(listCost)::int8[], \(latency)::int8[], \(ttft)::int8[], \(status)::int8[], \(errors)::text[],
                     \(stream)::bool[], \(disconnected)::bool[], \(estimated)::bool[]
-                ) AS u(r, s, f, t, k, m, tg, e, pr, pe, px, p, ch, c, rs, co, cu, pb, lc, l, tt, st, er, sm, dc, es)
+                ) AS u(r, ci, s, f, t, k, m, tg, e, pr, pe, px, p, ch, c, rs, co, cu, pb, lc, l, tt, st, er, sm, dc, es)
                 ON CONFLICT (request_id, started_at) DO NOTHING
                 RETURNING started_at, team_id, requested_model, target, currency, status_code, prompt_tokens,
                           cache_hit_tokens, completion_tokens, reasoning_tokens, cost_nanos, list_cost_nanos,
