@@ -65,6 +65,8 @@ struct SimRequestHandler: HTTPRequestHandler {
             SimEngine.sendError(responder, status: 503, type: "ServiceUnavailableError", message: "Too many request bodies at once.")
         case .malformed(let reason):
             SimEngine.sendError(responder, status: 400, type: "BadRequestError", message: "Invalid HTTP request (\(reason)).")
+        case .unauthenticated:  // the simulator screens nothing; vLLM's answer to a bad --api-key
+            SimEngine.send(responder, json: Array(#"{"error":"Unauthorized"}"#.utf8), status: .unauthorized)
         }
     }
 

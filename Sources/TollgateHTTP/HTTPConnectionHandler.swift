@@ -79,11 +79,26 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
-                state = .discarding(head, .bodyTooLarge(limit: maxBodyBytes))
+            let length = head.headers.first(name: "content-length").flatMap(Int.init)
+            let waitsToSend = Self.expectsContinue(head)
+            var refusal: HTTPRefusal?
+            if let length, length > maxBodyBytes {
+                refusal = .bodyTooLarge(limit: maxBodyBytes)
+            } else if waitsToSend || (length ?? Int.max) > Self.screenedBodyBytes {
+                refusal = handler.screen(head)
+            }
+            if let refusal, waitsToSend {
+                // The client has not sent the body and will not: answer now, then close.
+                let responder = HTTPResponder(connection: self, keepAlive: false)
+                state = .responding(responder)
+                handler.refuse(refusal, head: head, responder: responder)
+            } else if let refusal {
+                state = .discarding(head, refusal)
             } else {
-                let capacity = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
-                state = .receiving(head, context.channel.allocator.buffer(capacity: capacity))
+                if waitsToSend {
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+                }
+                state = .receiving(head, context.channel.allocator.buffer(capacity: length ?? 0))
             }
         case .body(var part):
             switch state {
@@ -119,6 +134,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 break
             }
         }
+    }
+
+    /// Bodies above this size (or of unknown size) are worth screening before they are read.
+    static let screenedBodyBytes = 64 << 10
+
+    /// `Expect: 100-continue` (HTTP/1.1): the client waits for a `100 Continue` before it sends
+    /// the body; curl does so for bodies of 1 MiB and more, and gives up waiting after a second.
+    private static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        guard let expect = head.headers.first(name: "expect") else { return false }
+        return head.version == .http1_1 && expect.lowercased() == "100-continue"
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -40,6 +40,14 @@ public protocol HTTPRequestHandler: Sendable {
     /// The answer to a request the server will not hand to ``handle(_:responder:)``; `head` is nil
     /// when the bytes were not a request. The connection closes after it.
     func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead?, responder: HTTPResponder)
+    /// A look at a request's head before its body is read, for requests whose body is worth
+    /// sparing (a large or chunked one, or a client waiting for `100 Continue`). A refusal here
+    /// is answered without the body being kept, or, to a waiting client, without it being sent.
+    func screen(_ head: HTTPRequestHead) -> HTTPRefusal?
+}
+
+extension HTTPRequestHandler {
+    public func screen(_ head: HTTPRequestHead) -> HTTPRefusal? { nil }
 }
 
 /// Why a request is answered without being handled.
@@ -51,6 +59,8 @@ public enum HTTPRefusal: Sendable, Equatable {
     /// The bytes are not an HTTP/1.1 request (the parser's reason). Answered at once: the
     /// decoder closes the connection right after.
     case malformed(reason: String)
+    /// The handler's ``HTTPRequestHandler/screen(_:)`` found the request's credentials bad.
+    case unauthenticated
 }
 
 /// The bytes of request bodies that every connection of one server is still receiving, held
@@ -115,13 +125,14 @@ public final class HTTPServer: Sendable {
                 // response (two epoll_ctl calls per request); HTTPConnectionHandler queues pipelined
                 // requests itself.
                 // Parser errors are answered by HTTPConnectionHandler, in the handler's error shape.
-                channel.pipeline.addHandler(IdleStateHandler(readTimeout: clientIdleTimeout)).flatMap {
-                    channel.pipeline.configureHTTPServerPipeline(
+                // Set up synchronously: the initializer runs on the channel's own event loop.
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: clientIdleTimeout))
+                    try pipeline.configureHTTPServerPipeline(
                         withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+                    try pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody, pendingBodies: pendingBodies))
                 }
-                    .flatMap {
-                        channel.pipeline.addHandler(HTTPConnectionHandler(handler: handler, maxBodyBytes: maxBody, pendingBodies: pendingBodies))
-                    }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         return HTTPServer(configuration: configuration, channel: channel)

@@ -60,8 +60,21 @@ struct GatewayHandler: HTTPRequestHandler {
         case .bodyTooLarge(let limit): fail(.bodyTooLarge(limit: limit), requestID, responder)
         case .tooManyPendingBodies: fail(.serverBusy(), requestID, responder)
         case .malformed(let reason): fail(.invalidRequest("The request is not valid HTTP/1.1 (\(reason))."), requestID, responder)
+        case .unauthenticated: fail(.invalidAPIKey, requestID, responder)
         }
     }
+
+    /// An inference request whose key is surely bad is refused before its body is read (the server
+    /// asks only when the body is large or the client waits for `100 Continue`). A key this
+    /// replica has not seen yet passes: it is looked up once the body is in, as always.
+    func screen(_ head: HTTPRequestHead) -> HTTPRefusal? {
+        guard head.method == .POST, Self.inferencePaths.contains(head.uri.prefix { $0 != "?" }) else { return nil }
+        guard let key = bearerKey(head) else { return .unauthenticated }
+        if let ledger = state.ledger { return ledger.isSurelyInvalid(bearer: key) ? .unauthenticated : nil }
+        return state.keys.authenticate(bearer: key) == nil ? .unauthenticated : nil
+    }
+
+    private static let inferencePaths: Set<Substring> = ["/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions"]
 
     // MARK: stages
 

@@ -119,6 +119,38 @@ extension GatewayLedgerTests {
         }
     }
 
+    /// With keys in the ledger, a request waiting to send its body is screened from memory: a key
+    /// already found unknown is refused before the body; a good one is told to go on.
+    @Test func aKeyFoundUnknownIsRefusedBeforeTheBody() async throws {
+        try await ReplicaStack.with(replicas: 1, tag: "early") { stack in
+            let good = try await stack.ledgers[0].keyStore.create(NewKey(team: "early"))
+            let unknown = APIKeyGenerator.generate()
+            let port = stack.gateways[0].port
+            let body = GatewayLedgerTests.body
+            // Not yet looked up: it passes the screen, and is refused once its body is in.
+            let first = try await RawSession.open(port: port)
+            defer { first.close() }
+            try await first.send(EarlyRefusalTests.head(key: unknown, length: body.utf8.count))
+            #expect(try await first.read(until: { $0.hasSuffix("\r\n\r\n") }) == "HTTP/1.1 100 Continue\r\n\r\n")
+            try await first.send(body)
+            #expect(try await first.read(until: { $0.hasSuffix("}}") }).contains("HTTP/1.1 401 Unauthorized\r\n"))
+            // Now remembered as unknown: refused at once, no 100 Continue.
+            let second = try await RawSession.open(port: port)
+            defer { second.close() }
+            try await second.send(EarlyRefusalTests.head(key: unknown, length: body.utf8.count))
+            let refused = try await second.read(until: { $0.hasSuffix("}}") })
+            #expect(refused.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(refused.prefix(200))")
+            #expect(try await second.waitForClose())
+            // A good key goes on and is served.
+            let third = try await RawSession.open(port: port)
+            defer { third.close() }
+            try await third.send(EarlyRefusalTests.head(key: good.plaintext, length: body.utf8.count))
+            #expect(try await third.read(until: { $0.hasSuffix("\r\n\r\n") }) == "HTTP/1.1 100 Continue\r\n\r\n")
+            try await third.send(body)
+            #expect(try await third.read(until: { $0.hasSuffix("}") && $0.contains("usage") }).contains("HTTP/1.1 200 OK\r\n"))
+        }
+    }
+
     @Test func aStreamTheClientAbandonedIsStillBilled() async throws {
         try await ReplicaStack.with(replicas: 1, tag: "abandon", engineDecodeMs: 20) { stack in
             let key = try await stack.ledgers[0].keyStore.create(NewKey(team: "walkers"))

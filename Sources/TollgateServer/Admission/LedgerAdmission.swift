@@ -32,6 +32,14 @@ final class LedgerAdmission: Sendable {
         }
     }
 
+    /// Whether memory alone says the key is bad (unknown, revoked or expired). A key this replica
+    /// has not looked up yet is not surely bad.
+    func isSurelyInvalid(bearer key: Substring) -> Bool {
+        guard key.hasPrefix(APIKeyGenerator.scheme) else { return true }
+        guard case .invalid = ledger.keys.cached(KeyDigest(plaintext: key)) else { return false }
+        return true
+    }
+
     private static func caller(_ answer: KeyAuthentication) -> Result<Caller, GatewayError> {
         switch answer {
         case .valid(let key): return .success(Caller(ledgerKey: key))

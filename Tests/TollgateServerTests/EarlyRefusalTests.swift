@@ -1,0 +1,129 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+import TollgateLedger
+
+/// A request's head is looked at before its body is read when the body is worth sparing: a client
+/// that sends `Expect: 100-continue` (curl does for 1 MiB and more) is told to go on, or refused
+/// before it sends a byte of the body; a large body with a bad key is dropped as it arrives.
+@Suite struct EarlyRefusalTests {
+    static let chat = #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#
+
+    static func head(key: String, length: Int, expect: Bool = true) -> String {
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\n"
+            + (expect ? "Expect: 100-continue\r\n" : "") + "Content-Length: \(length)\r\n\r\n"
+    }
+
+    @Test func aClientWaitingToSendItsBodyIsToldToGoOnAndServed() async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        let session = try await RawSession.open(port: fixture.gateway.port)
+        defer { session.close() }
+        try await session.send(Self.head(key: GatewayFixture.key, length: Self.chat.utf8.count))
+        let interim = try await session.read(until: { $0.contains("\r\n\r\n") })
+        #expect(interim == "HTTP/1.1 100 Continue\r\n\r\n")
+        try await session.send(Self.chat)
+        let answer = try await session.read(until: { $0.hasSuffix("}") && $0.contains("\"usage\"") })
+        #expect(answer.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(answer.prefix(300))")
+        // The connection stays usable for the next request.
+        try await session.send(Self.head(key: GatewayFixture.key, length: Self.chat.utf8.count, expect: false) + Self.chat)
+        let again = try await session.read(until: { $0.components(separatedBy: "HTTP/1.1 200 OK").count == 3 && $0.hasSuffix("}") })
+        #expect(again.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+    }
+
+    @Test(arguments: ["sk-not-a-key", ""])
+    func aBadKeyWaitingToSendItsBodyIsRefusedBeforeIt(key: String) async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        let session = try await RawSession.open(port: fixture.gateway.port)
+        defer { session.close() }
+        try await session.send(Self.head(key: key, length: 2 << 20))
+        let answer = try await session.read(until: { $0.hasSuffix("}}") })
+        #expect(answer.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(answer.prefix(300))")
+        #expect(answer.lowercased().contains("connection: close"))
+        #expect(answer.contains(#""code":"invalid_api_key""#))
+        #expect(try await session.waitForClose())
+    }
+
+    @Test func anOversizedBodyWaitingToBeSentIsRefusedBeforeIt() async throws {
+        let fixture = try await GatewayFixture.start(maxBodyBytes: 1 << 20)
+        defer { Task { await fixture.stop() } }
+        let session = try await RawSession.open(port: fixture.gateway.port)
+        defer { session.close() }
+        try await session.send(Self.head(key: GatewayFixture.key, length: 2 << 20))
+        let answer = try await session.read(until: { $0.hasSuffix("}}") })
+        #expect(answer.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"), "\(answer.prefix(300))")
+        #expect(try await session.waitForClose())
+    }
+
+    /// Without `Expect`, a large body with a bad key is read and dropped, never held: it does not
+    /// count against the bytes all connections may hold (here 1 MiB, less than the body).
+    @Test func aLargeBodyWithABadKeyIsDroppedAsItArrives() async throws {
+        let fixture = try await GatewayFixture.start(maxPendingBodyBytes: 1 << 20)
+        defer { Task { await fixture.stop() } }
+        let padded = Self.chat + String(repeating: " ", count: (2 << 20) - Self.chat.utf8.count)
+        let refused = try await fixture.chat(padded, headers: [("authorization", "Bearer sk-not-a-key")])
+        #expect(refused.status == 401)
+        #expect(errorCode(refused.body) == "invalid_api_key", "\(refused.body)")
+        // The same body with a good key is held, and passes the limit.
+        let held = try await fixture.chat(padded)
+        #expect(held.status == 503)
+        #expect(errorCode(held.body) == "server_busy", "\(held.body)")
+    }
+}
+
+/// A raw TCP connection kept open across several writes, for exchanges in steps.
+final class RawSession: Sendable {
+    private let channel: Channel
+    private let collector: Collector
+
+    private init(channel: Channel, collector: Collector) {
+        self.channel = channel
+        self.collector = collector
+    }
+
+    static func open(port: Int) async throws -> RawSession {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { $0.pipeline.addHandler(collector) }
+            .connect(host: "127.0.0.1", port: port).get()
+        return RawSession(channel: channel, collector: collector)
+    }
+
+    func send(_ text: String) async throws {
+        try await channel.writeAndFlush(ByteBuffer(string: text))
+    }
+
+    /// Everything received so far, once `done` holds for it or 5 s have passed.
+    func read(until done: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+        while !done(collector.text), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        return collector.text
+    }
+
+    /// Whether the server closed the connection within 5 s.
+    func waitForClose() async throws -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+        while !collector.closed, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        return collector.closed
+    }
+
+    func close() { channel.close(promise: nil) }
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        private let state = NIOLockedValueBox((text: "", closed: false))
+        var text: String { state.withLockedValue { $0.text } }
+        var closed: Bool { state.withLockedValue { $0.closed } }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let received = String(buffer: unwrapInboundIn(data))
+            state.withLockedValue { $0.text += received }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            state.withLockedValue { $0.closed = true }
+        }
+    }
+}
