@@ -35,8 +35,9 @@ struct TimingAndFaultTests {
         let bFirst = try #require(b.firstByte).uptimeNanoseconds
         // Ten tokens at 15 ms: the first stream decodes for about 135 ms. The second one's first
         // byte comes after the first one's end (a few ms of slack for scheduling).
+        // (Not compared: the two times to first token. On a loaded machine the second client may
+        // start sending late, near the first one's end, and then its own wait looks short.)
         #expect(bFirst + 5_000_000 >= aEnd)
-        #expect((b.firstByte! - b.started) > (a.firstByte! - a.started))
         let stats = fixture.simulator.stats()
         #expect(stats.completed == 2 && stats.running == 0 && stats.waiting == 0)
     }
