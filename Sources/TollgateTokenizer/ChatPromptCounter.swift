@@ -15,10 +15,14 @@ import TollgateWire
 public struct ChatPromptCounter: Sendable {
     public let tokenizer: DeepSeekTokenizer
     let markers: LayoutMarkers
+    /// Whether the three FIM markers split cleanly (``DeepSeekTokenizer/splitsCleanly(_:)``), so
+    /// that a FIM prompt's count is the sum of its parts' and the suffix is counted once per request.
+    let fimMarkersSplitCleanly: Bool
 
     public init(tokenizer: DeepSeekTokenizer) {
         self.tokenizer = tokenizer
         self.markers = LayoutMarkers(tokenizer: tokenizer)
+        self.fimMarkersSplitCleanly = ["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"].allSatisfy(tokenizer.splitsCleanly)
     }
 
     /// Errors for requests that have no countable prompt.
@@ -133,7 +137,12 @@ public struct ChatPromptCounter: Sendable {
         let suffix = request["suffix"]?.stringValue
         var reasons: [String] = []
         var total = 0
+        // The suffix is counted once, not once per prompt of a batch: a batch of many tiny prompts
+        // with one long suffix tokenized the suffix again for each (seconds for a 32 KB body, on
+        // the event loop; hours for a large one). With clean markers the sum is the same count.
+        let suffixTokens = fimMarkersSplitCleanly ? suffix.map { tokenizer.count($0) } : nil
         func text(_ s: String) -> Int {
+            if let suffixTokens { return 3 + tokenizer.count(s) + suffixTokens }
             if let suffix {
                 return tokenizer.count("<｜fim▁begin｜>" + s + "<｜fim▁hole｜>" + suffix + "<｜fim▁end｜>")
             }
@@ -381,10 +390,13 @@ struct ChatRenderer {
     /// `merge_tool_messages` then `sort_tool_results_by_call_order`.
     private func preprocess(_ messages: [Message]) -> [Message] {
         var merged: [Message] = []
+        // Whether the last merged message is a user turn that takes more blocks is not asked with
+        // `if let last = merged.last`: that copy kept its blocks shared while they were appended
+        // to, so each append copied them all (quadratic in consecutive tool or user messages).
         for msg in messages {
             if msg.role == "tool" {
                 let block = Block.toolResult(id: msg.toolCallID ?? "", content: msg.content ?? "")
-                if let last = merged.last, last.role == "user", last.blocks != nil {
+                if merged.last?.role == "user" && merged.last?.blocks != nil {
                     merged[merged.count - 1].blocks!.append(block)
                 } else {
                     var u = Message(role: "user")
@@ -393,7 +405,7 @@ struct ChatRenderer {
                 }
             } else if msg.role == "user" {
                 let block = Block.text(msg.content ?? "")
-                if let last = merged.last, last.role == "user", last.blocks != nil {
+                if merged.last?.role == "user" && merged.last?.blocks != nil {
                     merged[merged.count - 1].blocks!.append(block)
                 } else {
                     var u = Message(role: "user", content: msg.content ?? "")
@@ -456,15 +468,17 @@ struct ChatRenderer {
             messages = kept
         }
         var prompt = Self.bos
+        // Found once, not per message: per message it made a request of many turns after the
+        // last user one (or with none) quadratic, minutes for a few MB of `{"role":"assistant"}`.
+        let lastUser = Self.lastUserIndex(messages)
         for i in messages.indices {
-            prompt += render(i, messages, dropThinking: dropThinking)
+            prompt += render(i, messages, dropThinking: dropThinking, lastUser: lastUser)
         }
         return prompt
     }
 
-    private func render(_ index: Int, _ messages: [Message], dropThinking: Bool) -> String {
+    private func render(_ index: Int, _ messages: [Message], dropThinking: Bool, lastUser: Int) -> String {
         let msg = messages[index]
-        let lastUser = Self.lastUserIndex(messages)
         var prompt = ""
         if index == 0 && thinking { prompt += effort.preamble }
         let toolsText: String? = {
