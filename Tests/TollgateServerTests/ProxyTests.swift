@@ -34,7 +34,7 @@ import TollgateEngineSim
         let fixture = try await GatewayFixture.start()
         defer { Task { await fixture.stop() } }
         let plain = try await fixture.chat(#"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":5}"#)
-        #expect(plain.status == 200)
+        #expect(plain.status == 200, "\(plain.body)")
         #expect(plain.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
         #expect(plain.events.last == "[DONE]")
         let chunks = try plain.events.dropLast().map(json)
