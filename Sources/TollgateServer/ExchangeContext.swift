@@ -10,10 +10,7 @@ struct ExchangeContext {
     /// The client's body, forwarded with small splices only.
     var body: ByteBuffer
     var candidates: [Target]
-    /// The gateway's own id: the ledger's key and what engines see.
-    var requestID: String
-    /// The client's `x-request-id`, if it sent an acceptable one: echoed back and kept in the ledger.
-    var clientRequestID: String?
+    var ids: RequestIDs
     var caller: Caller
     var baseLogger: Logger
 
@@ -21,12 +18,9 @@ struct ExchangeContext {
     /// requests log nothing, and metadata costs allocations.
     var logger: Logger {
         var logger = baseLogger
-        logger[metadataKey: "tollgate.request_id"] = "\(requestID)"
-        if let clientRequestID { logger[metadataKey: "tollgate.client_request_id"] = "\(clientRequestID)" }
+        logger[metadataKey: "tollgate.request_id"] = "\(ids.own)"
+        if let client = ids.client { logger[metadataKey: "tollgate.client_request_id"] = "\(client)" }
         logger[metadataKey: "tollgate.team"] = "\(caller.team)"
         return logger
     }
-
-    /// The id the client's response carries: its own when it sent one.
-    var echoedRequestID: String { clientRequestID ?? requestID }
 }

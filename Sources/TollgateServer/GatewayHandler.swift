@@ -14,20 +14,15 @@ struct GatewayHandler: HTTPRequestHandler {
     let logger: Logger
 
     func handle(_ request: HTTPInboundRequest, responder: HTTPResponder) {
-        // Responses echo the client's id; an inference request's ledger row is keyed by one of
-        // the gateway's own (ExchangeContext), which no client can collide with.
-        let clientRequestID = RequestID.accept(request.head.headers.first(name: "x-request-id"))
-        let requestID = clientRequestID ?? RequestID.next()
-        let uri = request.head.uri
-        let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
+        let ids = RequestIDs(request.head)
+        let requestID = ids.echoed
+        let path = Self.path(request.head)
         let method = request.head.method
+        if let endpoint = Self.inferenceEndpoint(path) {
+            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            return proxy(request, endpoint: endpoint, ids: ids, responder: responder)
+        }
         switch path {
-        case "/v1/chat/completions", "/chat/completions":
-            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
-            proxy(request, endpoint: .chat, requestID: requestID, clientRequestID: clientRequestID, responder: responder)
-        case "/v1/completions", "/completions":
-            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
-            proxy(request, endpoint: .completions, requestID: requestID, clientRequestID: clientRequestID, responder: responder)
         case "/v1/models", "/models":
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
             resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
@@ -48,14 +43,14 @@ struct GatewayHandler: HTTPRequestHandler {
             state.admin.handleUsageReport(request, requestID: requestID, responder: responder)
         default:
             if path.hasPrefix("/admin/") {
-                return state.admin.handleAdmin(request, path: path, requestID: requestID, responder: responder)
+                return state.admin.handleAdmin(request, path: String(path), requestID: requestID, responder: responder)
             }
             fail(.notFound, requestID, responder)
         }
     }
 
     func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead?, responder: HTTPResponder) {
-        let requestID = head.flatMap { RequestID.accept($0.headers.first(name: "x-request-id")) } ?? RequestID.next()
+        let requestID = RequestIDs(head).echoed
         switch refusal {
         case .bodyTooLarge(let limit): fail(.bodyTooLarge(limit: limit), requestID, responder)
         case .tooManyPendingBodies: fail(.serverBusy(), requestID, responder)
@@ -68,15 +63,27 @@ struct GatewayHandler: HTTPRequestHandler {
     /// asks only when the body is large or the client waits for `100 Continue`). A key this
     /// replica has not seen yet passes: it is looked up once the body is in, as always.
     func screen(_ head: HTTPRequestHead) -> HTTPRefusal? {
-        guard head.method == .POST, Self.inferencePaths.contains(head.uri.prefix { $0 != "?" }) else { return nil }
+        guard head.method == .POST, Self.inferenceEndpoint(Self.path(head)) != nil else { return nil }
         guard let key = bearerKey(head) else { return .unauthenticated }
         if let ledger = state.ledger { return ledger.isSurelyInvalid(bearer: key) ? .unauthenticated : nil }
         return state.keys.authenticate(bearer: key) == nil ? .unauthenticated : nil
     }
 
-    private static let inferencePaths: Set<Substring> = ["/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions"]
-
     // MARK: stages
+
+    /// The request's path, without its query.
+    private static func path(_ head: HTTPRequestHead) -> Substring {
+        head.uri.prefix { $0 != "?" }
+    }
+
+    /// The inference endpoint a path names, if any.
+    private static func inferenceEndpoint(_ path: Substring) -> InferenceEndpoint? {
+        switch path {
+        case "/v1/chat/completions", "/chat/completions": .chat
+        case "/v1/completions", "/completions": .completions
+        default: nil
+        }
+    }
 
     /// The bearer key of a request, if it sent one.
     private func bearerKey(_ head: HTTPRequestHead) -> Substring? {
@@ -100,34 +107,27 @@ struct GatewayHandler: HTTPRequestHandler {
     /// The stages of an inference request, each of which may end it with an error:
     /// caller → request fields → candidate targets → prompt count → admission → proxy.
     /// Without a ledger every stage is synchronous, and then no closure is allocated on the way.
-    private func proxy(
-        _ request: HTTPInboundRequest, endpoint: InferenceEndpoint, requestID: String, clientRequestID: String?,
-        responder: HTTPResponder
-    ) {
+    private func proxy(_ request: HTTPInboundRequest, endpoint: InferenceEndpoint, ids: RequestIDs, responder: HTTPResponder) {
         guard state.ledger != nil else {
             guard let key = bearerKey(request.head), let team = state.keys.authenticate(bearer: key) else {
-                return fail(.invalidAPIKey, requestID, responder)
+                return fail(.invalidAPIKey, ids.echoed, responder)
             }
-            return proxy(
-                request, caller: Caller(configKey: team), endpoint: endpoint, requestID: requestID,
-                clientRequestID: clientRequestID, responder: responder)
+            return proxy(request, caller: Caller(configKey: team), endpoint: endpoint, ids: ids, responder: responder)
         }
         resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
             switch resolved {
             case .success(let caller):
-                proxy(
-                    request, caller: caller, endpoint: endpoint, requestID: requestID, clientRequestID: clientRequestID,
-                    responder: responder)
+                proxy(request, caller: caller, endpoint: endpoint, ids: ids, responder: responder)
             case .failure(let error):
-                fail(error, requestID, responder)
+                fail(error, ids.echoed, responder)
             }
         }
     }
 
     private func proxy(
-        _ request: HTTPInboundRequest, caller: Caller, endpoint: InferenceEndpoint, requestID: String,
-        clientRequestID: String?, responder: HTTPResponder
+        _ request: HTTPInboundRequest, caller: Caller, endpoint: InferenceEndpoint, ids: RequestIDs, responder: HTTPResponder
     ) {
+        let requestID = ids.echoed
         let parsed: InferenceRequest
         do throws(GatewayError) {
             parsed = try request.body.withUnsafeReadableBytes { bytes throws(GatewayError) in
@@ -144,9 +144,7 @@ struct GatewayHandler: HTTPRequestHandler {
             return fail(.modelNotAllowed(parsed.model), requestID, responder)
         }
         let context = ExchangeContext(
-            request: parsed, body: request.body, candidates: candidates,
-            requestID: clientRequestID == nil ? requestID : RequestID.next(), clientRequestID: clientRequestID,
-            caller: caller, baseLogger: logger)
+            request: parsed, body: request.body, candidates: candidates, ids: ids, caller: caller, baseLogger: logger)
         let account = RequestAccount(pricer: state.pricer)
         if let pricer = account.pricer {
             guard context.body.readableBytes <= RequestPricer.inlineCountLimit else {
@@ -209,7 +207,7 @@ struct GatewayHandler: HTTPRequestHandler {
                 }
             case .failure(let refusal):
                 GatewayHandler.sendError(
-                    refusal.error, requestID: context.echoedRequestID, target: nil, extraHeaders: refusal.headers, responder: responder)
+                    refusal.error, requestID: context.ids.echoed, target: nil, extraHeaders: refusal.headers, responder: responder)
             }
         }
     }

@@ -28,7 +28,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private let context: ExchangeContext
     private var request: InferenceRequest { context.request }
     private var candidates: [Target] { context.candidates }
-    private var requestID: String { context.requestID }
+    private var requestID: String { context.ids.own }
     private var logger: Logger { context.logger }
     private let responder: HTTPResponder
     private let state: GatewayState
@@ -474,7 +474,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         headers.reserveCapacity(7 + (admission?.headers.count ?? 0))
         headers.append(("content-type", contentType))
         if let extra { headers.append(extra) }
-        headers.append(("x-request-id", context.echoedRequestID))
+        headers.append(("x-request-id", context.ids.echoed))
         headers.append(("x-tollgate-target", target?.name ?? "none"))
         if let admission { headers.append(contentsOf: admission.headers) }
         if let estimate = account.estimate {
@@ -504,7 +504,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private func finishWithError(_ error: GatewayError) {
         mode = .done
         GatewayHandler.sendError(
-            error, requestID: context.echoedRequestID, target: target?.name, extraHeaders: admission?.headers ?? [], responder: responder)
+            error, requestID: context.ids.echoed, target: target?.name, extraHeaders: admission?.headers ?? [], responder: responder)
         finished(status: error.status, errorCode: error.code)
     }
 
@@ -539,7 +539,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         let usage = settlement?.usage
         let zero = Money.zero(pricer.currency)
         return UsageEvent(
-            requestID: requestID, clientRequestID: context.clientRequestID, startedAt: account.startedAt, finishedAt: now, teamID: admission.key.teamID,
+            requestID: requestID, clientRequestID: context.ids.client, startedAt: account.startedAt, finishedAt: now, teamID: admission.key.teamID,
             keyID: admission.key.id, requestedModel: request.model, target: target.name,
             endpoint: lastEndpoint.map { "\($0)" }, promptTokensEstimated: account.prompt?.tokens ?? 0,
             promptCountExact: account.prompt?.exact,

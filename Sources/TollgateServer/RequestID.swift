@@ -1,4 +1,5 @@
 import Atomics
+import NIOHTTP1
 
 /// Request ids that are unique across replicas without a syscall per request: a random
 /// per-process half and a counter, written as a UUID (`3f9a1c2e-77d0-41b5-0000-00000000002a`)
@@ -42,4 +43,19 @@ enum RequestID {
         else { return nil }
         return value
     }
+}
+
+/// A request's ids: the gateway's own, unique per request (the ledger's key, what engines see),
+/// and the client's `x-request-id` if it sent an acceptable one. Responses echo the client's, so
+/// a client's choice never becomes a key that another request could collide with.
+struct RequestIDs {
+    let own = RequestID.next()
+    let client: String?
+
+    init(_ head: HTTPRequestHead?) {
+        client = head.flatMap { RequestID.accept($0.headers.first(name: "x-request-id")) }
+    }
+
+    /// The id the response carries.
+    var echoed: String { client ?? own }
 }

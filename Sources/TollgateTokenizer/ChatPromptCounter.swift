@@ -15,14 +15,10 @@ import TollgateWire
 public struct ChatPromptCounter: Sendable {
     public let tokenizer: DeepSeekTokenizer
     let markers: LayoutMarkers
-    /// Whether the three FIM markers split cleanly (``DeepSeekTokenizer/splitsCleanly(_:)``), so
-    /// that a FIM prompt's count is the sum of its parts' and the suffix is counted once per request.
-    let fimMarkersSplitCleanly: Bool
 
     public init(tokenizer: DeepSeekTokenizer) {
         self.tokenizer = tokenizer
         self.markers = LayoutMarkers(tokenizer: tokenizer)
-        self.fimMarkersSplitCleanly = ["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"].allSatisfy(tokenizer.splitsCleanly)
     }
 
     /// Errors for requests that have no countable prompt.
@@ -140,12 +136,11 @@ public struct ChatPromptCounter: Sendable {
         // The suffix is counted once, not once per prompt of a batch: a batch of many tiny prompts
         // with one long suffix tokenized the suffix again for each (seconds for a 32 KB body, on
         // the event loop; hours for a large one). With clean markers the sum is the same count.
-        let suffixTokens = fimMarkersSplitCleanly ? suffix.map { tokenizer.count($0) } : nil
+        let fim = LayoutMarkers.fim
+        let suffixTokens = markers.fimSplitsCleanly ? suffix.map { tokenizer.count($0) } : nil
         func text(_ s: String) -> Int {
             if let suffixTokens { return 3 + tokenizer.count(s) + suffixTokens }
-            if let suffix {
-                return tokenizer.count("<｜fim▁begin｜>" + s + "<｜fim▁hole｜>" + suffix + "<｜fim▁end｜>")
-            }
+            if let suffix { return tokenizer.count(fim.begin + s + fim.hole + suffix + fim.end) }
             return tokenizer.count(s)
         }
         if suffix != nil { reasons.append("fill-in-the-middle layout assumed") }

@@ -38,6 +38,10 @@ struct LayoutMarkers: Sendable {
     let clean: [[UInt8]]
     /// The byte every clean marker starts with (`<` in the shipped vocabulary), nil if they differ.
     let cleanLead: UInt8?
+    /// Fill-in-the-middle, `begin{prompt}hole{suffix}end`; when all three split cleanly a FIM
+    /// prompt counts as its prompt, its suffix and three.
+    static let fim = (begin: "<｜fim▁begin｜>", hole: "<｜fim▁hole｜>", end: "<｜fim▁end｜>")
+    let fimSplitsCleanly: Bool
 
     init(tokenizer: DeepSeekTokenizer) {
         bos = Marker(ChatRenderer.bos, tokenizer)
@@ -58,6 +62,7 @@ struct LayoutMarkers: Sendable {
         }
         let standsAlone = preamblesEndCleanly && [bos, user, assistant, thinkStart, thinkEnd].allSatisfy(\.splitsCleanly)
         aroundLoneUserTurn = standsAlone ? (chat: 4, thinking: 4 + effortHighTokens) : nil
+        fimSplitsCleanly = [Self.fim.begin, Self.fim.hole, Self.fim.end].allSatisfy(tokenizer.splitsCleanly)
     }
 }
 

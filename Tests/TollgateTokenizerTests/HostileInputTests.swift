@@ -45,7 +45,7 @@ import Testing
     /// A batch of many tiny prompts with one long FIM suffix: the suffix was tokenized once per
     /// prompt (a body under the inline-count limit took seconds on the event loop).
     @Test func aLongSuffixIsCountedOnceForABatchOfPrompts() throws {
-        #expect(Self.counter.fimMarkersSplitCleanly)
+        #expect(Self.counter.markers.fimSplitsCleanly)
         let suffix = String(repeating: "word ", count: 12_000)
         let prompts = Array(repeating: #""""#, count: 4_000).joined(separator: ",")
         let request = try JSONValue.parse(#"{"prompt":[\#(prompts)],"suffix":"\#(suffix)"}"#)
