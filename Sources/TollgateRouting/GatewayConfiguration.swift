@@ -25,6 +25,10 @@ public struct GatewayConfiguration: Sendable {
     /// closes (`timeouts.client_idle_ms`): idle keep-alive connections, requests stopped halfway.
     public var clientIdleTimeoutMs: Int = 60_000
     public var healthIntervalMs: Int = 2000
+    /// How long one probe may take (`health.timeout_ms`); nil: the larger of `connect_ms` and 1 s.
+    public var healthTimeoutMs: Int?
+    /// How many probes in a row must disagree with an endpoint's state to change it.
+    public var probeThresholds = ProbeThresholds()
     /// The price book (`pricing.price_book`), resolved against the configuration file's folder.
     public var priceBookPath: String?
     /// Slots of the table of long texts counted before (`pricing.repeated_text_slots`); 0 turns it off.
@@ -38,6 +42,9 @@ public struct GatewayConfiguration: Sendable {
     public var file: String = ""
 
     public init() {}
+
+    /// The deadline of one health probe, connecting included.
+    public var probeTimeoutMs: Int { healthTimeoutMs ?? max(connectTimeoutMs, 1000) }
 
     /// Reads and checks a configuration file. Errors name the file, the line and the reason.
     /// `environment` supplies the API keys named by `api_key_env`.
@@ -77,8 +84,11 @@ public struct GatewayConfiguration: Sendable {
             if let value = timeouts.optional("client_idle_ms") { config.clientIdleTimeoutMs = try value.int(in: 1...86_400_000) }
         }
         if let health = try top.optional("health")?.mapping() {
-            try health.allowOnly(["interval_ms"])
+            try health.allowOnly(["interval_ms", "timeout_ms", "unhealthy_after", "healthy_after"])
             if let value = health.optional("interval_ms") { config.healthIntervalMs = try value.int(in: 50...600_000) }
+            if let value = health.optional("timeout_ms") { config.healthTimeoutMs = try value.int(in: 1...600_000) }
+            if let value = health.optional("unhealthy_after") { config.probeThresholds.unhealthyAfter = try value.int(in: 1...100) }
+            if let value = health.optional("healthy_after") { config.probeThresholds.healthyAfter = try value.int(in: 1...100) }
         }
         if let pricing = try top.optional("pricing")?.mapping() {
             try pricing.allowOnly(["price_book", "repeated_text_slots", "watch_ms"])

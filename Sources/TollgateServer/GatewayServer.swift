@@ -57,7 +57,7 @@ public final class GatewayServer: Sendable {
             adminToken: adminToken, logger: logger)
         let prober = HealthProber(
             targets: configuration.targets, client: client, eventLoop: group.next(),
-            timeout: .milliseconds(Int64(max(configuration.connectTimeoutMs, 1000))), logger: logger)
+            timeout: .milliseconds(Int64(configuration.probeTimeoutMs)), thresholds: configuration.probeThresholds, logger: logger)
         // Know the engines' health before the first request.
         await prober.probeAll()
         let interval = UInt64(configuration.healthIntervalMs) * 1_000_000

@@ -6,21 +6,27 @@ import TollgateRouting
 
 /// Probes every endpoint on an interval and marks it up or down.
 ///
-/// Pool engines answer `GET /health` (vLLM, SGLang, llama.cpp); the upstream API is probed with
-/// `GET {base}/models`, where any HTTP answer (even 401) proves it is reachable. Between probes
-/// the proxy marks an endpoint down on its own when a connection is refused.
+/// Pool engines answer `GET /health` (vLLM, SGLang); llama.cpp and the upstream API are probed
+/// with `GET {base}/models`, where for the API any HTTP answer (even 401) proves it is reachable.
+/// An endpoint changes state after `thresholds` probes in a row say so (``Endpoint/recordProbe``).
+/// Between probes the proxy marks an endpoint down on its own when a connection is refused.
 final class HealthProber: Sendable {
     private let targets: [Target]
     private let client: UpstreamClient
     private let eventLoop: EventLoop
     private let logger: Logger
     private let timeout: TimeAmount
+    private let thresholds: ProbeThresholds
 
-    init(targets: [Target], client: UpstreamClient, eventLoop: EventLoop, timeout: TimeAmount, logger: Logger) {
+    init(
+        targets: [Target], client: UpstreamClient, eventLoop: EventLoop, timeout: TimeAmount, thresholds: ProbeThresholds,
+        logger: Logger
+    ) {
         self.targets = targets
         self.client = client
         self.eventLoop = eventLoop
         self.timeout = timeout
+        self.thresholds = thresholds
         self.logger = logger
     }
 
@@ -68,10 +74,13 @@ final class HealthProber: Sendable {
             // The API answers 401 to a bad key: still reachable, and the key problem shows per request.
             healthy = status != nil && status! < 500
         }
-        if endpoint.setHealthy(healthy) {
-            logger.notice(
-                healthy ? "endpoint up" : "endpoint down",
-                metadata: ["tollgate.target": "\(target.name)", "tollgate.endpoint": "\(endpoint)", "tollgate.status": "\(status.map(String.init) ?? "unreachable")"])
+        let metadata: Logger.Metadata = [
+            "tollgate.target": "\(target.name)", "tollgate.endpoint": "\(endpoint)", "tollgate.status": "\(status.map(String.init) ?? "unreachable")",
+        ]
+        if endpoint.recordProbe(healthy: healthy, thresholds: thresholds) {
+            logger.notice(healthy ? "endpoint up" : "endpoint down", metadata: metadata)
+        } else if healthy != endpoint.isHealthy {
+            logger.info(healthy ? "good probe of a down endpoint" : "failed probe of an up endpoint", metadata: metadata)
         }
     }
 }

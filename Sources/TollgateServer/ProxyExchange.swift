@@ -219,7 +219,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
             if error.beforeResponse && (error.kind == .connectFailed || error.kind == .connectionClosed) {
                 if error.kind == .connectFailed {
                     connectFailures += 1
-                    if let failedEndpoint, failedEndpoint.setHealthy(false) {
+                    if let failedEndpoint, failedEndpoint.markDown() {
                         logger.warning("endpoint marked down", metadata: ["tollgate.endpoint": "\(failedEndpoint)", "tollgate.error": "\(error)"])
                     }
                 }
