@@ -3,7 +3,7 @@ import Foundation
 import TollgateConfig
 import TollgateHTTP
 
-/// Everything `tollgate serve` reads from its YAML file (see docs/CONFIGURATION.md).
+/// Everything `tollgate serve` reads from its YAML file (README, "Configuration reference").
 public struct GatewayConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
