@@ -13,7 +13,13 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         /// Refused (body over a limit): the rest is read and dropped, the answer goes out at `.end`.
         case discarding(HTTPRequestHead, HTTPRefusal)
         case responding(HTTPResponder)
+        /// Answered at the head and our side shut: whatever body the client sends after all is
+        /// read and dropped until its end, then the connection closes.
+        case lingering
     }
+
+    /// How long a refused client may go on sending before the connection closes anyway.
+    static let lingerTime = TimeAmount.seconds(5)
 
     private let handler: any HTTPRequestHandler
     private let maxBodyBytes: Int
@@ -28,6 +34,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// The drain loop is running further up the stack: a response that ends inside it (one
     /// answered at once) leaves the next request to that loop instead of nesting another.
     private var isDraining = false
+    /// The answer being written refuses a client waiting to send its body: linger after it.
+    private var lingersAfterAnswer = false
 
     init(handler: any HTTPRequestHandler, maxBodyBytes: Int, pendingBodies: PendingBodyBudget) {
         self.handler = handler
@@ -77,6 +85,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if case .lingering = state {
+            if case .end = part { context.close(promise: nil) }
+            return
+        }
         switch part {
         case .head(let head):
             let length = head.headers.first(name: "content-length").flatMap(Int.init)
@@ -88,9 +100,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 refusal = handler.screen(head)
             }
             if let refusal, waitsToSend {
-                // The client has not sent the body and will not: answer now, then close.
+                // The client has not sent the body and should not: answer now, then linger in case
+                // it sends it anyway.
                 let responder = HTTPResponder(connection: self, keepAlive: false)
                 state = .responding(responder)
+                lingersAfterAnswer = true
                 handler.refuse(refusal, head: head, responder: responder)
             } else if let refusal {
                 state = .discarding(head, refusal)
@@ -130,7 +144,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 let responder = HTTPResponder(connection: self, keepAlive: false)
                 state = .responding(responder)
                 handler.refuse(refusal, head: head, responder: responder)
-            case .idle, .responding:
+            case .idle, .responding, .lingering:
                 break
             }
         }
@@ -176,7 +190,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         // Bytes the parser cannot read get an answer unless one is under way; the decoder closes
         // the connection after it.
         if error is HTTPParserError {
-            if case .responding = state {} else {
+            switch state {
+            case .responding, .lingering: break
+            default:
                 let responder = HTTPResponder(connection: self, keepAlive: false)
                 state = .responding(responder)
                 return handler.refuse(.malformed(reason: "\(error)"), head: nil, responder: responder)
@@ -202,6 +218,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             if !queued.isEmpty { drainQueue() }
+        } else if lingersAfterAnswer {
+            // Closing with body bytes still arriving would answer them with a reset, which can
+            // wipe out the answer before the client reads it. Shut our side only, read on.
+            state = .lingering
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [context] _ in
+                context?.close(mode: .output, promise: nil)
+                context?.eventLoop.scheduleTask(in: Self.lingerTime) { context?.close(promise: nil) }
+            }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [context] _ in
                 context?.close(promise: nil)

@@ -46,6 +46,29 @@ import TollgateLedger
         #expect(try await session.waitForClose())
     }
 
+    /// A client may send its body after all, without waiting (its wait for `100 Continue` ran out
+    /// as the refusal came). The gateway shuts only its own side after the answer and reads the body
+    /// to its end before closing: a socket closed with bytes still arriving answers them with a
+    /// reset, which can wipe out the answer before the client reads it.
+    @Test func aRefusedClientThatSendsItsBodyAnywayIsNotReset() async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        let session = try await RawSession.open(port: fixture.gateway.port, halfClosable: true)
+        defer { session.close() }
+        let length = 2 << 20
+        try await session.send(Self.head(key: "sk-not-a-key", length: length))
+        let answer = try await session.read(until: { $0.hasSuffix("}}") })
+        #expect(answer.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(answer.prefix(300))")
+        #expect(try await session.waitForEndOfInput(), "the gateway did not end its side after the answer")
+        try await session.send(String(repeating: " ", count: length))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(session.errors.isEmpty, "\(session.errors)")
+        // With the body's end read, the gateway closed at once, not after the linger time: one
+        // more byte now meets a closed socket.
+        try? await session.send("x")
+        #expect(try await session.waitForClose(within: .seconds(2)))
+    }
+
     @Test func anOversizedBodyWaitingToBeSentIsRefusedBeforeIt() async throws {
         let fixture = try await GatewayFixture.start(maxBodyBytes: 1 << 20)
         defer { Task { await fixture.stop() } }
@@ -83,9 +106,11 @@ final class RawSession: Sendable {
         self.collector = collector
     }
 
-    static func open(port: Int) async throws -> RawSession {
+    /// `halfClosable`: the connection stays open for sending after the server ended its side.
+    static func open(port: Int, halfClosable: Bool = false) async throws -> RawSession {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: halfClosable)
             .channelInitializer { $0.pipeline.addHandler(collector) }
             .connect(host: "127.0.0.1", port: port).get()
         return RawSession(channel: channel, collector: collector)
@@ -102,20 +127,41 @@ final class RawSession: Sendable {
         return collector.text
     }
 
-    /// Whether the server closed the connection within 5 s.
-    func waitForClose() async throws -> Bool {
-        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+    /// Whether the server closed the connection within `time`.
+    func waitForClose(within time: Duration = .seconds(5)) async throws -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: time)
         while !collector.closed, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         return collector.closed
     }
+
+    /// Whether the server ended its side (or the whole connection) within 5 s.
+    func waitForEndOfInput() async throws -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+        while !collector.inputEnded, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        return collector.inputEnded
+    }
+
+    /// Errors the connection met, such as a reset.
+    var errors: [String] { collector.errors }
 
     func close() { channel.close(promise: nil) }
 
     private final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
-        private let state = NIOLockedValueBox((text: "", closed: false))
+        private let state = NIOLockedValueBox((text: "", closed: false, inputEnded: false, errors: [String]()))
         var text: String { state.withLockedValue { $0.text } }
         var closed: Bool { state.withLockedValue { $0.closed } }
+        var inputEnded: Bool { state.withLockedValue { $0.inputEnded || $0.closed } }
+        var errors: [String] { state.withLockedValue { $0.errors } }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case ChannelEvent.inputClosed = event { state.withLockedValue { $0.inputEnded = true } }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            state.withLockedValue { $0.errors.append("\(error)") }
+            context.close(promise: nil)
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let received = String(buffer: unwrapInboundIn(data))
