@@ -10,8 +10,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private enum State {
         case idle
         case receiving(HTTPRequestHead, ByteBuffer)
-        /// Refused (body over a limit): the rest is read and dropped, the answer goes out at `.end`.
-        case discarding(HTTPRequestHead, HTTPRefusal)
+        /// Refused (body over a limit, or a bad key at the head): the rest is read and dropped, and
+        /// the answer goes out at `.end`, or once `dropped` passes `maxBodyBytes` (a body that
+        /// never ends must not keep the connection reading forever).
+        case discarding(HTTPRequestHead, HTTPRefusal, dropped: Int)
         case responding(HTTPResponder)
         /// Answered at the head and our side shut: whatever body the client sends after all is
         /// read and dropped until its end, then the connection closes.
@@ -102,12 +104,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             if let refusal, waitsToSend {
                 // The client has not sent the body and should not: answer now, then linger in case
                 // it sends it anyway.
-                let responder = HTTPResponder(connection: self, keepAlive: false)
-                state = .responding(responder)
-                lingersAfterAnswer = true
-                handler.refuse(refusal, head: head, responder: responder)
+                refuse(refusal, head: head, lingering: true)
             } else if let refusal {
-                state = .discarding(head, refusal)
+                state = .discarding(head, refusal, dropped: 0)
             } else {
                 if waitsToSend {
                     context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
@@ -119,15 +118,22 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             case .receiving(let head, var body):
                 if body.readableBytes + part.readableBytes > maxBodyBytes {
                     releaseHeldBody()
-                    state = .discarding(head, .bodyTooLarge(limit: maxBodyBytes))
+                    state = .discarding(head, .bodyTooLarge(limit: maxBodyBytes), dropped: 0)
                 } else if !pendingBodies.take(part.readableBytes) {
                     releaseHeldBody()
-                    state = .discarding(head, .tooManyPendingBodies(limit: pendingBodies.limit))
+                    state = .discarding(head, .tooManyPendingBodies(limit: pendingBodies.limit), dropped: 0)
                 } else {
                     heldBodyBytes += part.readableBytes
                     state = .idle  // drop the reference so the append does not copy
                     body.writeBuffer(&part)
                     state = .receiving(head, body)
+                }
+            case .discarding(let head, let refusal, let dropped):
+                let total = dropped + part.readableBytes
+                if total > maxBodyBytes {
+                    refuse(refusal, head: head, lingering: true)
+                } else {
+                    state = .discarding(head, refusal, dropped: total)
                 }
             default:
                 break
@@ -139,15 +145,22 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 let responder = HTTPResponder(connection: self, keepAlive: head.isKeepAlive)
                 state = .responding(responder)
                 handler.handle(HTTPInboundRequest(head: head, body: body), responder: responder)
-            case .discarding(let head, let refusal):
+            case .discarding(let head, let refusal, _):
                 // The body was not kept, so the connection cannot be trusted for the next request.
-                let responder = HTTPResponder(connection: self, keepAlive: false)
-                state = .responding(responder)
-                handler.refuse(refusal, head: head, responder: responder)
+                refuse(refusal, head: head, lingering: false)
             case .idle, .responding, .lingering:
                 break
             }
         }
+    }
+
+    /// Answers `refusal` and closes the connection after it. `lingering`: the request's body may
+    /// still be arriving, so only our side is shut and the rest is read and dropped first.
+    private func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead, lingering: Bool) {
+        let responder = HTTPResponder(connection: self, keepAlive: false)
+        state = .responding(responder)
+        lingersAfterAnswer = lingering
+        handler.refuse(refusal, head: head, responder: responder)
     }
 
     /// Bodies above this size (or of unknown size) are worth screening before they are read.

@@ -69,6 +69,30 @@ import TollgateLedger
         #expect(try await session.waitForClose(within: .seconds(2)))
     }
 
+    /// A refused body is dropped as it arrives, but not forever: past `limits.max_body_bytes`
+    /// of dropped bytes the refusal goes out without waiting for an end that may never come.
+    @Test func aRefusedBodyThatDoesNotEndIsAnsweredPastTheLimit() async throws {
+        let fixture = try await GatewayFixture.start(maxBodyBytes: 1 << 20)
+        defer { Task { await fixture.stop() } }
+        let session = try await RawSession.open(port: fixture.gateway.port, halfClosable: true)
+        defer { session.close() }
+        try await session.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-not-a-key\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n")
+        let chunk = String(64 << 10, radix: 16) + "\r\n" + String(repeating: " ", count: 64 << 10) + "\r\n"
+        for _ in 0..<8 { try await session.send(chunk) }
+        #expect(session.text.isEmpty, "answered before the limit: \(session.text.prefix(200))")
+        for _ in 0..<12 { try await session.send(chunk) }
+        let answer = try await session.read(until: { $0.hasSuffix("}}") })
+        #expect(answer.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(answer.prefix(300))")
+        // The body's end, when it comes, closes the connection cleanly.
+        try await session.send("0\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(session.errors.isEmpty, "\(session.errors)")
+        try? await session.send("x")
+        #expect(try await session.waitForClose(within: .seconds(2)))
+    }
+
     @Test func anOversizedBodyWaitingToBeSentIsRefusedBeforeIt() async throws {
         let fixture = try await GatewayFixture.start(maxBodyBytes: 1 << 20)
         defer { Task { await fixture.stop() } }
@@ -143,6 +167,9 @@ final class RawSession: Sendable {
 
     /// Errors the connection met, such as a reset.
     var errors: [String] { collector.errors }
+
+    /// Everything received so far.
+    var text: String { collector.text }
 
     func close() { channel.close(promise: nil) }
 
