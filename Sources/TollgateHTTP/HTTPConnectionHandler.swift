@@ -15,8 +15,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         /// never ends must not keep the connection reading forever).
         case discarding(HTTPRequestHead, HTTPRefusal, dropped: Int)
         case responding(HTTPResponder)
-        /// Answered at the head and our side shut: whatever body the client sends after all is
-        /// read and dropped until its end, then the connection closes.
+        /// Refused while its body may still be arriving, answered, and our side shut: the rest of
+        /// the body is read and dropped until its end, then the connection closes.
         case lingering
     }
 
@@ -156,7 +156,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Answers `refusal` and closes the connection after it. `lingering`: the request's body may
     /// still be arriving, so only our side is shut and the rest is read and dropped first.
-    private func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead, lingering: Bool) {
+    private func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead?, lingering: Bool) {
         let responder = HTTPResponder(connection: self, keepAlive: false)
         state = .responding(responder)
         lingersAfterAnswer = lingering
@@ -205,10 +205,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         if error is HTTPParserError {
             switch state {
             case .responding, .lingering: break
-            default:
-                let responder = HTTPResponder(connection: self, keepAlive: false)
-                state = .responding(responder)
-                return handler.refuse(.malformed(reason: "\(error)"), head: nil, responder: responder)
+            default: return refuse(.malformed(reason: "\(error)"), head: nil, lingering: false)
             }
         }
         // Resets and broken pipes end the connection; the responder hears it via channelInactive.
