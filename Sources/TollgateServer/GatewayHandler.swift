@@ -19,7 +19,7 @@ struct GatewayHandler: HTTPRequestHandler {
         let path = Self.path(request.head)
         let method = request.head.method
         if let endpoint = Self.inferenceEndpoint(path) {
-            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), endpoint, requestID, responder) }
             return proxy(request, endpoint: endpoint, ids: ids, responder: responder)
         }
         switch path {
@@ -51,12 +51,15 @@ struct GatewayHandler: HTTPRequestHandler {
 
     func refuse(_ refusal: HTTPRefusal, head: HTTPRequestHead?, responder: HTTPResponder) {
         let requestID = RequestIDs(head).echoed
+        let error: GatewayError
         switch refusal {
-        case .bodyTooLarge(let limit): fail(.bodyTooLarge(limit: limit), requestID, responder)
-        case .tooManyPendingBodies: fail(.serverBusy(), requestID, responder)
-        case .malformed(let reason): fail(.invalidRequest("The request is not valid HTTP/1.1 (\(reason))."), requestID, responder)
-        case .unauthenticated: fail(.invalidAPIKey, requestID, responder)
+        case .bodyTooLarge(let limit): error = .bodyTooLarge(limit: limit)
+        case .tooManyPendingBodies: error = .serverBusy()
+        case .malformed(let reason): error = .invalidRequest("The request is not valid HTTP/1.1 (\(reason)).")
+        case .unauthenticated: error = .invalidAPIKey
         }
+        guard let head, let endpoint = Self.inferenceEndpoint(Self.path(head)) else { return fail(error, requestID, responder) }
+        fail(error, endpoint, requestID, responder)
     }
 
     /// An inference request whose key is surely bad is refused before its body is read (the server
@@ -110,7 +113,7 @@ struct GatewayHandler: HTTPRequestHandler {
     private func proxy(_ request: HTTPInboundRequest, endpoint: InferenceEndpoint, ids: RequestIDs, responder: HTTPResponder) {
         guard state.ledger != nil else {
             guard let key = bearerKey(request.head), let team = state.keys.authenticate(bearer: key) else {
-                return fail(.invalidAPIKey, ids.echoed, responder)
+                return fail(.invalidAPIKey, endpoint, ids.echoed, responder)
             }
             return proxy(request, caller: Caller(configKey: team), endpoint: endpoint, ids: ids, responder: responder)
         }
@@ -119,7 +122,7 @@ struct GatewayHandler: HTTPRequestHandler {
             case .success(let caller):
                 proxy(request, caller: caller, endpoint: endpoint, ids: ids, responder: responder)
             case .failure(let error):
-                fail(error, ids.echoed, responder)
+                fail(error, endpoint, ids.echoed, responder)
             }
         }
     }
@@ -135,13 +138,13 @@ struct GatewayHandler: HTTPRequestHandler {
                 try InferenceRequest.parse(bytes, endpoint: endpoint, recordingTurns: state.pricing != nil)
             }
         } catch {
-            return fail(error, requestID, responder)
+            return fail(error, endpoint, requestID, responder)
         }
         guard let candidates = state.targetsByModel[parsed.model] else {
-            return fail(.modelNotFound(parsed.model), requestID, responder)
+            return fail(.modelNotFound(parsed.model), endpoint, requestID, responder)
         }
         guard caller.allows(model: parsed.model) else {
-            return fail(.modelNotAllowed(parsed.model), requestID, responder)
+            return fail(.modelNotAllowed(parsed.model), endpoint, requestID, responder)
         }
         let context = ExchangeContext(
             request: parsed, body: request.body, candidates: candidates, ids: ids, caller: caller, baseLogger: logger)
@@ -206,6 +209,7 @@ struct GatewayHandler: HTTPRequestHandler {
                     next(admission)
                 }
             case .failure(let refusal):
+                state.metrics.recordRefused(context.request.endpoint, status: refusal.error.status)
                 GatewayHandler.sendError(
                     refusal.error, requestID: context.ids.echoed, target: nil, extraHeaders: refusal.headers, responder: responder)
             }
@@ -225,6 +229,12 @@ struct GatewayHandler: HTTPRequestHandler {
 
     private func fail(_ error: GatewayError, _ requestID: String, _ responder: HTTPResponder) {
         GatewayHandler.sendError(error, requestID: requestID, target: nil, responder: responder)
+    }
+
+    /// An inference request answered before it reached a target: counted for `/admin/metrics`.
+    private func fail(_ error: GatewayError, _ route: InferenceEndpoint, _ requestID: String, _ responder: HTTPResponder) {
+        state.metrics.recordRefused(route, status: error.status)
+        fail(error, requestID, responder)
     }
 
     /// An error before any byte of the answer went out: the envelope with its status.

@@ -24,14 +24,18 @@ final class GatewayState: Sendable {
     let ledger: LedgerAdmission?
     /// The admin API and team usage reports (`/admin/...`, `/v1/usage/report`).
     let admin: AdminAPI
+    /// Request counters for `/admin/metrics`.
+    let metrics: GatewayMetrics
 
     init(
         configuration: GatewayConfiguration, client: UpstreamClient, pricing: CurrentPricer?, ledger: LedgerAdmission?, createdAt: Int,
         adminToken: String? = nil, logger: Logger = Logger(label: "tollgate")
     ) {
         self.configuration = configuration
+        let metrics = GatewayMetrics(targets: configuration.targets)
+        self.metrics = metrics
         self.admin = AdminAPI(
-            token: AdminToken(adminToken), ledger: ledger, pricing: pricing, logger: logger)
+            token: AdminToken(adminToken), ledger: ledger, pricing: pricing, metrics: metrics, logger: logger)
         self.pricing = pricing
         self.ledger = ledger
         self.keys = KeyTable(configuration.teams)

@@ -5,6 +5,7 @@ import NIOHTTP1
 import TollgateHTTP
 import TollgateLedger
 import TollgateMoney
+import TollgatePricing
 import TollgateRouting
 import TollgateTokenizer
 import TollgateWire
@@ -518,6 +519,11 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if let admission, let ledger = state.ledger {
             ledger.finish(admission, event: usageEvent(admission, status: status, errorCode: errorCode), settlement: settlement)
         }
+        let startedAt = account.startedAt
+        state.metrics.recordFinished(
+            request.endpoint, target: target, status: status, seconds: Date().timeIntervalSince(startedAt),
+            firstByteSeconds: firstByteAt.map { $0.timeIntervalSince(startedAt) },
+            usage: settlement?.usage ?? account.reported.map(MeteredUsage.init), cost: settlement?.cost?.money)
         guard context.baseLogger.logLevel <= .debug else { return }
         logger.debug(
             "request finished",

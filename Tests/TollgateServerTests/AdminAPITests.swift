@@ -28,7 +28,7 @@ import TollgateTokenizer
             let teamKey = try await stack.ledger.keyStore.create(NewKey(team: "alpha")).plaintext
             // The team key is a working key on the data path...
             #expect(try await stack.chat(key: teamKey).status == 200)
-            for path in ["/admin/keys", "/admin/reports", "/admin/teams/alpha", "/admin/stats", "/admin/openapi.json"] {
+            for path in ["/admin/keys", "/admin/reports", "/admin/teams/alpha", "/admin/stats", "/admin/metrics", "/admin/openapi.json"] {
                 let missing = try await stack.get(path, headers: [])
                 #expect(missing.status == 401, "\(path) without a token")
                 #expect(errorCode(missing.body) == "invalid_admin_token")

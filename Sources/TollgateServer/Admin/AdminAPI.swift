@@ -22,6 +22,8 @@ struct AdminAPI: Sendable {
     let ledger: LedgerAdmission?
     /// The price book in force and its reload; nil without a price book.
     let pricing: CurrentPricer?
+    /// This process's request counters (`/admin/metrics`).
+    let metrics: GatewayMetrics
     let logger: Logger
 
     /// The price book's currency, in which budgets are kept (a reload cannot change it).
@@ -34,7 +36,7 @@ struct AdminAPI: Sendable {
     static let routes: [(method: HTTPMethod, path: String)] = [
         (.POST, "/admin/keys"), (.GET, "/admin/keys"), (.GET, "/admin/keys/{key}"), (.DELETE, "/admin/keys/{key}"),
         (.POST, "/admin/keys/{key}/revoke"), (.GET, "/admin/teams/{team}"), (.PUT, "/admin/teams/{team}"),
-        (.GET, "/admin/reports"), (.GET, "/admin/count-accuracy"), (.GET, "/admin/stats"), (.GET, "/admin/price-book"), (.POST, "/admin/price-book/reload"),
+        (.GET, "/admin/reports"), (.GET, "/admin/count-accuracy"), (.GET, "/admin/stats"), (.GET, "/admin/metrics"), (.GET, "/admin/price-book"), (.POST, "/admin/price-book/reload"),
         (.GET, "/admin/openapi.json"), (.GET, "/v1/usage/report"),
     ]
 
@@ -63,6 +65,15 @@ struct AdminAPI: Sendable {
         if segments == ["stats"] {
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
             return send(Reply(status: .ok, body: AdminJSON.bytes(stats), noStore: true), requestID, responder)
+        }
+        if segments == ["metrics"] {
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            let text = metrics.exposition(currency: pricing?.pricer.currency)
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "text/plain; version=0.0.4; charset=utf-8")
+            headers.add(name: "x-request-id", value: requestID)
+            headers.add(name: "cache-control", value: "no-store")
+            return responder.send(status: .ok, headers: headers, body: ByteBuffer(string: text))
         }
         if segments.first == "price-book" {
             return handlePriceBook(segments, method: method, requestID: requestID, responder: responder)
