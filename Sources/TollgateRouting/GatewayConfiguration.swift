@@ -115,8 +115,9 @@ public struct GatewayConfiguration: Sendable {
         guard !targetNodes.isEmpty else { throw targetsNode.error("at least one target is required") }
         var names = Set<String>()
         for node in targetNodes {
-            let target = try parseTarget(node, environment: environment)
+            var target = try parseTarget(node, environment: environment)
             guard names.insert(target.name).inserted else { throw node.error("duplicate target name '\(target.name)'") }
+            target.position = config.targets.count
             config.targets.append(target)
         }
         return config

@@ -31,6 +31,8 @@ public struct Target: Sendable {
     public var upstreamAPIKey: String?
     /// Most requests in flight to this target at once (the API's account concurrency).
     public var maxConcurrency: Int?
+    /// Its place in the configuration's list of targets, from 0: an index for per-target tables.
+    public var position = 0
 
     public init(
         name: String, kind: Kind, engine: EngineKind, models: [String: String], modelOrder: [String],

@@ -73,6 +73,28 @@ import TollgateMoney
         #expect(errorCode(refused.body) == "invalid_admin_token")
     }
 
+    /// Each thread writes its own block without a locked instruction; the sum over blocks is
+    /// still exact, also for threads that have ended.
+    @Test func countersAddedFromManyThreadsSumExactly() {
+        let counters = ShardedCounters(count: 3)
+        let done = DispatchGroup()
+        for worker in 0..<8 {
+            done.enter()
+            Thread {
+                for _ in 0..<20_000 {
+                    counters.add(0)
+                    counters.add(2, worker)
+                }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        counters.add(1, 5)
+        #expect(counters.sum(0) == 8 * 20_000)
+        #expect(counters.sum(1) == 5)
+        #expect(counters.sum(2) == 20_000 * (0..<8).reduce(0, +))
+    }
+
     @Test func labelValuesAreEscaped() {
         #expect(GatewayMetrics.escape(#"a"b\c"# + "\nd") == #"a\"b\\c\nd"#)
     }

@@ -19,20 +19,19 @@ final class GatewayMetrics: Sendable {
     let targets: [Target]
     /// Label of each target slot: the targets in configuration order, then `none`.
     private let targetNames: [String]
-    private let slotOfTarget: [String: Int]
     private let layout: Layout
     private let counters: ShardedCounters
 
     init(targets: [Target]) {
         self.targets = targets
         targetNames = targets.map(\.name) + ["none"]
-        slotOfTarget = Dictionary(targets.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        precondition(targets.enumerated().allSatisfy { $0.offset == $0.element.position }, "targets out of their configuration order")
         layout = Layout(targetSlots: targetNames.count)
         counters = ShardedCounters(count: layout.count)
     }
 
     private func slot(_ target: Target?) -> Int {
-        target.flatMap { slotOfTarget[$0.name] } ?? targetNames.count - 1
+        target?.position ?? targetNames.count - 1
     }
 
     /// A request answered before it reached a target (a bad key, a bad body, a refused budget).

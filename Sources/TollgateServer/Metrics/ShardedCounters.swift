@@ -1,4 +1,5 @@
 import Atomics
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -8,53 +9,66 @@ import Darwin
 
 /// A fixed set of integer counters that every event loop adds to and a scrape sums.
 ///
-/// Each thread adds to its own shard (chosen by a hash of the thread's id), 128 bytes apart from
-/// the others, so two event loops counting the same request kind do not pass one cache line back
-/// and forth on every request. Two threads that happen to share a shard only share its line.
+/// Each thread that counts gets its own block of the counters, found through a thread-specific
+/// key, and is the only one to write it: an add is a plain load and store, with no locked
+/// instruction and no cache line shared with another event loop. A scrape sums every block ever
+/// made (a block outlives its thread, so nothing counted is lost).
 final class ShardedCounters: Sendable {
-    private static let shardBits = 4
-    private static let shards = 1 << shardBits
-    /// Counters per shard, rounded up to whole 128-byte blocks.
-    private let stride: Int
     let count: Int
-    // Written only through atomics; freed never (one per gateway, for the life of the process).
-    nonisolated(unsafe) private let storage: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>
+    /// Counters per block, rounded up to whole 128-byte lines.
+    private let stride: Int
+    private let key: pthread_key_t
+    /// Every block made so far, for the scrape; freed with the counters.
+    private let blocks = Mutex<[UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>]>([])
 
     init(count: Int) {
         self.count = count
         self.stride = (count + 15) & ~15
-        let total = stride * Self.shards
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: total * MemoryLayout<UnsafeAtomic<Int>.Storage>.stride, alignment: 128)
-        storage = raw.bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: total)
-        storage.initialize(repeating: UnsafeAtomic<Int>.Storage(0), count: total)
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create failed: \(status)")
+        self.key = key
     }
 
     deinit {
-        storage.deinitialize(count: stride * Self.shards)
-        storage.deallocate()
+        pthread_key_delete(key)
+        blocks.withLock { blocks in
+            for block in blocks {
+                block.deinitialize(count: stride)
+                block.deallocate()
+            }
+        }
     }
 
+    /// Adds `amount` to counter `index` in this thread's block.
     @inline(__always)
     func add(_ index: Int, _ amount: Int = 1) {
         precondition(index >= 0 && index < count, "counter \(index) of \(count)")
-        let atomic = UnsafeAtomic<Int>(at: storage + Self.shardOfThisThread() * stride + index)
-        atomic.wrappingIncrement(by: amount, ordering: .relaxed)
+        // Only this thread writes its block, so a load and a store are an exact add.
+        let counter = UnsafeAtomic<Int>(at: block() + index)
+        counter.store(counter.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
     }
 
-    /// The counter's total over every shard.
+    /// The counter's total over every thread.
     func sum(_ index: Int) -> Int {
-        var total = 0
-        for shard in 0..<Self.shards {
-            total &+= UnsafeAtomic<Int>(at: storage + shard * stride + index).load(ordering: .relaxed)
+        blocks.withLock { blocks in
+            blocks.reduce(0) { $0 &+ UnsafeAtomic<Int>(at: $1 + index).load(ordering: .relaxed) }
         }
-        return total
     }
 
     @inline(__always)
-    private static func shardOfThisThread() -> Int {
-        // pthread_t is the address of the thread's control block: multiply to spread its bits.
-        let id = UInt64(UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))))
-        return Int(truncatingIfNeeded: (id &* 0x9E37_79B9_7F4A_7C15) >> (64 - UInt64(shardBits)))
+    private func block() -> UnsafeMutablePointer<UnsafeAtomic<Int>.Storage> {
+        if let raw = pthread_getspecific(key) { return raw.assumingMemoryBound(to: UnsafeAtomic<Int>.Storage.self) }
+        return newBlock()
+    }
+
+    @inline(never)
+    private func newBlock() -> UnsafeMutablePointer<UnsafeAtomic<Int>.Storage> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: stride * MemoryLayout<UnsafeAtomic<Int>.Storage>.stride, alignment: 128)
+        let block = raw.bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: stride)
+        block.initialize(repeating: UnsafeAtomic<Int>.Storage(0), count: stride)
+        blocks.withLock { $0.append(block) }
+        pthread_setspecific(key, raw)
+        return block
     }
 }
