@@ -60,11 +60,15 @@ import TollgateLedger
         let answer = try await session.read(until: { $0.hasSuffix("}}") })
         #expect(answer.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(answer.prefix(300))")
         #expect(try await session.waitForEndOfInput(), "the gateway did not end its side after the answer")
-        try await session.send(String(repeating: " ", count: length))
+        try await Self.expectClosedCleanly(session, afterSending: String(repeating: " ", count: length))
+    }
+
+    /// Sends the rest of a refused body, then checks the gateway read it without a reset and
+    /// closed at once, not after the linger time: one more byte then meets a closed socket.
+    static func expectClosedCleanly(_ session: RawSession, afterSending rest: String) async throws {
+        try await session.send(rest)
         try await Task.sleep(for: .milliseconds(200))
         #expect(session.errors.isEmpty, "\(session.errors)")
-        // With the body's end read, the gateway closed at once, not after the linger time: one
-        // more byte now meets a closed socket.
         try? await session.send("x")
         #expect(try await session.waitForClose(within: .seconds(2)))
     }
@@ -86,11 +90,7 @@ import TollgateLedger
         let answer = try await session.read(until: { $0.hasSuffix("}}") })
         #expect(answer.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(answer.prefix(300))")
         // The body's end, when it comes, closes the connection cleanly.
-        try await session.send("0\r\n\r\n")
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(session.errors.isEmpty, "\(session.errors)")
-        try? await session.send("x")
-        #expect(try await session.waitForClose(within: .seconds(2)))
+        try await Self.expectClosedCleanly(session, afterSending: "0\r\n\r\n")
     }
 
     @Test func anOversizedBodyWaitingToBeSentIsRefusedBeforeIt() async throws {
