@@ -60,7 +60,9 @@ final class GatewayMetrics: Sendable {
         if let cost { counters.add(layout.costNanos(slot: slot), Int(cost.nanos)) }
     }
 
-    private func record(_ seconds: Double, histogram base: Int) {
+    private func record(_ elapsed: Double, histogram base: Int) {
+        // Wall-clock times: a clock set back mid-request must not take from the sum.
+        let seconds = min(max(elapsed, 0), 1e9)
         var bucket = 0
         while bucket < Self.bucketBounds.count && seconds > Self.bucketBounds[bucket] { bucket += 1 }
         counters.add(base + bucket)
