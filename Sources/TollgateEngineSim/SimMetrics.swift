@@ -1,4 +1,5 @@
 import Atomics
+import TollgateWire
 
 /// vLLM's `finished_reason` label values.
 enum MetricReason: Int, CaseIterable {
@@ -38,17 +39,13 @@ final class SimHistogram: Sendable {
         }
     }
 
-    func render(model: String, to out: inout String) {
-        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
-        var cumulative = 0
-        for (index, bound) in bounds.enumerated() {
-            cumulative += counts[index].load(ordering: .relaxed)
-            out += "\(name)_bucket{le=\"\(bound)\",model_name=\"\(model)\"} \(cumulative)\n"
-        }
+    func render(model: String, to out: inout PrometheusText) {
+        out.family(name, type: "histogram", help: help)
+        let inBuckets = counts.map { $0.load(ordering: .relaxed) }
         let count = total.load(ordering: .relaxed)
-        out += "\(name)_bucket{le=\"+Inf\",model_name=\"\(model)\"} \(count)\n"
-        out += "\(name)_sum{model_name=\"\(model)\"} \(Double(sumMicros.load(ordering: .relaxed)) / 1_000_000)\n"
-        out += "\(name)_count{model_name=\"\(model)\"} \(count)\n"
+        out.histogram(
+            name, [("model_name", model)], bounds: bounds, counts: inBuckets + [count - inBuckets.reduce(0, +)],
+            sumSeconds: Double(sumMicros.load(ordering: .relaxed)) / 1_000_000)
     }
 }
 
@@ -87,13 +84,15 @@ final class SimMetrics: Sendable {
 
     /// Prometheus text exposition, vLLM's metric names with a `model_name` label.
     func render(model: String, running: Int, waiting: Int, kvUsage: Double) -> String {
-        let label = "model_name=\"\(model)\""
-        var out = ""
+        let label = [("model_name", model)]
+        var out = PrometheusText()
         func gauge(_ name: String, _ help: String, _ value: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name){\(label)} \(value)\n"
+            out.family(name, type: "gauge", help: help)
+            out.sample(name, label, value)
         }
         func counter(_ name: String, _ help: String, _ value: Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name){\(label)} \(value).0\n"
+            out.family(name, type: "counter", help: help)
+            out.sample(name, label, "\(value).0")
         }
         gauge("vllm:num_requests_running", "Number of requests in model execution batches.", "\(Double(running))")
         gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", "\(Double(waiting))")
@@ -108,15 +107,14 @@ final class SimMetrics: Sendable {
         counter(
             "vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.",
             prefixHits.load(ordering: .relaxed))
-        out += "# HELP vllm:request_success_total Count of successfully processed requests.\n"
-        out += "# TYPE vllm:request_success_total counter\n"
+        out.family("vllm:request_success_total", type: "counter", help: "Count of successfully processed requests.")
         for reason in MetricReason.allCases {
-            out += "vllm:request_success_total{finished_reason=\"\(reason.label)\",\(label)} \(finishedCount(reason)).0\n"
+            out.sample("vllm:request_success_total", [("finished_reason", reason.label)] + label, "\(finishedCount(reason)).0")
         }
         timeToFirstToken.render(model: model, to: &out)
         interTokenLatency.render(model: model, to: &out)
         endToEnd.render(model: model, to: &out)
         queueTime.render(model: model, to: &out)
-        return out
+        return out.text
     }
 }

@@ -51,6 +51,9 @@ public struct Target: Sendable {
         self.maxConcurrency = maxConcurrency
     }
 
+    /// Every endpoint the target sends to: its pool or base URL, then the beta URL if it has one.
+    public var allEndpoints: [Endpoint] { endpoints + (betaEndpoint.map { [$0] } ?? []) }
+
     /// Requests in flight across the target's endpoints.
     public var outstanding: Int { endpoints.reduce(0) { $0 + $1.outstanding } + (betaEndpoint?.outstanding ?? 0) }
 

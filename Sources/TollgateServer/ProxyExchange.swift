@@ -516,12 +516,13 @@ final class ProxyExchange: UpstreamResponseDelegate {
         isFinished = true
         if billable { settle() }
         let settlement = account.settlement
+        let now = Date()
         if let admission, let ledger = state.ledger {
-            ledger.finish(admission, event: usageEvent(admission, status: status, errorCode: errorCode), settlement: settlement)
+            ledger.finish(admission, event: usageEvent(admission, status: status, errorCode: errorCode, at: now), settlement: settlement)
         }
         let startedAt = account.startedAt
         state.metrics.recordFinished(
-            request.endpoint, target: target, status: status, seconds: Date().timeIntervalSince(startedAt),
+            request.endpoint, target: target, status: status, seconds: now.timeIntervalSince(startedAt),
             firstByteSeconds: firstByteAt.map { $0.timeIntervalSince(startedAt) },
             usage: settlement?.usage ?? account.reported.map(MeteredUsage.init), cost: settlement?.cost?.money)
         guard context.baseLogger.logLevel <= .debug else { return }
@@ -538,9 +539,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
     }
 
     /// The ledger row of this request; nil when it never reached a target.
-    private func usageEvent(_ admission: Admission, status: Int, errorCode: String?) -> UsageEvent? {
+    private func usageEvent(_ admission: Admission, status: Int, errorCode: String?, at now: Date) -> UsageEvent? {
         guard let target, let pricer else { return nil }
-        let now = Date()
         let settlement = account.settlement
         let usage = settlement?.usage
         let zero = Money.zero(pricer.currency)

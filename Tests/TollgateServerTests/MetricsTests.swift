@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateMoney
+import TollgateWire
 
 @testable import TollgateServer
 
@@ -96,6 +97,6 @@ import TollgateMoney
     }
 
     @Test func labelValuesAreEscaped() {
-        #expect(GatewayMetrics.escape(#"a"b\c"# + "\nd") == #"a\"b\\c\nd"#)
+        #expect(PrometheusText.escape(#"a"b\c"# + "\nd") == #"a\"b\\c\nd"#)
     }
 }

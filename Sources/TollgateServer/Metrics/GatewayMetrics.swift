@@ -73,118 +73,78 @@ final class GatewayMetrics: Sendable {
 
     /// The text exposition (version 0.0.4). `currency` labels the cost counter (the price book's).
     func exposition(currency: String?) -> String {
-        var out = ""
+        var out = PrometheusText()
         let none = targetNames.count - 1
-        func line(_ name: String, _ labels: [(String, String)], _ value: String) {
-            out += name
-            if !labels.isEmpty {
-                out += "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
-            }
-            out += " \(value)\n"
-        }
-        func header(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
 
-        header(
-            "tollgate_requests_total", "counter",
-            "Inference requests answered, by route, target (none: answered before one was chosen) and status class.")
+        out.family(
+            "tollgate_requests_total", type: "counter",
+            help: "Inference requests answered, by route, target (none: answered before one was chosen) and status class.")
         for route in Self.routes {
             for slot in 0..<targetNames.count {
                 for (index, status) in Self.statusClasses.enumerated() {
                     let value = counters.sum(layout.requests(route: route, slot: slot, status: (index + 1) * 100))
                     // Zeros only for the success class of real targets, so a dashboard finds every series.
                     guard value > 0 || (slot != none && index == 1) else { continue }
-                    line("tollgate_requests_total", [("route", route.path), ("target", targetNames[slot]), ("status", status)], "\(value)")
+                    out.sample("tollgate_requests_total", [("route", route.path), ("target", targetNames[slot]), ("status", status)], "\(value)")
                 }
             }
         }
         histogram(
             "tollgate_request_duration_seconds", "Time from a request's arrival to the last byte of its answer, for requests sent to a target.",
-            base: layout.duration, line: line, header: header)
+            base: layout.duration, into: &out)
         histogram(
             "tollgate_time_to_first_byte_seconds",
             "Time from a request's arrival to the first byte of the engine's answer (queueing and prefill included).",
-            base: layout.firstByte, line: line, header: header)
+            base: layout.firstByte, into: &out)
 
-        header("tollgate_tokens_total", "counter", "Tokens billed, by target and kind (cache_hit is part of prompt; reasoning of completion).")
+        out.family("tollgate_tokens_total", type: "counter", help: "Tokens billed, by target and kind (cache_hit is part of prompt; reasoning of completion).")
         for slot in 0..<none {
             for (index, kind) in Self.tokenKinds.enumerated() {
-                line("tollgate_tokens_total", [("target", targetNames[slot]), ("kind", kind)], "\(counters.sum(layout.tokens(slot: slot) + index))")
+                out.sample("tollgate_tokens_total", [("target", targetNames[slot]), ("kind", kind)], "\(counters.sum(layout.tokens(slot: slot) + index))")
             }
         }
-        header(
-            "tollgate_usage_estimated_total", "counter",
-            "Requests billed on Tollgate's own token count because the engine reported no usage it could believe.")
+        out.family(
+            "tollgate_usage_estimated_total", type: "counter",
+            help: "Requests billed on Tollgate's own token count because the engine reported no usage it could believe.")
         for slot in 0..<none {
-            line("tollgate_usage_estimated_total", [("target", targetNames[slot])], "\(counters.sum(layout.estimatedUsage(slot: slot)))")
+            out.sample("tollgate_usage_estimated_total", [("target", targetNames[slot])], "\(counters.sum(layout.estimatedUsage(slot: slot)))")
         }
         if let currency {
-            header(
-                "tollgate_cost_total", "counter",
-                "What requests cost at the price book's rates, in the book's currency (exact to the nano-unit; the ledger holds the bill).")
+            out.family(
+                "tollgate_cost_total", type: "counter",
+                help: "What requests cost at the price book's rates, in the book's currency (exact to the nano-unit; the ledger holds the bill).")
             for slot in 0..<none {
                 let cost = Money(nanos: Int64(counters.sum(layout.costNanos(slot: slot))), currency: currency)
-                line("tollgate_cost_total", [("target", targetNames[slot]), ("currency", currency)], cost.decimalString)
+                out.sample("tollgate_cost_total", [("target", targetNames[slot]), ("currency", currency)], cost.decimalString)
             }
         }
 
-        header("tollgate_endpoint_up", "gauge", "1 while the endpoint is in rotation (health probes and refused connections decide).")
-        for target in targets {
-            for endpoint in target.endpoints + (target.betaEndpoint.map { [$0] } ?? []) {
-                line("tollgate_endpoint_up", [("target", target.name), ("endpoint", "\(endpoint)")], endpoint.isHealthy ? "1" : "0")
-            }
+        let endpoints = targets.flatMap { target in target.allEndpoints.map { (target.name, $0) } }
+        out.family("tollgate_endpoint_up", type: "gauge", help: "1 while the endpoint is in rotation (health probes and refused connections decide).")
+        for (target, endpoint) in endpoints {
+            out.sample("tollgate_endpoint_up", [("target", target), ("endpoint", "\(endpoint)")], endpoint.isHealthy ? "1" : "0")
         }
-        header("tollgate_endpoint_outstanding", "gauge", "Requests sent to the endpoint and not finished.")
-        for target in targets {
-            for endpoint in target.endpoints + (target.betaEndpoint.map { [$0] } ?? []) {
-                line("tollgate_endpoint_outstanding", [("target", target.name), ("endpoint", "\(endpoint)")], "\(endpoint.outstanding)")
-            }
+        out.family("tollgate_endpoint_outstanding", type: "gauge", help: "Requests sent to the endpoint and not finished.")
+        for (target, endpoint) in endpoints {
+            out.sample("tollgate_endpoint_outstanding", [("target", target), ("endpoint", "\(endpoint)")], "\(endpoint.outstanding)")
         }
-        return out
+        return out.text
     }
 
-    private func histogram(
-        _ name: String, _ help: String, base: (InferenceEndpoint, Int) -> Int,
-        line: (String, [(String, String)], String) -> Void, header: (String, String, String) -> Void
-    ) {
-        header(name, "histogram", help)
+    /// One histogram family: a series for each route and target that observed anything.
+    private func histogram(_ name: String, _ help: String, base: (InferenceEndpoint, Int) -> Int, into out: inout PrometheusText) {
+        out.family(name, type: "histogram", help: help)
         for route in Self.routes {
             for slot in 0..<targetNames.count {
                 let first = base(route, slot)
                 let counts = (0...Self.bucketBounds.count).map { counters.sum(first + $0) }
-                let total = counts.reduce(0, +)
-                guard total > 0 else { continue }
-                let labels = [("route", route.path), ("target", targetNames[slot])]
-                var cumulative = 0
-                for (index, count) in counts.enumerated() {
-                    cumulative += count
-                    let bound = index < Self.bucketBounds.count ? Self.format(Self.bucketBounds[index]) : "+Inf"
-                    line(name + "_bucket", labels + [("le", bound)], "\(cumulative)")
-                }
+                guard counts.contains(where: { $0 > 0 }) else { continue }
                 let micros = counters.sum(first + Self.bucketBounds.count + 1)
-                line(name + "_sum", labels, "\(Double(micros) / 1_000_000)")
-                line(name + "_count", labels, "\(total)")
+                out.histogram(
+                    name, [("route", route.path), ("target", targetNames[slot])], bounds: Self.bucketBounds, counts: counts,
+                    sumSeconds: Double(micros) / 1_000_000)
             }
         }
-    }
-
-    private static func format(_ bound: Double) -> String {
-        bound == bound.rounded() ? String(Int(bound)) : String(bound)
-    }
-
-    /// Label values escaped as the text format asks: backslash, quote and newline.
-    static func escape(_ value: String) -> String {
-        var escaped = ""
-        for character in value {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
     }
 
     /// Where each counter sits: per route and target slot, the status classes and two histograms
