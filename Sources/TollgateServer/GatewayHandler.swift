@@ -19,12 +19,12 @@ struct GatewayHandler: HTTPRequestHandler {
         let path = Self.path(request.head)
         let method = request.head.method
         if let endpoint = Self.inferenceEndpoint(path) {
-            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), endpoint, requestID, responder) }
+            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue, allowed: "POST"), endpoint, requestID, responder) }
             return proxy(request, endpoint: endpoint, ids: ids, responder: responder)
         }
         switch path {
         case "/v1/models", "/models":
-            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
                 switch resolved {
                 case .success: respondJSON(.ok, state.modelsBody, requestID: requestID, responder: responder)
@@ -242,6 +242,7 @@ struct GatewayHandler: HTTPRequestHandler {
         _ error: GatewayError, requestID: String, target: String?, extraHeaders: [(String, String)] = [], responder: HTTPResponder
     ) {
         var headers = HTTPHeaders(extraHeaders)
+        if let allow = error.allow { headers.add(name: "allow", value: allow) }
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "x-tollgate-target", value: target ?? "none")

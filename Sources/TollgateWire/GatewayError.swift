@@ -10,13 +10,16 @@ public struct GatewayError: Error, Equatable, Sendable, CustomStringConvertible 
     public var code: String?
     public var message: String
     public var param: String?
+    /// The methods a path takes, for the `Allow` header of a 405.
+    public var allow: String?
 
-    public init(status: Int, type: String, code: String?, message: String, param: String? = nil) {
+    public init(status: Int, type: String, code: String?, message: String, param: String? = nil, allow: String? = nil) {
         self.status = status
         self.type = type
         self.code = code
         self.message = message
         self.param = param
+        self.allow = allow
     }
 
     public var description: String { "\(status) \(code ?? type): \(message)" }
@@ -58,15 +61,18 @@ public struct GatewayError: Error, Equatable, Sendable, CustomStringConvertible 
     public static let notFound = GatewayError(
         status: 404, type: "invalid_request_error", code: "not_found", message: "Unknown path.")
 
-    public static func methodNotAllowed(_ method: String) -> GatewayError {
+    /// `allowed`: the path's methods, as the `Allow` header lists them (`GET, POST`).
+    public static func methodNotAllowed(_ method: String, allowed: String) -> GatewayError {
         GatewayError(
             status: 405, type: "invalid_request_error", code: "method_not_allowed",
-            message: "Method \(method.prefix(16)) is not allowed on this path.")
+            message: "Method \(method.prefix(16)) is not allowed on this path (allowed: \(allowed)).", allow: allowed)
     }
+
+    public static let contextLengthExceededCode = "context_length_exceeded"
 
     public static func contextLengthExceeded(_ message: String) -> GatewayError {
         GatewayError(
-            status: 400, type: "invalid_request_error", code: "context_length_exceeded", message: message,
+            status: 400, type: "invalid_request_error", code: contextLengthExceededCode, message: message,
             param: "messages")
     }
 

@@ -274,7 +274,9 @@ import TollgateTokenizer
                 let error = try json(answer.body)["error"] as? [String: Any]
                 #expect(error?["param"] as? String == param, "\(request) \(body)")
             }
-            #expect(try await stack.send(.PATCH, "/admin/keys").status == 405)
+            let patched = try await stack.send(.PATCH, "/admin/keys")
+            #expect(patched.status == 405)
+            #expect(patched.headers.first(name: "allow") == "GET, POST")
             #expect(try await stack.get("/admin/nothing").status == 404)
             // Nothing was created by the refused requests.
             #expect(try await stack.ledger.keyStore.list().isEmpty)

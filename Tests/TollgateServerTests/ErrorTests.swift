@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Testing
 import TollgateEngineSim
 
@@ -26,6 +27,24 @@ import TollgateEngineSim
         }
         let unknownPath = try await fixture.client.send(.GET, fixture.base + "/v2/nothing")
         #expect(unknownPath.status == 404)
+    }
+
+    /// A 405 names the methods the path takes, in `Allow` (RFC 9110 requires it) and the message.
+    @Test func aWrongMethodIs405WithTheAllowedOnes() async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        for (method, path, allowed) in [
+            (HTTPMethod.GET, "/v1/chat/completions", "POST"), (.PUT, "/v1/completions", "POST"), (.POST, "/v1/models", "GET"),
+        ] {
+            let response = try await fixture.client.send(method, fixture.base + path, headers: GatewayFixture.auth)
+            #expect(response.status == 405, "\(method) \(path)")
+            #expect(response.headers.first(name: "allow") == allowed, "\(method) \(path)")
+            #expect(errorCode(response.body) == "method_not_allowed")
+            #expect(response.body.contains("(allowed: \(allowed))"), "\(response.body)")
+        }
+        let served = try await fixture.client.send(.GET, fixture.base + "/v1/models", headers: GatewayFixture.auth)
+        #expect(served.status == 200)
+        #expect(served.headers.first(name: "allow") == nil)
     }
 
     @Test func bodyOverTheLimitIs413() async throws {

@@ -343,6 +343,7 @@ import TollgateWire
         #expect(teamKey.status == 401)
         let wrongMethod = try await fixture.client.send(.GET, fixture.base + "/admin/price-book/reload", headers: admin)
         #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.headers.first(name: "allow") == "POST")
 
         // A gateway without a price book has none to show or reload.
         let unpriced = try await GatewayFixture.start(adminToken: token)

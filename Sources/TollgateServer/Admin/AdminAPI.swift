@@ -59,15 +59,15 @@ struct AdminAPI: Sendable {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).map { QueryParameters.decode($0) }
         let method = request.head.method
         if segments == ["openapi.json"] {
-            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             return send(Reply(status: .ok, body: AdminOpenAPI.document), requestID, responder)
         }
         if segments == ["stats"] {
-            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             return send(Reply(status: .ok, body: AdminJSON.bytes(stats), noStore: true), requestID, responder)
         }
         if segments == ["metrics"] {
-            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             let text = metrics.exposition(currency: pricing?.pricer.currency)
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: "text/plain; version=0.0.4; charset=utf-8")
@@ -91,7 +91,7 @@ struct AdminAPI: Sendable {
                 run(requestID, responder) { try await Self.createKey(body, store: store, currency: currency) }
             case .GET:
                 run(requestID, responder) { try await Self.listKeys(query, store: store) }
-            default: fail(.methodNotAllowed(method.rawValue), requestID, responder)
+            default: fail(.methodNotAllowed(method.rawValue, allowed: "GET, POST"), requestID, responder)
             }
         case ("keys", 2):
             let identifier = segments[1]
@@ -103,10 +103,10 @@ struct AdminAPI: Sendable {
                 }
             case .DELETE:
                 run(requestID, responder) { try await Self.revoke(identifier, store: store) }
-            default: fail(.methodNotAllowed(method.rawValue), requestID, responder)
+            default: fail(.methodNotAllowed(method.rawValue, allowed: "GET, DELETE"), requestID, responder)
             }
         case ("keys", 3) where segments[2] == "revoke":
-            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue, allowed: "POST"), requestID, responder) }
             let identifier = segments[1]
             run(requestID, responder) { try await Self.revoke(identifier, store: store) }
         case ("teams", 2) where !segments[1].isEmpty:
@@ -119,10 +119,10 @@ struct AdminAPI: Sendable {
                 }
             case .PUT:
                 run(requestID, responder) { try await Self.setTeam(team, body, store: store, currency: currency) }
-            default: fail(.methodNotAllowed(method.rawValue), requestID, responder)
+            default: fail(.methodNotAllowed(method.rawValue, allowed: "GET, PUT"), requestID, responder)
             }
         case ("reports", 1):
-            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             do throws(GatewayError) {
                 let reportQuery = try Self.reportQuery(query, allowed: ["from", "to", "team", "group_by"], team: try query.single("team"))
                 let reports = ledger.ledger.reports
@@ -131,7 +131,7 @@ struct AdminAPI: Sendable {
                 fail(error, requestID, responder)
             }
         case ("count-accuracy", 1):
-            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             do throws(GatewayError) {
                 let accuracyQuery = try Self.reportQuery(query, allowed: ["from", "to", "team"], team: try query.single("team"))
                 let reports = ledger.ledger.reports
@@ -151,11 +151,11 @@ struct AdminAPI: Sendable {
     private func handlePriceBook(_ segments: [String], method: HTTPMethod, requestID: String, responder: HTTPResponder) {
         switch segments {
         case ["price-book"]:
-            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             guard let pricing else { return fail(.noPriceBook, requestID, responder) }
             send(Reply(status: .ok, body: AdminJSON.bytes(AdminJSON.priceBook(pricing.inForce)), noStore: true), requestID, responder)
         case ["price-book", "reload"]:
-            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+            guard method == .POST else { return fail(.methodNotAllowed(method.rawValue, allowed: "POST"), requestID, responder) }
             guard let pricing else { return fail(.noPriceBook, requestID, responder) }
             run(requestID, responder) {
                 do {
@@ -191,7 +191,7 @@ struct AdminAPI: Sendable {
     /// naming any other team is refused with 403 before the database is asked anything.
     func handleUsageReport(_ request: HTTPInboundRequest, requestID: String, responder: HTTPResponder) {
         let method = request.head.method
-        guard method == .GET else { return fail(.methodNotAllowed(method.rawValue), requestID, responder) }
+        guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
         guard let ledger else { return fail(.usageReportsNeedDatabase, requestID, responder) }
         guard let key = Self.bearer(request.head) else { return fail(.invalidAPIKey, requestID, responder) }
         let query = QueryParameters(uri: request.head.uri)
