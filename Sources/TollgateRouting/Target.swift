@@ -54,6 +54,10 @@ public struct Target: Sendable {
     /// Every endpoint the target sends to: its pool or base URL, then the beta URL if it has one.
     public var allEndpoints: [Endpoint] { endpoints + (betaEndpoint.map { [$0] } ?? []) }
 
+    /// Whether the target's context holds `tokens`, prompt and answer together. A target without a
+    /// `max_model_len` holds any number.
+    public func holds(tokens: Int) -> Bool { maxModelLen.map { tokens <= $0 } ?? true }
+
     /// Requests in flight across the target's endpoints.
     public var outstanding: Int { endpoints.reduce(0) { $0 + $1.outstanding } + (betaEndpoint?.outstanding ?? 0) }
 

@@ -155,6 +155,7 @@ struct GatewayHandler: HTTPRequestHandler {
             }
             // Short prompts are counted right here: about a microsecond for a typical chat turn.
             account.prompt = pricer.countPrompt(context.body, request: parsed, team: caller.team)
+            return fitAndSend(context, account: account, responder: responder)
         }
         admitAndSend(context, account: account, responder: responder)
     }
@@ -168,8 +169,23 @@ struct GatewayHandler: HTTPRequestHandler {
             pricer.countPrompt(body, request: request, team: team)
         }.whenComplete { [self] result in
             account.prompt = try? result.get()
-            if !responder.isFinished { admitAndSend(context, account: account, responder: responder) }
+            if !responder.isFinished { fitAndSend(context, account: account, responder: responder) }
         }
+    }
+
+    /// Drops the candidates whose context cannot hold the counted prompt and its answer, then
+    /// admits and sends; when no candidate can, refuses as the engine would, before any budget is
+    /// reserved or any engine is asked (docs/ARCHITECTURE.md, "Context fit").
+    private func fitAndSend(_ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder) {
+        var context = context
+        if let prompt = account.prompt {
+            switch ContextFit.check(context.candidates, prompt: prompt, request: context.request) {
+            case .all: break
+            case .some(let fitting): context.candidates = fitting
+            case .none(let error): return fail(error, context.request.endpoint, context.ids.echoed, responder)
+            }
+        }
+        admitAndSend(context, account: account, responder: responder)
     }
 
     /// Admission (with a ledger), then the exchange. Without a ledger there is nothing to wait for.

@@ -91,6 +91,14 @@ final class ProxyExchange: UpstreamResponseDelegate {
         finishWithError(error)
     }
 
+    /// After an engine refused the prompt as too long for its context: the next candidate
+    /// configured with a longer `max_model_len` than the refusing target, if any. The refusal
+    /// cost the engine no generation, and nothing has reached the client yet.
+    private func nextCandidateWithLongerContext() -> Int? {
+        guard let refusing = target?.maxModelLen else { return nil }
+        return candidates.indices.first { $0 > candidateIndex && (candidates[$0].maxModelLen ?? 0) > refusing }
+    }
+
     private func pickEndpoint(of candidate: Target) -> Endpoint? {
         if request.needsBeta, let beta = candidate.betaEndpoint {
             return tried.contains { $0 === beta } ? nil : beta
@@ -203,6 +211,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
                 sendSuccessBody(body)
             } else {
                 let error = body.withUnsafeReadableBytes { UpstreamErrorBody.normalise(status: status, body: $0) }
+                if error.code == GatewayError.contextLengthExceededCode, let longer = nextCandidateWithLongerContext() {
+                    candidateIndex = longer
+                    return attemptNext()
+                }
                 finishWithError(error)
             }
         case .waiting, .done:

@@ -18,10 +18,11 @@ struct GatewayFixture {
 
     /// Starts one simulator per configuration, then a gateway whose `flash-pool` lists them in
     /// order (plus `extraEndpoints`, e.g. a closed port), serving `deepseek-v4-flash`.
+    /// `extraTargets` is YAML for more entries of `targets`, after `flash-pool`.
     static func start(
         engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, instant: true)],
         extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, maxAnswerBytes: Int? = nil,
-        maxPendingBodyBytes: Int? = nil,
+        maxPendingBodyBytes: Int? = nil, maxModelLen: Int = 131_072, extraTargets: String = "",
         firstByteMs: Int? = nil, clientIdleMs: Int? = nil, priceBook: String? = nil, adminToken: String? = nil, engine: String = "vllm"
     ) async throws -> GatewayFixture {
         var engines: [EngineSimulator] = []
@@ -41,10 +42,11 @@ struct GatewayFixture {
                 kind: pool
                 engine: \(engine)
                 models: [{deepseek-v4-flash: DeepSeek-V4-Flash}]
-                max_model_len: 131072
+                max_model_len: \(maxModelLen)
                 endpoints: [\(endpoints.joined(separator: ", "))]
 
             """
+        yaml += extraTargets
         let limits = [maxBodyBytes.map { "max_body_bytes: \($0)" }, maxAnswerBytes.map { "max_answer_bytes: \($0)" },
             maxPendingBodyBytes.map { "max_pending_body_bytes: \($0)" },
         ].compactMap { $0 }

@@ -1,0 +1,50 @@
+import TollgateRouting
+import TollgateTokenizer
+import TollgateWire
+
+/// Which candidate targets can hold a chat's prompt and its answer in their context
+/// (`max_model_len`), decided from Tollgate's own exact count before anything is sent.
+///
+/// A target too small for the request is skipped, so a long conversation goes to the target that
+/// can take it instead of failing at the first one. When none can, the request is refused with the
+/// engine's own error (400 `context_length_exceeded`), before any budget is reserved.
+///
+/// Only exact counts of chat prompts decide: an estimated layout could be a few tokens off and
+/// refuse a request that fits, and a batched completions request holds several prompts. Those go
+/// to the engine, which decides for itself.
+enum ContextFit {
+    /// Every candidate holds the request: the list stays as it was (no copy).
+    case all
+    /// Only these hold it, in their order.
+    case some([Target])
+    /// None holds it.
+    case none(GatewayError)
+
+    /// Tokens a request takes of a target's context: the prompt and `max_tokens`, or without
+    /// `max_tokens` the prompt and at least one token of answer (as vLLM checks it).
+    static func requiredTokens(prompt: Int, maxTokens: Int?) -> Int {
+        let (sum, overflow) = prompt.addingReportingOverflow(maxTokens ?? 1)
+        return overflow ? Int.max : sum
+    }
+
+    static func check(_ candidates: [Target], prompt: PromptCount, request: InferenceRequest) -> ContextFit {
+        guard prompt.exact, request.endpoint == .chat else { return .all }
+        let required = requiredTokens(prompt: prompt.tokens, maxTokens: request.maxTokens)
+        guard !candidates.allSatisfy({ $0.holds(tokens: required) }) else { return .all }
+        let fitting = candidates.filter { $0.holds(tokens: required) }
+        if !fitting.isEmpty { return .some(fitting) }
+        let largest = candidates.compactMap(\.maxModelLen).max() ?? 0
+        return .none(.contextLengthExceeded(message(limit: largest, prompt: prompt.tokens, maxTokens: request.maxTokens)))
+    }
+
+    /// vLLM's wording, so clients that read it keep working whichever side refused.
+    static func message(limit: Int, prompt: Int, maxTokens: Int?) -> String {
+        guard let maxTokens else {
+            return "This model's maximum context length is \(limit) tokens. However, your messages resulted in "
+                + "\(prompt) tokens. Please reduce the length of the messages."
+        }
+        return "This model's maximum context length is \(limit) tokens. However, you requested "
+            + "\(requiredTokens(prompt: prompt, maxTokens: maxTokens)) tokens (\(prompt) in the messages, "
+            + "\(maxTokens) in the completion). Please reduce the length of the messages or completion."
+    }
+}
