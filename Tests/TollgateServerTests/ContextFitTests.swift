@@ -7,20 +7,10 @@ import TollgateTokenizer
 /// Targets whose context (`max_model_len`) cannot hold a chat's prompt and its answer are not
 /// tried; when none can, the gateway refuses as the engine would, and no engine is asked.
 @Suite(.serialized) struct ContextFitTests {
-    /// Both pools at the same prices, so the book plays no part in where a request goes.
-    static let book = """
-        currency: USD
-        list_price_target: flash-pool
-        expected_output_tokens:
-          deepseek-v4-flash: {thinking: 100, chat: 50}
-        versions:
-          - id: test-v1
-            effective_from: "2026-01-01T00:00:00Z"
-            targets:
-              flash-pool:
-                kind: upstream
-                models:
-                  deepseek-v4-flash: {input_cache_hit: "0.10", input_cache_miss: "1.00", output: "2.00"}
+    /// The pricing tests' book with a second pool at the same prices, so the book plays no part
+    /// in where a request goes.
+    static let book = PricingTests.book + """
+
               long-pool:
                 kind: upstream
                 models:
