@@ -13,8 +13,6 @@ import TollgateWire
 /// refuse a request that fits, and a batched completions request holds several prompts. Those go
 /// to the engine, which decides for itself.
 enum ContextFit {
-    /// Every candidate holds the request: the list stays as it was (no copy).
-    case all
     /// Only these hold it, in their order.
     case some([Target])
     /// None holds it.
@@ -27,14 +25,24 @@ enum ContextFit {
         return overflow ? Int.max : sum
     }
 
-    static func check(_ candidates: [Target], prompt: PromptCount, request: InferenceRequest) -> ContextFit {
-        guard prompt.exact, request.endpoint == .chat else { return .all }
+    /// Nil when every candidate holds the request, the case of almost every request: then
+    /// nothing is copied, and the work is a comparison per candidate.
+    static func check(_ candidates: [Target], prompt: PromptCount, request: InferenceRequest) -> ContextFit? {
+        guard prompt.exact, request.endpoint == .chat else { return nil }
         let required = requiredTokens(prompt: prompt.tokens, maxTokens: request.maxTokens)
-        guard !candidates.allSatisfy({ $0.holds(tokens: required) }) else { return .all }
+        for index in candidates.indices where (candidates[index].maxModelLen ?? .max) < required {
+            return narrowed(candidates, required: required, prompt: prompt.tokens, maxTokens: request.maxTokens)
+        }
+        return nil
+    }
+
+    /// Kept out of line: the code of the rare case stays out of the common one's way.
+    @inline(never)
+    private static func narrowed(_ candidates: [Target], required: Int, prompt: Int, maxTokens: Int?) -> ContextFit {
         let fitting = candidates.filter { $0.holds(tokens: required) }
         if !fitting.isEmpty { return .some(fitting) }
         let largest = candidates.compactMap(\.maxModelLen).max() ?? 0
-        return .none(.contextLengthExceeded(message(limit: largest, prompt: prompt.tokens, maxTokens: request.maxTokens)))
+        return .none(.contextLengthExceeded(message(limit: largest, prompt: prompt, maxTokens: maxTokens)))
     }
 
     /// vLLM's wording, so clients that read it keep working whichever side refused.

@@ -177,15 +177,17 @@ struct GatewayHandler: HTTPRequestHandler {
     /// admits and sends; when no candidate can, refuses as the engine would, before any budget is
     /// reserved or any engine is asked (docs/ARCHITECTURE.md, "Context fit").
     private func fitAndSend(_ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder) {
-        var context = context
-        if let prompt = account.prompt {
-            switch ContextFit.check(context.candidates, prompt: prompt, request: context.request) {
-            case .all: break
-            case .some(let fitting): context.candidates = fitting
-            case .none(let error): return fail(error, context.request.endpoint, context.ids.echoed, responder)
-            }
+        guard let prompt = account.prompt, let fit = ContextFit.check(context.candidates, prompt: prompt, request: context.request) else {
+            return admitAndSend(context, account: account, responder: responder)
         }
-        admitAndSend(context, account: account, responder: responder)
+        switch fit {
+        case .some(let fitting):
+            var narrowed = context
+            narrowed.candidates = fitting
+            admitAndSend(narrowed, account: account, responder: responder)
+        case .none(let error):
+            fail(error, context.request.endpoint, context.ids.echoed, responder)
+        }
     }
 
     /// Admission (with a ledger), then the exchange. Without a ledger there is nothing to wait for.
