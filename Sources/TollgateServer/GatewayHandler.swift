@@ -27,7 +27,7 @@ struct GatewayHandler: HTTPRequestHandler {
             guard method == .GET else { return fail(.methodNotAllowed(method.rawValue, allowed: "GET"), requestID, responder) }
             resolveCaller(request.head, on: responder.eventLoop) { [self] resolved in
                 switch resolved {
-                case .success: respondJSON(.ok, state.modelsBody, requestID: requestID, responder: responder)
+                case .success(let caller): respondJSON(.ok, state.modelsBody(for: caller), requestID: requestID, responder: responder)
                 case .failure(let error): fail(error, requestID, responder)
                 }
             }

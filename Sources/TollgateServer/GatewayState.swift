@@ -12,8 +12,8 @@ final class GatewayState: Sendable {
     let targets: [Target]
     /// Client model name → the targets serving it, in configuration order.
     let targetsByModel: [String: [Target]]
-    /// The `/v1/models` body.
-    let modelsBody: [UInt8]
+    /// The `/v1/models` entry of each model, in the order the configuration first names them.
+    private let modelEntries: [(model: String, json: [UInt8])]
     let client: UpstreamClient
     /// The price book in force and its reload, when the configuration names a price book.
     let pricing: CurrentPricer?
@@ -50,22 +50,31 @@ final class GatewayState: Sendable {
             }
         }
         self.targetsByModel = byModel
-        var body: [UInt8] = Array(#"{"object":"list","data":["#.utf8)
-        for (index, model) in order.enumerated() {
-            if index > 0 { body.append(UInt8(ascii: ",")) }
-            body.append(contentsOf: #"{"id":"#.utf8)
-            JSONWriter.appendString(model, to: &body)
-            body.append(contentsOf: #","object":"model","created":"#.utf8)
-            JSONWriter.appendInt(createdAt, to: &body)
-            body.append(contentsOf: #","owned_by":"tollgate""#.utf8)
+        self.modelEntries = order.map { model in
+            var entry: [UInt8] = Array(#"{"id":"#.utf8)
+            JSONWriter.appendString(model, to: &entry)
+            entry.append(contentsOf: #","object":"model","created":"#.utf8)
+            JSONWriter.appendInt(createdAt, to: &entry)
+            entry.append(contentsOf: #","owned_by":"tollgate""#.utf8)
             if let maxLen = byModel[model]!.compactMap(\.maxModelLen).max() {
-                body.append(contentsOf: #","max_model_len":"#.utf8)
-                JSONWriter.appendInt(maxLen, to: &body)
+                entry.append(contentsOf: #","max_model_len":"#.utf8)
+                JSONWriter.appendInt(maxLen, to: &entry)
             }
-            body.append(UInt8(ascii: "}"))
+            entry.append(UInt8(ascii: "}"))
+            return (model, entry)
+        }
+    }
+
+    /// The `/v1/models` body for a caller: only the models its key may use, as OpenAI lists only
+    /// the models a key can reach.
+    func modelsBody(for caller: Caller) -> [UInt8] {
+        var body: [UInt8] = Array(#"{"object":"list","data":["#.utf8)
+        for (model, entry) in modelEntries where caller.allows(model: model) {
+            if body.last == UInt8(ascii: "}") { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: entry)
         }
         body.append(contentsOf: "]}".utf8)
-        self.modelsBody = body
+        return body
     }
 
     private let spin = ManagedAtomic<Int>(0)

@@ -18,11 +18,12 @@ struct GatewayFixture {
 
     /// Starts one simulator per configuration, then a gateway whose `flash-pool` lists them in
     /// order (plus `extraEndpoints`, e.g. a closed port), serving `deepseek-v4-flash`.
-    /// `extraTargets` is YAML for more entries of `targets`, after `flash-pool`.
+    /// `extraTargets` and `extraTeams` are YAML for more entries of `targets` (after `flash-pool`)
+    /// and `teams` (after `team-a`), each line indented as in the file, ending with a newline.
     static func start(
         engines configs: [EngineSimConfiguration] = [EngineSimConfiguration(model: "DeepSeek-V4-Flash", maxModelLen: 131_072, instant: true)],
         extraEndpointsFirst: [String] = [], extraYAML: String = "", maxBodyBytes: Int? = nil, maxAnswerBytes: Int? = nil,
-        maxPendingBodyBytes: Int? = nil, maxModelLen: Int = 131_072, extraTargets: String = "",
+        maxPendingBodyBytes: Int? = nil, maxModelLen: Int = 131_072, extraTargets: String = "", extraTeams: String = "",
         firstByteMs: Int? = nil, clientIdleMs: Int? = nil, priceBook: String? = nil, adminToken: String? = nil, engine: String = "vllm"
     ) async throws -> GatewayFixture {
         var engines: [EngineSimulator] = []
@@ -37,7 +38,7 @@ struct GatewayFixture {
             teams:
               - name: team-a
                 key_sha256: \(TeamKey.hex(TeamKey.hash(key)))
-            targets:
+            \(extraTeams)targets:
               - name: flash-pool
                 kind: pool
                 engine: \(engine)

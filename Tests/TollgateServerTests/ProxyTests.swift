@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateEngineSim
+import TollgateRouting
 
 @Suite(.serialized) struct ProxyTests {
     // Room for the default reasoning (16 tokens) and some content.
@@ -123,5 +124,37 @@ import TollgateEngineSim
         #expect(unauthenticated.status == 401)
         #expect(try await fixture.client.send(.GET, fixture.base + "/healthz").status == 200)
         #expect(try await fixture.client.send(.GET, fixture.base + "/readyz").status == 200)
+    }
+
+    /// A key limited to some models sees only those in `/v1/models`, as OpenAI lists only the
+    /// models a key can reach.
+    @Test func modelsListsOnlyWhatTheKeyMayUse() async throws {
+        let proOnly = "sk-test-team-b-0123456789"
+        let fixture = try await GatewayFixture.start(
+            extraTargets: """
+                  - name: pro-pool
+                    kind: pool
+                    engine: vllm
+                    models: [deepseek-v4-pro]
+                    endpoints: [http://127.0.0.1:\(try closedPort())/v1]
+
+                """,
+            extraTeams: """
+                  - name: team-b
+                    key_sha256: \(TeamKey.hex(TeamKey.hash(proOnly)))
+                    models: [deepseek-v4-pro]
+
+                """)
+        defer { Task { await fixture.stop() } }
+        func ids(_ key: String) async throws -> [String]? {
+            let answer = try await fixture.client.send(.GET, fixture.base + "/v1/models", headers: [("authorization", "Bearer \(key)")])
+            #expect(answer.status == 200)
+            return (try json(answer.body)["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+        }
+        #expect(try await ids(GatewayFixture.key) == ["deepseek-v4-flash", "deepseek-v4-pro"])
+        #expect(try await ids(proOnly) == ["deepseek-v4-pro"])
+        let refused = try await fixture.chat(
+            #"{"model":"deepseek-v4-flash","messages":[{"role":"user","content":"hi"}]}"#, headers: [("authorization", "Bearer \(proOnly)")])
+        #expect(refused.status == 403)
     }
 }
