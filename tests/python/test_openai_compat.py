@@ -314,24 +314,38 @@ def test_unknown_model_is_not_found(client: openai.OpenAI):
     assert caught.value.response.headers["x-request-id"]
 
 
-def test_context_length_overflow_on_pro_pool_is_bad_request(client: openai.OpenAI):
-    # About 150k tokens by any tokenizer, over the Pro pool's max_model_len of 131072.
+def test_a_prompt_too_long_for_the_pro_pool_goes_to_the_api(client: openai.OpenAI):
+    # About 150k tokens by any tokenizer: over the Pro pool's max_model_len of 131072, within the
+    # API's 1M. The gateway counts it exactly and skips the pool (README, "Context fit").
     long_prompt = "lorem ipsum dolor sit amet " * 24_000
+    raw = client.chat.completions.with_raw_response.create(
+        model=PRO, messages=[{"role": "user", "content": long_prompt}], max_tokens=16
+    )
+    assert raw.headers["x-tollgate-target"] == "deepseek-api"
+    completion = raw.parse()
+    assert completion.usage.prompt_tokens > 131_072
+
+
+def test_a_prompt_too_long_for_every_target_is_refused_by_the_gateway(client: openai.OpenAI):
+    # About 1.2M tokens: no target holds it, so no engine is asked.
+    long_prompt = "lorem ipsum dolor sit amet " * 200_000
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model=PRO, messages=[{"role": "user", "content": long_prompt}], max_tokens=16
         )
     assert caught.value.status_code == 400
-    message = caught.value.message.lower()
-    assert "context length" in message or "context_length" in message, caught.value.message
+    assert caught.value.code == "context_length_exceeded"
+    assert "maximum context length is 1048576 tokens" in caught.value.message, caught.value.message
     assert error_body(caught.value)
-    assert caught.value.response.headers["x-tollgate-target"] == "pro-pool"
+    assert caught.value.response.headers["x-tollgate-target"] == "none"
 
 
-def test_max_tokens_over_context_on_pro_pool_is_bad_request(client: openai.OpenAI):
+def test_max_tokens_over_every_context_is_bad_request(client: openai.OpenAI):
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model=PRO, messages=HELLO, max_tokens=200_000)
+        client.chat.completions.create(model=PRO, messages=HELLO, max_tokens=2_000_000)
     assert caught.value.status_code == 400
+    assert caught.value.code == "context_length_exceeded"
+    assert "2000000 in the completion" in caught.value.message, caught.value.message
     assert error_body(caught.value)
 
 
