@@ -13,10 +13,10 @@ import TollgateWire
 /// refuse a request that fits, and a batched completions request holds several prompts. Those go
 /// to the engine, which decides for itself.
 enum ContextFit {
-    /// Only these hold it, in their order.
-    case some([Target])
-    /// None holds it.
-    case none(GatewayError)
+    /// Only these hold the request, in their order.
+    case narrowed([Target])
+    /// None holds it: the answer to send.
+    case refused(GatewayError)
 
     /// Tokens a request takes of a target's context: the prompt and `max_tokens`, or without
     /// `max_tokens` the prompt and at least one token of answer (as vLLM checks it).
@@ -31,18 +31,18 @@ enum ContextFit {
         guard prompt.exact, request.endpoint == .chat else { return nil }
         let required = requiredTokens(prompt: prompt.tokens, maxTokens: request.maxTokens)
         for index in candidates.indices where (candidates[index].maxModelLen ?? .max) < required {
-            return narrowed(candidates, required: required, prompt: prompt.tokens, maxTokens: request.maxTokens)
+            return narrowing(candidates, required: required, prompt: prompt.tokens, maxTokens: request.maxTokens)
         }
         return nil
     }
 
     /// Kept out of line: the code of the rare case stays out of the common one's way.
     @inline(never)
-    private static func narrowed(_ candidates: [Target], required: Int, prompt: Int, maxTokens: Int?) -> ContextFit {
+    private static func narrowing(_ candidates: [Target], required: Int, prompt: Int, maxTokens: Int?) -> ContextFit {
         let fitting = candidates.filter { $0.holds(tokens: required) }
-        if !fitting.isEmpty { return .some(fitting) }
+        if !fitting.isEmpty { return .narrowed(fitting) }
         let largest = candidates.compactMap(\.maxModelLen).max() ?? 0
-        return .none(.contextLengthExceeded(message(limit: largest, prompt: prompt, maxTokens: maxTokens)))
+        return .refused(.contextLengthExceeded(message(limit: largest, prompt: prompt, maxTokens: maxTokens)))
     }
 
     /// vLLM's wording, so clients that read it keep working whichever side refused.

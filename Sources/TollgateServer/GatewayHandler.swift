@@ -181,11 +181,11 @@ struct GatewayHandler: HTTPRequestHandler {
             return admitAndSend(context, account: account, responder: responder)
         }
         switch fit {
-        case .some(let fitting):
+        case .narrowed(let fitting):
             var narrowed = context
             narrowed.candidates = fitting
             admitAndSend(narrowed, account: account, responder: responder)
-        case .none(let error):
+        case .refused(let error):
             fail(error, context.request.endpoint, context.ids.echoed, responder)
         }
     }
