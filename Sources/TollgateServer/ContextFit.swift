@@ -13,8 +13,8 @@ import TollgateWire
 /// refuse a request that fits, and a batched completions request holds several prompts. Those go
 /// to the engine, which decides for itself.
 enum ContextFit {
-    /// Only these hold the request, in their order.
-    case narrowed([Target])
+    /// Only `fitting` hold the request, in their order; `skipped` do not.
+    case narrowed(fitting: [Target], skipped: [Target])
     /// None holds it: the answer to send.
     case refused(GatewayError)
 
@@ -40,7 +40,7 @@ enum ContextFit {
     @inline(never)
     private static func narrowing(_ candidates: [Target], required: Int, prompt: Int, maxTokens: Int?) -> ContextFit {
         let fitting = candidates.filter { $0.holds(tokens: required) }
-        if !fitting.isEmpty { return .narrowed(fitting) }
+        if !fitting.isEmpty { return .narrowed(fitting: fitting, skipped: candidates.filter { !$0.holds(tokens: required) }) }
         let largest = candidates.compactMap(\.maxModelLen).max() ?? 0
         return .refused(.contextLengthExceeded(message(limit: largest, prompt: prompt, maxTokens: maxTokens)))
     }

@@ -181,11 +181,13 @@ struct GatewayHandler: HTTPRequestHandler {
             return admitAndSend(context, account: account, responder: responder)
         }
         switch fit {
-        case .narrowed(let fitting):
+        case .narrowed(let fitting, let skipped):
+            skipped.forEach(state.metrics.recordContextSkip)
             var narrowed = context
             narrowed.candidates = fitting
             admitAndSend(narrowed, account: account, responder: responder)
         case .refused(let error):
+            context.candidates.forEach(state.metrics.recordContextSkip)
             fail(error, context.request.endpoint, context.ids.echoed, responder)
         }
     }

@@ -212,6 +212,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
             } else {
                 let error = body.withUnsafeReadableBytes { UpstreamErrorBody.normalise(status: status, body: $0) }
                 if error.code == GatewayError.contextLengthExceededCode, let longer = nextCandidateWithLongerContext() {
+                    if let target { state.metrics.recordContextSkip(target) }
                     candidateIndex = longer
                     return attemptNext()
                 }

@@ -37,7 +37,8 @@ import TollgateTokenizer
 
                 """
             engine.maxModelLen = smallEngineHolds
-            let fixture = try await GatewayFixture.start(engines: [engine], maxModelLen: 300, extraTargets: extra, priceBook: priceBook)
+            let fixture = try await GatewayFixture.start(
+                engines: [engine], maxModelLen: 300, extraTargets: extra, priceBook: priceBook, adminToken: MetricsTests.adminToken)
             return TwoPools(fixture: fixture, long: long)
         }
 
@@ -48,6 +49,13 @@ import TollgateTokenizer
 
         /// Requests each engine received: (flash-pool, long-pool).
         var requests: (Int, Int) { (fixture.engineStats(0).requests, long.stats().requests) }
+
+        /// `tollgate_context_skips_total` of each pool, from `/admin/metrics`: (flash-pool, long-pool).
+        func skips() async throws -> (String?, String?) {
+            let scrape = try await fixture.client.send(.GET, fixture.base + "/admin/metrics", headers: MetricsTests.admin)
+            let values = MetricsTests.parse(scrape.body)
+            return (values[#"tollgate_context_skips_total{target="flash-pool"}"#], values[#"tollgate_context_skips_total{target="long-pool"}"#])
+        }
     }
 
     static func chat(_ content: String, maxTokens: Int?) -> String {
@@ -86,6 +94,7 @@ import TollgateTokenizer
         #expect(third.headers.first(name: "x-tollgate-target") == "long-pool")
 
         #expect(stack.requests == (1, 2))
+        #expect(try await stack.skips() == ("2", "0"))
     }
 
     /// An answer that fits exactly is sent; one token more is not.
@@ -126,6 +135,7 @@ import TollgateTokenizer
         #expect(refusedHuge.body.contains("your messages resulted in \(hugePrompt) tokens"), "\(refusedHuge.body)")
 
         #expect(stack.requests == (0, 0))
+        #expect(try await stack.skips() == ("2", "2"))
         // The gateway goes on serving.
         #expect(try await stack.fixture.chat(Self.chat("hi", maxTokens: 4)).status == 200)
     }
@@ -157,6 +167,7 @@ import TollgateTokenizer
         #expect(response.events.last == "[DONE]")
         #expect(stack.fixture.engineStats(0).badRequests == 1)
         #expect(stack.requests == (1, 1))
+        #expect(try await stack.skips() == ("1", "0"))
 
         // Past the longest context the engine's refusal reaches the client, as before.
         let tooLong = try await stack.fixture.chat(body.replacingOccurrences(of: "\"max_tokens\":1000", with: "\"max_tokens\":200000"))

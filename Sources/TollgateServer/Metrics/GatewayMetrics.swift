@@ -60,6 +60,12 @@ final class GatewayMetrics: Sendable {
         if let cost { counters.add(layout.costNanos(slot: slot), Int(cost.nanos)) }
     }
 
+    /// A target passed over because its `max_model_len` cannot hold the request: skipped on the
+    /// gateway's count, or refused by its engine. Such requests go to a longer, often dearer target.
+    func recordContextSkip(_ target: Target) {
+        counters.add(layout.contextSkips(slot: slot(target)))
+    }
+
     private func record(_ elapsed: Double, histogram base: Int) {
         // Wall-clock times: a clock set back mid-request must not take from the sum.
         let seconds = min(max(elapsed, 0), 1e9)
@@ -120,6 +126,12 @@ final class GatewayMetrics: Sendable {
         }
 
         let endpoints = targets.flatMap { target in target.allEndpoints.map { (target.name, $0) } }
+        out.family(
+            "tollgate_context_skips_total", type: "counter",
+            help: "Requests passed over by a target whose max_model_len could not hold the prompt and max_tokens.")
+        for slot in targets.indices {
+            out.sample("tollgate_context_skips_total", [("target", targetNames[slot])], "\(counters.sum(layout.contextSkips(slot: slot)))")
+        }
         out.family("tollgate_endpoint_up", type: "gauge", help: "1 while the endpoint is in rotation (health probes and refused connections decide).")
         for (target, endpoint) in endpoints {
             out.sample("tollgate_endpoint_up", [("target", target), ("endpoint", "\(endpoint)")], endpoint.isHealthy ? "1" : "0")
@@ -149,12 +161,12 @@ final class GatewayMetrics: Sendable {
 
     /// Where each counter sits: per route and target slot, the status classes and two histograms
     /// (a count per bucket, +Inf included, then the sum in microseconds); then per target slot the
-    /// token kinds, the estimated-usage count and the cost in nano-units.
+    /// token kinds, the estimated-usage count, the cost in nano-units and the context skips.
     private struct Layout: Sendable {
         let targetSlots: Int
         static let histogramWidth = GatewayMetrics.bucketBounds.count + 2
         static let perRouteSlot = 5 + 2 * histogramWidth
-        static let perSlot = 4 + 1 + 1
+        static let perSlot = 4 + 1 + 1 + 1
 
         var count: Int { GatewayMetrics.routes.count * targetSlots * Self.perRouteSlot + targetSlots * Self.perSlot }
 
@@ -170,6 +182,7 @@ final class GatewayMetrics: Sendable {
         func tokens(slot: Int) -> Int { perSlotBase + slot * Self.perSlot }
         func estimatedUsage(slot: Int) -> Int { perSlotBase + slot * Self.perSlot + 4 }
         func costNanos(slot: Int) -> Int { perSlotBase + slot * Self.perSlot + 5 }
+        func contextSkips(slot: Int) -> Int { perSlotBase + slot * Self.perSlot + 6 }
     }
 }
 
