@@ -175,7 +175,7 @@ struct GatewayHandler: HTTPRequestHandler {
 
     /// Drops the candidates whose context cannot hold the counted prompt and its answer, then
     /// admits and sends; when no candidate can, refuses as the engine would, before any budget is
-    /// reserved or any engine is asked (docs/ARCHITECTURE.md, "Context fit").
+    /// reserved or any engine is asked (README, "Context fit").
     private func fitAndSend(_ context: ExchangeContext, account: RequestAccount, responder: HTTPResponder) {
         guard let prompt = account.prompt, let fit = ContextFit.check(context.candidates, prompt: prompt, request: context.request) else {
             return admitAndSend(context, account: account, responder: responder)
