@@ -32,7 +32,7 @@ struct SimRequestHandler: HTTPRequestHandler {
         case "/metrics":
             let snapshot = engine.scheduler.snapshot
             let text = engine.metrics.render(
-                model: Self.labelEscaped(engine.configuration.model), running: snapshot.running,
+                model: engine.configuration.model, running: snapshot.running,
                 waiting: snapshot.waiting, kvUsage: Double(snapshot.kvUsed) / Double(engine.configuration.kvCacheTokens))
             responder.send(
                 status: .ok, headers: HTTPHeaders([("content-type", "text/plain; version=0.0.4; charset=utf-8")]),
@@ -72,10 +72,6 @@ struct SimRequestHandler: HTTPRequestHandler {
 
     private func methodNotAllowed(_ responder: HTTPResponder) {
         SimEngine.send(responder, json: Array(#"{"detail":"Method Not Allowed"}"#.utf8), status: .methodNotAllowed)
-    }
-
-    private static func labelEscaped(_ value: String) -> String {
-        value.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"").replacingAll("\n", with: "\\n")
     }
 
     private func modelsBody() -> [UInt8] {
@@ -198,14 +194,5 @@ struct SimRequestHandler: HTTPRequestHandler {
                 }
             }
         }
-    }
-}
-
-extension String {
-    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
-        guard contains(target) else { return self }
-        var out = ""
-        for character in self { if character == target { out += replacement } else { out.append(character) } }
-        return out
     }
 }

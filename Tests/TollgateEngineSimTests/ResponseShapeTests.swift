@@ -259,6 +259,15 @@ struct ResponseShapeTests {
         #expect((response["usage"] as? [String: Any])?["completion_tokens"] as? Int == 40)
     }
 
+    /// A served model name with a quote and a backslash is escaped once in `/metrics`, as the
+    /// text format asks (it used to be escaped twice).
+    @Test func metricsEscapeTheModelNameOnce() async throws {
+        let fixture = try await SimFixture.start(Self.instant { $0.model = #"org/odd"name\x"# })
+        defer { Task { await fixture.stop() } }
+        let text = try await fixture.client.get("/metrics").body
+        #expect(text.contains(#"vllm:num_requests_running{model_name="org/odd\"name\\x"} 0.0"#), "\(text)")
+    }
+
     @Test func modelsHealthTokenizeAndVersion() async throws {
         let fixture = try await SimFixture.start(Self.instant { $0.maxModelLen = 131_072 })
         defer { Task { await fixture.stop() } }

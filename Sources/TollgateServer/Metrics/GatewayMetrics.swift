@@ -125,13 +125,14 @@ final class GatewayMetrics: Sendable {
             }
         }
 
-        let endpoints = targets.flatMap { target in target.allEndpoints.map { (target.name, $0) } }
         out.family(
             "tollgate_context_skips_total", type: "counter",
             help: "Requests passed over by a target whose max_model_len could not hold the prompt and max_tokens.")
-        for slot in targets.indices {
+        for slot in 0..<none {
             out.sample("tollgate_context_skips_total", [("target", targetNames[slot])], "\(counters.sum(layout.contextSkips(slot: slot)))")
         }
+
+        let endpoints = targets.flatMap { target in target.allEndpoints.map { (target.name, $0) } }
         out.family("tollgate_endpoint_up", type: "gauge", help: "1 while the endpoint is in rotation (health probes and refused connections decide).")
         for (target, endpoint) in endpoints {
             out.sample("tollgate_endpoint_up", [("target", target), ("endpoint", "\(endpoint)")], endpoint.isHealthy ? "1" : "0")
