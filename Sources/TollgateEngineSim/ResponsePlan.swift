@@ -44,11 +44,11 @@ struct ResponsePlan {
     var steps: Int { max(1, choices.reduce(0) { max($0, $1.steps) }) }
 
     /// Chooses lengths: reasoning first (when thinking is on), then the answer or the tool call,
-    /// all within max_tokens (default: what is left of the context window).
+    /// all within max_tokens (a chat without it: what is left of the context window).
     static func make(
         _ request: SimRequest, configuration: EngineSimConfiguration, cachedPromptTokens: Int, idSeed: UInt64
     ) -> ResponsePlan {
-        let budget = max(0, request.base.maxTokens ?? (configuration.maxModelLen - request.promptTokens))
+        let budget = max(0, request.maxTokens ?? (configuration.maxModelLen - request.promptTokens))
         let thinking = request.base.endpoint == .chat && request.base.thinking
         var choices: [ChoicePlan] = []
         choices.reserveCapacity(request.n)

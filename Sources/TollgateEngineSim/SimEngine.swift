@@ -104,9 +104,9 @@ final class SimEngine: Sendable {
                 message: "The model `\(request.base.model.prefix(200))` does not exist.", param: "model")
             return
         }
-        let completion = request.base.maxTokens ?? 0
+        let completion = request.maxTokens ?? 0
         if request.promptTokens + completion > configuration.maxModelLen
-            || (request.base.maxTokens == nil && request.promptTokens >= configuration.maxModelLen)
+            || (request.maxTokens == nil && request.promptTokens >= configuration.maxModelLen)
         {
             metrics.badRequests.wrappingIncrement(ordering: .relaxed)
             let message =

@@ -34,6 +34,10 @@ struct SimRequest {
     /// Text pieces of the prompt, for `/tokenize` (only filled when asked for).
     var segments: [PromptSegment]
 
+    /// `max_tokens` as vLLM applies it: a completion without one gets 16 (the default of vLLM's
+    /// and OpenAI's `/v1/completions`); a chat without one may use the rest of the context.
+    var maxTokens: Int? { base.maxTokens ?? (base.endpoint == .completions ? 16 : nil) }
+
     /// The tool the answer must call, when tools are offered and `tool_choice` demands one.
     var forcedTool: Tool? {
         guard !tools.isEmpty else { return nil }

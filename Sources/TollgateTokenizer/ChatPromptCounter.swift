@@ -144,22 +144,30 @@ public struct ChatPromptCounter: Sendable {
             return tokenizer.count(s)
         }
         if suffix != nil { reasons.append("fill-in-the-middle layout assumed") }
+        // A list of ids is one prompt; a list of strings or of id lists is a batch of prompts.
+        var longest = 0
+        func add(_ tokens: Int) {
+            total += tokens
+            longest = max(longest, tokens)
+        }
         switch prompt {
         case .string(let s):
-            total = text(s)
+            add(text(s))
         case .array(let items):
+            var ids = 0
             for item in items {
                 switch item {
-                case .string(let s): total += text(s)
-                case .number: total += 1
-                case .array(let ids): total += ids.count
+                case .string(let s): add(text(s))
+                case .number: ids += 1
+                case .array(let list): add(list.count)
                 default: throw RequestError(code: "invalid_prompt", message: "prompt array holds an unsupported value")
                 }
             }
+            if ids > 0 { add(ids) }
         default:
             throw RequestError(code: "invalid_prompt", message: "prompt must be a string or an array")
         }
-        return PromptCount(tokens: total, exact: reasons.isEmpty, estimateReasons: reasons)
+        return PromptCount(tokens: total, exact: reasons.isEmpty, estimateReasons: reasons, longestPrompt: longest)
     }
 }
 

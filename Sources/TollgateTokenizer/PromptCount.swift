@@ -8,10 +8,14 @@ public struct PromptCount: Sendable, Equatable, Codable {
     public var exact: Bool
     /// Why the count is an estimate (empty when exact). Stable short phrases, no request text.
     public var estimateReasons: [String]
+    /// The tokens of the longest single prompt: `tokens`, except for a batch of `/v1/completions`
+    /// prompts, where `tokens` is their sum and each prompt must fit a context on its own.
+    public var longestPrompt: Int
 
-    public init(tokens: Int, exact: Bool, estimateReasons: [String] = []) {
+    public init(tokens: Int, exact: Bool, estimateReasons: [String] = [], longestPrompt: Int? = nil) {
         self.tokens = tokens
         self.exact = exact
         self.estimateReasons = estimateReasons
+        self.longestPrompt = longestPrompt ?? tokens
     }
 }

@@ -70,10 +70,11 @@ public struct GatewayError: Error, Equatable, Sendable, CustomStringConvertible 
 
     public static let contextLengthExceededCode = "context_length_exceeded"
 
-    public static func contextLengthExceeded(_ message: String) -> GatewayError {
+    /// `param` names what is too long: `messages` for a chat, `prompt` for a completion.
+    public static func contextLengthExceeded(_ message: String, param: String = "messages") -> GatewayError {
         GatewayError(
             status: 400, type: "invalid_request_error", code: contextLengthExceededCode, message: message,
-            param: "messages")
+            param: param)
     }
 
     // MARK: upstream and capacity errors

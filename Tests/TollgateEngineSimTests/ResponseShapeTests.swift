@@ -243,6 +243,29 @@ struct ResponseShapeTests {
         let fimUsage = try #require(chunks.last?["usage"] as? [String: Any])
         #expect(fimUsage["prompt_tokens"] as? Int == 4 + 3 + 4)  // prompt + suffix + BOS and FIM markers
         #expect(fim.events.last == "[DONE]")
+
+        // Without max_tokens a completion stops at 16 tokens, vLLM's default for this endpoint,
+        // and the context check counts those 16.
+        let unbounded = try await fixture.client.post(
+            "/v1/completions", #"{"model":"deepseek-ai/DeepSeek-V4-Flash","prompt":"def add(a, b):","ignore_eos":true}"#)
+        let unboundedChoice = try #require((try unbounded.json()["choices"] as? [[String: Any]])?.first)
+        #expect(unboundedChoice["finish_reason"] as? String == "length")
+        #expect((unboundedChoice["text"] as? String)?.split(separator: " ").count == 16)
+    }
+
+    @Test func aCompletionWithoutMaxTokensNeedsRoomForSixteen() async throws {
+        var configuration = Self.instant()
+        configuration.maxModelLen = 20
+        let fixture = try await SimFixture.start(configuration)
+        defer { Task { await fixture.stop() } }
+        // 14 bytes: 5 prompt tokens in the simulator's approximation; 5 + 16 > 20.
+        let refused = try await fixture.client.post(
+            "/v1/completions", #"{"model":"deepseek-ai/DeepSeek-V4-Flash","prompt":"def add(a, b):"}"#)
+        #expect(refused.status == 400)
+        #expect(refused.body.contains("you requested 21 tokens (5 in the messages, 16 in the completion)"), "\(refused.body)")
+        let fits = try await fixture.client.post(
+            "/v1/completions", #"{"model":"deepseek-ai/DeepSeek-V4-Flash","prompt":"def add(a, b):","max_tokens":15}"#)
+        #expect(fits.status == 200)
     }
 
     @Test func severalChoicesAndLogprobs() async throws {

@@ -176,6 +176,64 @@ import TollgateTokenizer
         #expect(tooLong.body.contains("maximum context length is 131072"), "\(tooLong.body)")
     }
 
+    static func completion(_ prompt: String, maxTokens: Int?, suffix: String? = nil) -> String {
+        #"{"model":"deepseek-v4-flash","prompt":\#(prompt)"#
+            + (suffix.map { #","suffix":"\#($0)""# } ?? "")
+            + (maxTokens.map { #","max_tokens":\#($0)"# } ?? "") + "}"
+    }
+
+    static func completionTokens(_ body: String) throws -> PromptCount {
+        try ChatPromptCounter(tokenizer: .shared).countCompletion(request: JSONValue.parse(Array(body.utf8)))
+    }
+
+    /// A completion is fitted like a chat, and each prompt of a batch on its own: the engine
+    /// holds the prompts of a batch one by one, so their sum does not have to fit.
+    @Test func aCompletionIsFittedByItsLongestPrompt() async throws {
+        let stack = try await TwoPools.start()
+        defer { Task { await stack.stop() } }
+        func send(_ body: String) async throws -> TestResponse {
+            try await stack.fixture.client.send(.POST, stack.fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
+        }
+        let words = "\"" + String(repeating: "the quick brown fox ", count: 40) + "\""
+        let one = try Self.completionTokens(Self.completion(words, maxTokens: 16))
+        #expect(one.exact && one.tokens + 16 <= 300)
+
+        // Three such prompts sum past the small pool's 300 tokens; each fits it.
+        let batch = Self.completion("[\(words),\(words),\(words)]", maxTokens: 16)
+        let batchCount = try Self.completionTokens(batch)
+        #expect(batchCount.tokens == 3 * one.tokens && batchCount.longestPrompt == one.tokens)
+        let batched = try await send(batch)
+        #expect(batched.status == 200, "\(batched.body)")
+        #expect(batched.headers.first(name: "x-tollgate-target") == "flash-pool")
+
+        // One prompt too long with its answer goes past the small pool.
+        let longer = try await send(Self.completion(words, maxTokens: 300 - one.tokens + 1))
+        #expect(longer.status == 200, "\(longer.body)")
+        #expect(longer.headers.first(name: "x-tollgate-target") == "long-pool")
+
+        // A list of token ids is one prompt of that many tokens.
+        let ids = "[" + Array(repeating: "100", count: 500).joined(separator: ",") + "]"
+        let idPrompt = try await send(Self.completion(ids, maxTokens: 16))
+        #expect(idPrompt.headers.first(name: "x-tollgate-target") == "long-pool")
+
+        // None holds it: refused, naming the prompt, and no engine asked.
+        let refused = try await send(Self.completion(words, maxTokens: 5_000))
+        #expect(refused.status == 400)
+        let error = try #require(try json(refused.body)["error"] as? [String: Any])
+        #expect(error["code"] as? String == "context_length_exceeded")
+        #expect(error["param"] as? String == "prompt")
+        #expect((error["message"] as? String)?.contains("(\(one.tokens) in the messages, 5000 in the completion)") == true, "\(refused.body)")
+
+        // A FIM suffix makes the count an estimate: the engine decides, so the small pool is tried.
+        let fim = Self.completion(words, maxTokens: 300, suffix: "return x")
+        #expect(try !Self.completionTokens(fim).exact)
+        let fimResponse = try await send(fim)
+        #expect(fimResponse.headers.first(name: "x-tollgate-target") == "flash-pool", "\(fimResponse.body)")
+
+        #expect(stack.requests == (2, 2))
+        #expect(try await stack.skips() == ("3", "1"))
+    }
+
     /// Without a price book nothing is counted, so every target stays a candidate.
     @Test func withoutAPriceBookTheTargetsAreTriedInOrder() async throws {
         let stack = try await TwoPools.start(priceBook: nil)

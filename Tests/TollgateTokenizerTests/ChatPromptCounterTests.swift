@@ -149,6 +149,10 @@ import Testing
         #expect(plain == PromptCount(tokens: t.count("def f(x):"), exact: true))
         let batch = try Self.counter.countCompletion(request: JSONValue.parse(#"{"prompt":["a b", [1, 2, 3]]}"#))
         #expect(batch.tokens == t.count("a b") + 3)
+        #expect(batch.longestPrompt == 3)  // each prompt of a batch must fit a context on its own
+        let ids = try Self.counter.countCompletion(request: JSONValue.parse(#"{"prompt":[1, 2, 3, 4]}"#))
+        #expect(ids.tokens == 4 && ids.longestPrompt == 4)  // a list of ids is one prompt
+        #expect(plain.longestPrompt == plain.tokens)
         let fim = try Self.counter.countCompletion(request: JSONValue.parse(#"{"prompt":"def f(x):","suffix":"return y"}"#))
         #expect(fim.tokens == t.count("<｜fim▁begin｜>def f(x):<｜fim▁hole｜>return y<｜fim▁end｜>"))
         #expect(!fim.exact)
