@@ -49,7 +49,7 @@ struct ResponsePlan {
         _ request: SimRequest, configuration: EngineSimConfiguration, cachedPromptTokens: Int, idSeed: UInt64
     ) -> ResponsePlan {
         let budget = max(0, request.maxTokens ?? (configuration.maxModelLen - request.promptTokens))
-        let thinking = request.base.endpoint == .chat && request.base.thinking
+        let thinking = request.base.thinking
         var choices: [ChoicePlan] = []
         choices.reserveCapacity(request.n)
         for index in 0..<request.n {

@@ -132,7 +132,7 @@ struct SimRequest {
                 if try value.peekKind() == .string { effort = try value.readString() }
             }
         }
-        if endpoint == .chat && base.thinking {
+        if base.thinking {
             counter.addEffortPreamble(tokens: PromptTokens.effortPreambleTokens(effort))
         }
         if let toolsRange, tools.count > 0 {

@@ -25,6 +25,8 @@ public struct InferenceRequest: Sendable {
     /// Thinking mode as vLLM's DeepSeek V4 glue decides it: on unless `thinking.type` is
     /// `disabled` or `reasoning_effort` is `none`; `chat_template_kwargs.thinking` or
     /// `enable_thinking`, when given, override `thinking.type` (on when either is truthy).
+    /// Always off for `/v1/completions`: its prompt is raw text, with no template to open a
+    /// thinking block, so its answer is estimated at the model's chat-mode length.
     public var thinking: Bool
     /// Chat prefix completion (`prefix: true` on the last assistant message) or FIM (`suffix`):
     /// the DeepSeek API takes these on its beta base URL only.
@@ -291,7 +293,7 @@ public struct InferenceRequest: Sendable {
             endpoint: endpoint, model: model, stream: stream, clientWantsUsage: stream && wantsUsage,
             maxTokens: maxCompletionTokens ?? maxTokens,
             choices: generations,
-            thinking: (templateThinking ?? !thinkingDisabled) && !effortIsNone,
+            thinking: endpoint == .chat && (templateThinking ?? !thinkingDisabled) && !effortIsNone,
             needsBeta: prefixNeedsBeta || suffixNeedsBeta,
             chatTurns: turns.recorded,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange, streamOptionsIsEmpty: streamOptionsIsEmpty,

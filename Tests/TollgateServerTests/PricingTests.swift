@@ -72,6 +72,19 @@ import TollgateWire
         #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: output))
     }
 
+    /// A completion's prompt has no template to open a thinking block: without `max_tokens` it is
+    /// estimated at the chat-mode output, whatever `thinking` it sends.
+    @Test(arguments: ["", #","thinking":{"type":"enabled"}"#])
+    func aCompletionIsEstimatedInChatMode(fields: String) async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        let body = #"{"model":"deepseek-v4-flash","prompt":"def add(a, b):""# + fields + "}"
+        let response = try await fixture.client.send(.POST, fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
+        #expect(response.status == 200, "\(response.body)")
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countCompletion(request: JSONValue.parse(body))
+        #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 50))
+    }
+
     @Test func streamUsageChunkCarriesCost() async throws {
         let fixture = try await GatewayFixture.start(priceBook: Self.book)
         defer { Task { await fixture.stop() } }

@@ -46,6 +46,13 @@ import Testing
         #expect(try parse(#"{"model":"m","thinking":{"type":"enabled"},"messages":[]}"#).thinking)
     }
 
+    /// A completion's prompt is raw text: no template opens a thinking block, whatever it asks.
+    @Test func aCompletionNeverThinks() throws {
+        #expect(!(try parse(#"{"model":"m","prompt":"p"}"#, .completions).thinking))
+        #expect(!(try parse(#"{"model":"m","prompt":"p","thinking":{"type":"enabled"}}"#, .completions).thinking))
+        #expect(try parse(#"{"model":"m","messages":[]}"#).thinking)
+    }
+
     @Test func recordsTheTurnsOfAPlainChatAsRangesOfTheBody() throws {
         let json = #"{"model":"m","messages":[{"role":"system","content":"Be \"brief\"."},{"role":"assistant","content":null,"reasoning_content":"r"},{"role":"user","content":"hi"}],"reasoning_effort":"max"}"#
         let bytes = Array(json.utf8)
