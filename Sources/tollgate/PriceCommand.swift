@@ -4,16 +4,17 @@ import TollgatePricing
 import TollgateTokenizer
 import TollgateWire
 
-/// `tollgate price --chat`: what a chat request would cost on every target in the price book.
+/// `tollgate price --chat` (or `--completion`): what a request would cost on every target in the
+/// price book.
 ///
-/// Counts the prompt as DeepSeek V4 lays it out, takes the output from `--max-tokens`, the
+/// Counts the prompt as DeepSeek V4 lays it out (a completion's prompt as given, summed over a batch), takes the output from `--max-tokens`, the
 /// request's `max_completion_tokens`/`max_tokens`, or the book's default for the model and mode
 /// (times the request's `n`), and prints one estimate per model per target (docs/PRICING.md).
 /// The request is read by the gateway's own parser: what the gateway refuses, this refuses.
 struct PriceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "price",
-        abstract: "Estimate what a chat request costs on every target in the price book.")
+        abstract: "Estimate what a chat or completions request costs on every target in the price book.")
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case table
@@ -22,6 +23,9 @@ struct PriceCommand: AsyncParsableCommand {
 
     @Flag(help: "The input is an OpenAI chat completion request (JSON).")
     var chat = false
+
+    @Flag(help: "The input is a /v1/completions request (JSON): its prompt, or batch of prompts, and FIM suffix.")
+    var completion = false
 
     @Option(help: "Read the request from this file instead of standard input.")
     var file: String?
@@ -42,7 +46,9 @@ struct PriceCommand: AsyncParsableCommand {
     var format: OutputFormat = .table
 
     func validate() throws {
-        guard chat else { throw ValidationError("pass --chat: the input is a chat completion request") }
+        guard chat != completion else {
+            throw ValidationError("pass --chat for a chat completion request or --completion for a /v1/completions one")
+        }
         if let maxTokens, !(0...TokenUsage.maxCount).contains(maxTokens) {
             throw ValidationError("--max-tokens must be from 0 to \(TokenUsage.maxCount)")
         }
@@ -55,14 +61,16 @@ struct PriceCommand: AsyncParsableCommand {
         let date = try at.map(Self.parseDate) ?? Date()
         let body = Array(try readCommandInput(file: file))
         // The fields the gateway reads (model, max_tokens, n, thinking), by its own parser.
+        let endpoint: InferenceEndpoint = chat ? .chat : .completions
         let routed: InferenceRequest
         do {
-            routed = try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: .chat) }
+            routed = try body.withUnsafeBytes { try InferenceRequest.parse($0, endpoint: endpoint) }
         } catch let error as GatewayError {
             throw InputError(message: "the gateway would refuse this request: \(error.message)")
         }
         // The gateway's own count (its plain-chat path, or the general one where that gives up).
-        let count = try ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared).countChat(requestJSON: body)
+        let counter = ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared)
+        let count = chat ? try counter.countChat(requestJSON: body) : try counter.countCompletion(request: JSONValue.parse(body))
         let thinking = routed.thinking
         let requested = maxTokens ?? routed.maxTokens
         let estimator = CostEstimator(book: book)
@@ -76,7 +84,7 @@ struct PriceCommand: AsyncParsableCommand {
                 Self.table(
                     rows: rows, book: book, version: version.id, file: bookPath, date: date, count: count,
                     thinking: thinking, requestedMaxTokens: requested, choices: routed.choices,
-                    requestModel: routed.model))
+                    requestModel: routed.model, endpoint: endpoint))
         case .json:
             print(
                 try Self.json(
@@ -106,7 +114,7 @@ struct PriceCommand: AsyncParsableCommand {
 
     static func table(
         rows: [TargetEstimate], book: PriceBook, version: String, file: String, date: Date, count: PromptCount,
-        thinking: Bool, requestedMaxTokens: Int?, choices: Int, requestModel: String?
+        thinking: Bool, requestedMaxTokens: Int?, choices: Int, requestModel: String?, endpoint: InferenceEndpoint
     ) -> String {
         var lines: [String] = []
         lines.append("prices   \(file), version \(version), \(book.currency), at \(isoString(date))")
@@ -116,7 +124,7 @@ struct PriceCommand: AsyncParsableCommand {
             "output   "
                 + (requestedMaxTokens.map { "\($0) tokens (max_tokens)" }
                     ?? "book default per model (\(thinking ? "thinking" : "chat"))")
-                + (choices > 1 ? " for each of \(choices) choices (n)" : ""))
+                + (choices > 1 ? " for each of \(choices) choices (\(endpoint == .chat ? "n" : "n × prompts"))" : ""))
         lines.append("")
         let header = ["target", "kind", "model", "prompt", "cache hit", "output", "estimate (\(book.currency))", "note"]
         var cells: [[String]] = [header]

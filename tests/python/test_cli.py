@@ -110,6 +110,23 @@ def test_price_covers_every_choice_and_refuses_what_the_gateway_refuses():
     assert "must be from 0 to 2147483647" in run("price", "--chat", "--max-tokens", str(2**31), stdin=b"{}").stderr.decode()
 
 
+def test_price_of_a_completion_counts_its_prompts_and_never_thinks():
+    body = {"model": "deepseek-v4-flash", "prompt": ["def add(a, b):", "def sub(a, b):"], "max_tokens": 10}
+    prompt = int(ok("tokens", "count", "--completion", stdin=json.dumps(body).encode()))
+    report = json.loads(ok("price", "--completion", "--format", "json", stdin=json.dumps(body).encode()))
+    assert report["thinking"] is False and report["prompt_exact"] is True
+    # Two prompts, each answered with up to max_tokens.
+    assert {(row["prompt_tokens"], row["output_tokens"]) for row in report["estimates"]} == {(prompt, 20)}
+    table = ok("price", "--completion", stdin=json.dumps(body).encode())
+    assert "chat mode" in table and "for each of 2 choices (n × prompts)" in table
+    # Without max_tokens a completion takes the book's chat-mode length, not the thinking one.
+    unbounded = json.loads(ok("price", "--completion", "--format", "json", stdin=json.dumps(dict(body, max_tokens=None)).encode()))
+    flash = [row for row in unbounded["estimates"] if row["model"] == "deepseek-v4-flash"]
+    assert flash and all(row["output_tokens"] == 2 * 1024 for row in flash)
+    assert "--chat for a chat completion request or --completion" in run("price", stdin=b"{}").stderr.decode()
+    assert "--chat for a chat completion request or --completion" in run("price", "--chat", "--completion", stdin=b"{}").stderr.decode()
+
+
 def test_price_without_a_book_names_where_it_looked(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_HOME"}
     body = json.dumps(REQUEST).encode()
