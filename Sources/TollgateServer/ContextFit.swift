@@ -45,7 +45,7 @@ enum ContextFit {
         if !fitting.isEmpty { return .narrowed(fitting: fitting, skipped: candidates.filter { !$0.holds(tokens: required) }) }
         let largest = candidates.compactMap(\.maxModelLen).max() ?? 0
         let message = message(limit: largest, prompt: prompt, maxTokens: request.maxTokens)
-        return .refused(.contextLengthExceeded(message, param: request.endpoint == .chat ? "messages" : "prompt"))
+        return .refused(.contextLengthExceeded(message, param: request.endpoint.promptParam))
     }
 
     /// vLLM's wording, so clients that read it keep working whichever side refused.

@@ -210,7 +210,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
             if (200..<300).contains(status) {
                 sendSuccessBody(body)
             } else {
-                let error = body.withUnsafeReadableBytes { UpstreamErrorBody.normalise(status: status, body: $0) }
+                let error = body.withUnsafeReadableBytes { UpstreamErrorBody.normalise(status: status, body: $0, endpoint: request.endpoint) }
                 if error.code == GatewayError.contextLengthExceededCode, let longer = nextCandidateWithLongerContext() {
                     if let target { state.metrics.recordContextSkip(target) }
                     candidateIndex = longer

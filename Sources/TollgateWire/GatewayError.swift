@@ -70,8 +70,9 @@ public struct GatewayError: Error, Equatable, Sendable, CustomStringConvertible 
 
     public static let contextLengthExceededCode = "context_length_exceeded"
 
-    /// `param` names what is too long: `messages` for a chat, `prompt` for a completion.
-    public static func contextLengthExceeded(_ message: String, param: String = "messages") -> GatewayError {
+    /// `param` names what is too long: `messages` for a chat, `prompt` for a completion
+    /// (``InferenceEndpoint/promptParam``).
+    public static func contextLengthExceeded(_ message: String, param: String) -> GatewayError {
         GatewayError(
             status: 400, type: "invalid_request_error", code: contextLengthExceededCode, message: message,
             param: param)

@@ -4,6 +4,9 @@ public enum InferenceEndpoint: String, Sendable {
     case chat = "/chat/completions"
     /// `POST /v1/completions` (legacy and FIM)
     case completions = "/completions"
+
+    /// The request field that holds the prompt, which an error about its length names.
+    public var promptParam: String { self == .chat ? "messages" : "prompt" }
 }
 
 /// The few fields of a chat or completions request that the gateway needs, read from the raw body

@@ -78,7 +78,9 @@ public struct ResponseShape: Sendable {
 /// Reads an upstream error body in either shape engines use, OpenAI's `{"error":{...}}` or the flat
 /// `{"object":"error","message":...}` of vLLM and SGLang, and normalises it.
 public enum UpstreamErrorBody {
-    public static func normalise(status: Int, body: UnsafeRawBufferPointer) -> GatewayError {
+    /// A context refusal becomes `context_length_exceeded` naming what is too long for `endpoint`
+    /// (`messages` or `prompt`), as the gateway's own refusal names it.
+    public static func normalise(status: Int, body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint = .chat) -> GatewayError {
         var message = ""
         var type: String?
         var code: String?
@@ -114,7 +116,7 @@ public enum UpstreamErrorBody {
         if status == 400 && (message.contains("maximum context length") || message.contains("context length")
             || message.contains("longer than the model's context length"))
         {
-            return .contextLengthExceeded(message)
+            return .contextLengthExceeded(message, param: endpoint.promptParam)
         }
         return .upstream(status: status, message: message, type: type, code: code, param: param)
     }

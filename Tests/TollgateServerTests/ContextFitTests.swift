@@ -234,6 +234,21 @@ import TollgateTokenizer
         #expect(try await stack.skips() == ("3", "1"))
     }
 
+    /// An engine's refusal of a completion names the prompt, as the gateway's own refusal does.
+    @Test func anEnginesRefusalOfACompletionNamesThePrompt() async throws {
+        let stack = try await TwoPools.start(smallEngineHolds: 300)
+        defer { Task { await stack.stop() } }
+        // A FIM suffix makes the count an estimate, so the engines decide.
+        let body = Self.completion("\"def f(x):\"", maxTokens: 200_000, suffix: "return x")
+        let response = try await stack.fixture.client.send(
+            .POST, stack.fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
+        #expect(response.status == 400)
+        let error = try #require(try json(response.body)["error"] as? [String: Any])
+        #expect(error["code"] as? String == "context_length_exceeded")
+        #expect(error["param"] as? String == "prompt")
+        #expect(stack.requests == (1, 1))
+    }
+
     /// Without a price book nothing is counted, so every target stays a candidate.
     @Test func withoutAPriceBookTheTargetsAreTriedInOrder() async throws {
         let stack = try await TwoPools.start(priceBook: nil)

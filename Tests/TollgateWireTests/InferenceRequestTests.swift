@@ -314,6 +314,9 @@ import Testing
         let error = flat.withUnsafeBytes { UpstreamErrorBody.normalise(status: 400, body: $0) }
         #expect(error.code == "context_length_exceeded")
         #expect(error.status == 400)
+        #expect(error.param == "messages")
+        let completion = flat.withUnsafeBytes { UpstreamErrorBody.normalise(status: 400, body: $0, endpoint: .completions) }
+        #expect(completion.code == "context_length_exceeded" && completion.param == "prompt")
         let nested = Array(#"{"error":{"message":"Authentication Fails","type":"authentication_error","code":"invalid_api_key"}}"#.utf8)
         let auth = nested.withUnsafeBytes { UpstreamErrorBody.normalise(status: 401, body: $0) }
         #expect(auth == GatewayError(status: 401, type: "authentication_error", code: "invalid_api_key", message: "Authentication Fails"))
