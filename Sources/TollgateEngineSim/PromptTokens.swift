@@ -17,7 +17,8 @@ enum PromptSegment {
 /// markers, plus 3 for the frame (BOS, the assistant opener, `<think>` or `</think>`); tools add
 /// ceil(raw `tools` JSON bytes / 4) + 4; in thinking mode the reasoning-effort preamble vLLM
 /// 0.33.0 puts first (its exact length, ``effortPreambleTokens(_:)``). Completions: ceil(prompt
-/// bytes / 4) + 1, plus 3 with a FIM `suffix`. Integer token arrays count one token each.
+/// bytes / 4) + 1, plus 3 and the suffix's tokens with a FIM `suffix`. Integer token arrays count
+/// one token each. Each prompt of a batch is counted on its own, with its own overhead.
 struct PromptTokens {
     static let perMessage = 4
     static let chatFrame = 3
@@ -34,7 +35,14 @@ struct PromptTokens {
     private var toolTokens = 0
     private var preambleTokens = 0
     private var toolsHash: UInt64?
-    private var completionParts = 0
+    /// Completions: the text tokens of each prompt of the batch (one for a single prompt).
+    private var completionPrompts: [Int] = []
+    private var suffixTokens: Int?
+    /// Completions: the tokens of the longest prompt, overhead included (the engine checks each
+    /// prompt of a batch against the context on its own). Chat: the whole prompt.
+    private(set) var longestPrompt = 0
+    /// Completions: how many prompts the batch holds (each gets `n` choices).
+    var promptCount: Int { max(1, completionPrompts.count) }
 
     init(collectSegments: Bool) {
         self.collectSegments = collectSegments
@@ -73,13 +81,41 @@ struct PromptTokens {
         prefixes.append(PromptPrefix(hash: hash, tokens: tokens))
     }
 
-    mutating func addCompletionPrompt(bytes: Int) {
-        tokens += Self.tokens(forBytes: bytes)
-        completionParts += 1
+    /// A completions `prompt`: a string, a list of ids (one prompt), or a batch of strings or
+    /// id lists.
+    mutating func addCompletionPrompt(_ scanner: inout JSONScanner) throws {
+        guard try scanner.peekKind() == .array else {
+            return completionPrompts.append(Self.tokens(forBytes: try Self.textBytes(&scanner, segments: &self)))
+        }
+        var ids = 0
+        var prompts: [Int] = []
+        try scanner.walkArray { _, item in
+            switch try item.peekKind() {
+            case .number:
+                try item.skipValue()
+                ids += 1
+            case .array:
+                var count = 0
+                try item.walkArray { _, id in
+                    try id.skipValue()
+                    count += 1
+                }
+                prompts.append(count)
+            default:
+                prompts.append(Self.tokens(forBytes: try Self.textBytes(&item, segments: &self)))
+            }
+        }
+        if ids > 0 { prompts.append(ids) }
+        completionPrompts += prompts
     }
 
-    mutating func addTokenIDs(_ count: Int) {
-        tokens += count
+    /// A FIM `suffix`; null means none.
+    mutating func addSuffix(_ scanner: inout JSONScanner) throws {
+        guard try scanner.peekKind() == .string else {
+            try scanner.skipValue()
+            return
+        }
+        suffixTokens = Self.tokens(forBytes: try Self.textBytes(&scanner, segments: &self))
     }
 
     mutating func addTools(range: Range<Int>, hash: UInt64) {
@@ -107,14 +143,18 @@ struct PromptTokens {
                 segments.append(.special(Self.markerID))
             }
         case .completions:
-            // BOS, and the three FIM markers when a suffix came with the prompt.
-            let extra = completionParts > 1 ? 4 : 1
-            tokens += extra
+            // Each prompt: BOS, and with a suffix the three FIM markers and the suffix.
+            let overhead = 1 + (suffixTokens.map { 3 + $0 } ?? 0)
+            let prompts = completionPrompts.isEmpty ? [0] : completionPrompts
+            tokens = prompts.reduce(0, +) + prompts.count * overhead
+            longestPrompt = (prompts.max() ?? 0) + overhead
             if collectSegments {
                 segments.insert(.special(Self.bosID), at: 0)
-                for _ in 1..<extra { segments.append(.special(Self.markerID)) }
+                if suffixTokens != nil { segments += Array(repeating: .special(Self.markerID), count: 3) }
             }
+            return
         }
+        longestPrompt = tokens
     }
 
     // MARK: reading text values
@@ -149,24 +189,6 @@ struct PromptTokens {
             try scanner.skipValue()
             return 0
         }
-    }
-
-    /// Bytes of a completions `prompt`: a string, strings, or token ids (counted directly).
-    static func promptBytes(_ scanner: inout JSONScanner, segments counter: inout PromptTokens) throws -> Int {
-        guard try scanner.peekKind() == .array else { return try textBytes(&scanner, segments: &counter) }
-        var total = 0
-        try scanner.walkArray { _, item in
-            switch try item.peekKind() {
-            case .number:
-                _ = try item.skipValue()
-                counter.addTokenIDs(1)
-            case .array:
-                total += try promptBytes(&item, segments: &counter)
-            default:
-                total += try textBytes(&item, segments: &counter)
-            }
-        }
-        return total
     }
 }
 

@@ -104,14 +104,16 @@ final class SimEngine: Sendable {
                 message: "The model `\(request.base.model.prefix(200))` does not exist.", param: "model")
             return
         }
+        // Each prompt of a batch must fit on its own.
+        let prompt = request.longestPromptTokens
         let completion = request.maxTokens ?? 0
-        if request.promptTokens + completion > configuration.maxModelLen
-            || (request.maxTokens == nil && request.promptTokens >= configuration.maxModelLen)
+        if prompt + completion > configuration.maxModelLen
+            || (request.maxTokens == nil && prompt >= configuration.maxModelLen)
         {
             metrics.badRequests.wrappingIncrement(ordering: .relaxed)
             let message =
                 "This model's maximum context length is \(configuration.maxModelLen) tokens. However, you requested "
-                + "\(request.promptTokens + completion) tokens (\(request.promptTokens) in the messages, \(completion) in "
+                + "\(prompt + completion) tokens (\(prompt) in the messages, \(completion) in "
                 + "the completion). Please reduce the length of the messages or completion."
             Self.sendError(responder, status: 400, type: "BadRequestError", message: message)
             return

@@ -16,8 +16,11 @@ struct SimRequest {
     }
 
     var base: InferenceRequest
-    /// Approximate prompt tokens (see ``PromptTokens``).
+    /// Approximate prompt tokens (see ``PromptTokens``), all prompts of a batch together.
     var promptTokens: Int
+    /// The longest single prompt: of a batch of completions prompts, which the engine holds in
+    /// its context one at a time; otherwise `promptTokens`.
+    var longestPromptTokens: Int
     /// Hashes of growing prompt prefixes (one per message) with their token counts, for the
     /// simulated prefix cache.
     var prefixes: [PromptPrefix]
@@ -26,6 +29,8 @@ struct SimRequest {
     /// Chat `logprobs: true`, or completions `logprobs: k`.
     var logprobs: Bool
     var topLogprobs: Int
+    /// Choices to generate: `n`, for each prompt of a batch of completions prompts (vLLM orders
+    /// them prompt by prompt).
     var n: Int
     /// vLLM's `ignore_eos`: generate until max_tokens (what `vllm bench serve` sends).
     var ignoreEOS: Bool
@@ -48,12 +53,15 @@ struct SimRequest {
         }
     }
 
+    /// The most choices one request may ask for (`n` times the prompts of a batch).
+    static let maxChoices = 4096
+
     static func parse(
         _ body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint, collectSegments: Bool = false
     ) throws(GatewayError) -> SimRequest {
         let base = try InferenceRequest.parse(body, endpoint: endpoint)
         var request = SimRequest(
-            base: base, promptTokens: 0, prefixes: [], tools: [], toolChoice: .auto, logprobs: false,
+            base: base, promptTokens: 0, longestPromptTokens: 0, prefixes: [], tools: [], toolChoice: .auto, logprobs: false,
             topLogprobs: 0, n: 1, ignoreEOS: false, seed: PromptHash.fnv(body), segments: [])
         do {
             try request.readExtras(body, collectSegments: collectSegments)
@@ -95,9 +103,9 @@ struct SimRequest {
                     counter.notePrefix(PromptHash.fnv(raw, seed: counter.prefixHash))
                 }
             } else if JSONScanner.key(key, is: "prompt"), endpoint == .completions {
-                counter.addCompletionPrompt(bytes: try PromptTokens.promptBytes(&value, segments: &counter))
+                try counter.addCompletionPrompt(&value)
             } else if JSONScanner.key(key, is: "suffix"), endpoint == .completions {
-                counter.addCompletionPrompt(bytes: try PromptTokens.textBytes(&value, segments: &counter))
+                try counter.addSuffix(&value)
             } else if JSONScanner.key(key, is: "tools"), endpoint == .chat {
                 guard try value.peekKind() == .array else { return }
                 let start = value.offset
@@ -141,6 +149,16 @@ struct SimRequest {
         }
         counter.finish(endpoint: endpoint)
         promptTokens = counter.tokens
+        longestPromptTokens = counter.longestPrompt
+        if endpoint == .completions {
+            // vLLM sets no bound; a simulator answering millions of choices would only run out of memory.
+            guard counter.promptCount <= Self.maxChoices / n else {
+                throw GatewayError.invalidRequest(
+                    "The simulator answers at most \(Self.maxChoices) choices: n × prompts is \(n * counter.promptCount).",
+                    param: "prompt")
+            }
+            n *= counter.promptCount
+        }
         prefixes = counter.prefixes
         segments = counter.segments
         if case .named(let name) = toolChoice, !tools.isEmpty, !tools.contains(where: { $0.name == name }) {

@@ -253,6 +253,39 @@ struct ResponseShapeTests {
         #expect((unboundedChoice["text"] as? String)?.split(separator: " ").count == 16)
     }
 
+    /// A batch of prompts is answered prompt by prompt, `n` choices each, as vLLM answers it; each
+    /// prompt must fit the context on its own, and the usage sums them all.
+    @Test func aBatchOfPromptsGetsChoicesForEachPrompt() async throws {
+        var configuration = Self.instant()
+        configuration.maxModelLen = 20
+        let fixture = try await SimFixture.start(configuration)
+        defer { Task { await fixture.stop() } }
+        // Two prompts of 14 bytes: 5 tokens each (4 and BOS); each with 15 of answer fits 20.
+        let batch = try await fixture.client.post(
+            "/v1/completions",
+            #"{"model":"deepseek-ai/DeepSeek-V4-Flash","prompt":["def add(a, b):","def sub(a, b):"],"n":2,"max_tokens":15,"ignore_eos":true}"#)
+        #expect(batch.status == 200, "\(batch.body)")
+        let body = try batch.json()
+        let choices = try #require(body["choices"] as? [[String: Any]])
+        #expect(choices.map { $0["index"] as? Int } == [0, 1, 2, 3])
+        let usage = try #require(body["usage"] as? [String: Any])
+        #expect(usage["prompt_tokens"] as? Int == 10)
+        #expect(usage["completion_tokens"] as? Int == 60)
+
+        // A list of id lists is a batch too; one prompt too long is refused.
+        let ids = "[" + Array(repeating: "[1,2,3]", count: 3).joined(separator: ",") + ",[" + Array(repeating: "7", count: 10).joined(separator: ",") + "]]"
+        let refused = try await fixture.client.post(
+            "/v1/completions", #"{"model":"deepseek-ai/DeepSeek-V4-Flash","prompt":\#(ids),"max_tokens":10}"#)
+        #expect(refused.status == 400)
+        #expect(refused.body.contains("you requested 21 tokens (11 in the messages, 10 in the completion)"), "\(refused.body)")
+
+        let tooMany = "[" + Array(repeating: #""a""#, count: 40).joined(separator: ",") + "]"
+        let bounded = try await fixture.client.post(
+            "/v1/completions", #"{"model":"deepseek-ai/DeepSeek-V4-Flash","prompt":\#(tooMany),"n":128,"max_tokens":1}"#)
+        #expect(bounded.status == 400)
+        #expect(bounded.body.contains("at most 4096 choices"), "\(bounded.body)")
+    }
+
     @Test func aCompletionWithoutMaxTokensNeedsRoomForSixteen() async throws {
         var configuration = Self.instant()
         configuration.maxModelLen = 20

@@ -85,6 +85,23 @@ import TollgateWire
         #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 50))
     }
 
+    /// A batch of completions prompts is estimated as every prompt's answer, and billed as the
+    /// engine's usage over all of them.
+    @Test func aBatchOfCompletionsIsEstimatedAndBilledForEveryPrompt() async throws {
+        let fixture = try await GatewayFixture.start(priceBook: Self.book)
+        defer { Task { await fixture.stop() } }
+        let body = #"{"model":"deepseek-v4-flash","prompt":["def add(a, b):","def sub(a, b):","def mul(a, b):"],"max_tokens":5,"ignore_eos":true}"#
+        let response = try await fixture.client.send(.POST, fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
+        #expect(response.status == 200, "\(response.body)")
+        let prompt = try ChatPromptCounter(tokenizer: .shared).countCompletion(request: JSONValue.parse(body))
+        #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 15))
+        let answer = try json(response.body)
+        #expect((answer["choices"] as? [[String: Any]])?.map { $0["index"] as? Int } == [0, 1, 2])
+        let usage = try #require(answer["usage"] as? [String: Any])
+        #expect(usage["completion_tokens"] as? Int == 15)
+        #expect(usage["cost"] as? String == expectedCost(prompt: try #require(usage["prompt_tokens"] as? Int), completion: 15))
+    }
+
     @Test func streamUsageChunkCarriesCost() async throws {
         let fixture = try await GatewayFixture.start(priceBook: Self.book)
         defer { Task { await fixture.stop() } }
