@@ -256,9 +256,7 @@ struct ResponseShapeTests {
     /// A batch of prompts is answered prompt by prompt, `n` choices each, as vLLM answers it; each
     /// prompt must fit the context on its own, and the usage sums them all.
     @Test func aBatchOfPromptsGetsChoicesForEachPrompt() async throws {
-        var configuration = Self.instant()
-        configuration.maxModelLen = 20
-        let fixture = try await SimFixture.start(configuration)
+        let fixture = try await SimFixture.start(Self.instant { $0.maxModelLen = 20 })
         defer { Task { await fixture.stop() } }
         // Two prompts of 14 bytes: 5 tokens each (4 and BOS); each with 15 of answer fits 20.
         let batch = try await fixture.client.post(
@@ -287,9 +285,7 @@ struct ResponseShapeTests {
     }
 
     @Test func aCompletionWithoutMaxTokensNeedsRoomForSixteen() async throws {
-        var configuration = Self.instant()
-        configuration.maxModelLen = 20
-        let fixture = try await SimFixture.start(configuration)
+        let fixture = try await SimFixture.start(Self.instant { $0.maxModelLen = 20 })
         defer { Task { await fixture.stop() } }
         // 14 bytes: 5 prompt tokens in the simulator's approximation; 5 + 16 > 20.
         let refused = try await fixture.client.post(
