@@ -80,7 +80,7 @@ public struct ResponseShape: Sendable {
 public enum UpstreamErrorBody {
     /// A context refusal becomes `context_length_exceeded` naming what is too long for `endpoint`
     /// (`messages` or `prompt`), as the gateway's own refusal names it.
-    public static func normalise(status: Int, body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint = .chat) -> GatewayError {
+    public static func normalise(status: Int, body: UnsafeRawBufferPointer, endpoint: InferenceEndpoint) -> GatewayError {
         var message = ""
         var type: String?
         var code: String?

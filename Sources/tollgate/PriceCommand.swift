@@ -7,9 +7,10 @@ import TollgateWire
 /// `tollgate price --chat` (or `--completion`): what a request would cost on every target in the
 /// price book.
 ///
-/// Counts the prompt as DeepSeek V4 lays it out (a completion's prompt as given, summed over a batch), takes the output from `--max-tokens`, the
-/// request's `max_completion_tokens`/`max_tokens`, or the book's default for the model and mode
-/// (times the request's `n`), and prints one estimate per model per target (docs/PRICING.md).
+/// Counts the prompt as DeepSeek V4 lays it out (a completion's prompt as given, summed over a
+/// batch), takes the output from `--max-tokens`, the request's `max_completion_tokens`/`max_tokens`,
+/// or the book's default for the model and mode (times the request's `n`, and a batch's prompts),
+/// and prints one estimate per model per target (docs/PRICING.md).
 /// The request is read by the gateway's own parser: what the gateway refuses, this refuses.
 struct PriceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,9 +69,7 @@ struct PriceCommand: AsyncParsableCommand {
         } catch let error as GatewayError {
             throw InputError(message: "the gateway would refuse this request: \(error.message)")
         }
-        // The gateway's own count (its plain-chat path, or the general one where that gives up).
-        let counter = ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared)
-        let count = chat ? try counter.countChat(requestJSON: body) : try counter.countCompletion(request: JSONValue.parse(body))
+        let count = try ChatPromptCounter(tokenizer: try DeepSeekTokenizer.shared).countRequest(body, chat: chat)
         let thinking = routed.thinking
         let requested = maxTokens ?? routed.maxTokens
         let estimator = CostEstimator(book: book)

@@ -62,9 +62,7 @@ struct TokensCommand: ParsableCommand {
             let tokenizer = try DeepSeekTokenizer.shared
             let result: PromptCount
             if chat || completion {
-                let counter = ChatPromptCounter(tokenizer: tokenizer)
-                // A chat is counted as the gateway counts it (its plain-chat path, or the general one).
-                result = chat ? try counter.countChat(requestJSON: data) : try counter.countCompletion(request: JSONValue.parse(data))
+                result = try ChatPromptCounter(tokenizer: tokenizer).countRequest(data, chat: chat)
             } else {
                 result = PromptCount(tokens: try tokenizer.count(utf8: data), exact: true)
             }
@@ -142,5 +140,13 @@ struct TokensCommand: ParsableCommand {
             }
             return 0
         }
+    }
+}
+
+extension ChatPromptCounter {
+    /// The prompt of a request as the gateway counts it: a chat (its plain-chat path, or the
+    /// general one where that gives up), else a `/v1/completions` request.
+    func countRequest(_ json: some Collection<UInt8>, chat: Bool) throws -> PromptCount {
+        chat ? try countChat(requestJSON: json) : try countCompletion(request: JSONValue.parse(json))
     }
 }

@@ -191,9 +191,6 @@ import TollgateTokenizer
     @Test func aCompletionIsFittedByItsLongestPrompt() async throws {
         let stack = try await TwoPools.start()
         defer { Task { await stack.stop() } }
-        func send(_ body: String) async throws -> TestResponse {
-            try await stack.fixture.client.send(.POST, stack.fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
-        }
         let words = "\"" + String(repeating: "the quick brown fox ", count: 40) + "\""
         let one = try Self.completionTokens(Self.completion(words, maxTokens: 16))
         #expect(one.exact && one.tokens + 16 <= 300)
@@ -202,22 +199,22 @@ import TollgateTokenizer
         let batch = Self.completion("[\(words),\(words),\(words)]", maxTokens: 16)
         let batchCount = try Self.completionTokens(batch)
         #expect(batchCount.tokens == 3 * one.tokens && batchCount.longestPrompt == one.tokens)
-        let batched = try await send(batch)
+        let batched = try await stack.fixture.completion(batch)
         #expect(batched.status == 200, "\(batched.body)")
         #expect(batched.headers.first(name: "x-tollgate-target") == "flash-pool")
 
         // One prompt too long with its answer goes past the small pool.
-        let longer = try await send(Self.completion(words, maxTokens: 300 - one.tokens + 1))
+        let longer = try await stack.fixture.completion(Self.completion(words, maxTokens: 300 - one.tokens + 1))
         #expect(longer.status == 200, "\(longer.body)")
         #expect(longer.headers.first(name: "x-tollgate-target") == "long-pool")
 
         // A list of token ids is one prompt of that many tokens.
         let ids = "[" + Array(repeating: "100", count: 500).joined(separator: ",") + "]"
-        let idPrompt = try await send(Self.completion(ids, maxTokens: 16))
+        let idPrompt = try await stack.fixture.completion(Self.completion(ids, maxTokens: 16))
         #expect(idPrompt.headers.first(name: "x-tollgate-target") == "long-pool")
 
         // None holds it: refused, naming the prompt, and no engine asked.
-        let refused = try await send(Self.completion(words, maxTokens: 5_000))
+        let refused = try await stack.fixture.completion(Self.completion(words, maxTokens: 5_000))
         #expect(refused.status == 400)
         let error = try #require(try json(refused.body)["error"] as? [String: Any])
         #expect(error["code"] as? String == "context_length_exceeded")
@@ -227,7 +224,7 @@ import TollgateTokenizer
         // A FIM suffix makes the count an estimate: the engine decides, so the small pool is tried.
         let fim = Self.completion(words, maxTokens: 300, suffix: "return x")
         #expect(try !Self.completionTokens(fim).exact)
-        let fimResponse = try await send(fim)
+        let fimResponse = try await stack.fixture.completion(fim)
         #expect(fimResponse.headers.first(name: "x-tollgate-target") == "flash-pool", "\(fimResponse.body)")
 
         #expect(stack.requests == (2, 2))
@@ -240,8 +237,7 @@ import TollgateTokenizer
         defer { Task { await stack.stop() } }
         // A FIM suffix makes the count an estimate, so the engines decide.
         let body = Self.completion("\"def f(x):\"", maxTokens: 200_000, suffix: "return x")
-        let response = try await stack.fixture.client.send(
-            .POST, stack.fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
+        let response = try await stack.fixture.completion(body)
         #expect(response.status == 400)
         let error = try #require(try json(response.body)["error"] as? [String: Any])
         #expect(error["code"] as? String == "context_length_exceeded")

@@ -74,6 +74,10 @@ struct GatewayFixture {
         try await client.send(.POST, base + "/v1/chat/completions", body: body, headers: headers)
     }
 
+    func completion(_ body: String, headers: [(String, String)] = GatewayFixture.auth) async throws -> TestResponse {
+        try await client.send(.POST, base + "/v1/completions", body: body, headers: headers)
+    }
+
     func engineStats(_ index: Int) -> EngineSimStats {
         engines[index].stats()
     }

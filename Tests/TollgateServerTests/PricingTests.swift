@@ -79,7 +79,7 @@ import TollgateWire
         let fixture = try await GatewayFixture.start(priceBook: Self.book)
         defer { Task { await fixture.stop() } }
         let body = #"{"model":"deepseek-v4-flash","prompt":"def add(a, b):""# + fields + "}"
-        let response = try await fixture.client.send(.POST, fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
+        let response = try await fixture.completion(body)
         #expect(response.status == 200, "\(response.body)")
         let prompt = try ChatPromptCounter(tokenizer: .shared).countCompletion(request: JSONValue.parse(body))
         #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 50))
@@ -91,7 +91,7 @@ import TollgateWire
         let fixture = try await GatewayFixture.start(priceBook: Self.book)
         defer { Task { await fixture.stop() } }
         let body = #"{"model":"deepseek-v4-flash","prompt":["def add(a, b):","def sub(a, b):","def mul(a, b):"],"max_tokens":5,"ignore_eos":true}"#
-        let response = try await fixture.client.send(.POST, fixture.base + "/v1/completions", body: body, headers: GatewayFixture.auth)
+        let response = try await fixture.completion(body)
         #expect(response.status == 200, "\(response.body)")
         let prompt = try ChatPromptCounter(tokenizer: .shared).countCompletion(request: JSONValue.parse(body))
         #expect(response.headers.first(name: "x-tollgate-cost-estimate") == expectedCost(prompt: prompt.tokens, completion: 15))

@@ -311,16 +311,16 @@ import Testing
 
     @Test func normalisesFlatEngineErrors() {
         let flat = Array(#"{"object":"error","message":"This model's maximum context length is 1024 tokens.","type":"BadRequestError","param":null,"code":400}"#.utf8)
-        let error = flat.withUnsafeBytes { UpstreamErrorBody.normalise(status: 400, body: $0) }
+        let error = flat.withUnsafeBytes { UpstreamErrorBody.normalise(status: 400, body: $0, endpoint: .chat) }
         #expect(error.code == "context_length_exceeded")
         #expect(error.status == 400)
         #expect(error.param == "messages")
         let completion = flat.withUnsafeBytes { UpstreamErrorBody.normalise(status: 400, body: $0, endpoint: .completions) }
         #expect(completion.code == "context_length_exceeded" && completion.param == "prompt")
         let nested = Array(#"{"error":{"message":"Authentication Fails","type":"authentication_error","code":"invalid_api_key"}}"#.utf8)
-        let auth = nested.withUnsafeBytes { UpstreamErrorBody.normalise(status: 401, body: $0) }
+        let auth = nested.withUnsafeBytes { UpstreamErrorBody.normalise(status: 401, body: $0, endpoint: .chat) }
         #expect(auth == GatewayError(status: 401, type: "authentication_error", code: "invalid_api_key", message: "Authentication Fails"))
-        let server = Array("oops".utf8).withUnsafeBytes { UpstreamErrorBody.normalise(status: 500, body: $0) }
+        let server = Array("oops".utf8).withUnsafeBytes { UpstreamErrorBody.normalise(status: 500, body: $0, endpoint: .chat) }
         #expect(server.status == 502)
     }
 
