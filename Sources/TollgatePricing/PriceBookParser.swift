@@ -330,20 +330,15 @@ enum PriceBookParser {
 
     // MARK: - Scalars
 
-    /// An ISO 8601 time in UTC, e.g. `2026-09-01T00:00:00Z` (fractional seconds allowed).
+    /// An ISO 8601 time in UTC, e.g. `2026-09-01T00:00:00Z` (fractional seconds allowed), read
+    /// strictly: a day that does not exist is refused, not rolled over into the next month.
     static func parseInstant(_ node: ConfigNode) throws -> Date {
         let text = try node.string()
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        var date = text.hasSuffix("Z") ? formatter.date(from: text) : nil
-        if date == nil, text.hasSuffix("Z") {
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            date = formatter.date(from: text)
+        do {
+            return try ISOTime.parse(text)
+        } catch {
+            throw node.error(error.reason)
         }
-        guard let date else {
-            throw node.error("'\(text)' is not an ISO 8601 UTC time such as 2026-09-01T00:00:00Z")
-        }
-        return date
     }
 
     static func parseExpectedOutput(_ node: ConfigNode) throws -> [String: ExpectedOutputTokens] {

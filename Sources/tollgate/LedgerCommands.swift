@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PostgresNIO
+import TollgateConfig
 import TollgateLedger
 import TollgateMoney
 
@@ -302,12 +303,11 @@ private func parseList(_ text: String?) -> [String] {
 }
 
 private func parseDate(_ text: String) throws -> Date {
-    let full = ISO8601DateFormatter()
-    if let date = full.date(from: text) { return date }
-    let dateOnly = ISO8601DateFormatter()
-    dateOnly.formatOptions = [.withFullDate]
-    if let date = dateOnly.date(from: text) { return date }
-    throw ValidationError("\(text) is not an ISO 8601 date or time")
+    do {
+        return try ISOTime.parse(text, accepting: [.day, .offset])
+    } catch {
+        throw ValidationError(error.reason)
+    }
 }
 
 private func limitsUpdate(budget: String?, budgetPeriod: String?, currency: String, rpm: Int?, tpm: Int?) throws -> LimitsUpdate {

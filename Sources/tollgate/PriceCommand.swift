@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TollgateConfig
 import TollgatePricing
 import TollgateTokenizer
 import TollgateWire
@@ -95,12 +96,11 @@ struct PriceCommand: AsyncParsableCommand {
     // MARK: - Request fields
 
     static func parseDate(_ text: String) throws -> Date {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        guard text.hasSuffix("Z"), let date = formatter.date(from: text) else {
-            throw InputError(message: "--at must be an ISO 8601 UTC time such as 2026-11-01T17:00:00Z")
+        do {
+            return try ISOTime.parse(text)
+        } catch {
+            throw InputError(message: "--at: \(error.reason)")
         }
-        return date
     }
 
     static func isoString(_ date: Date) -> String {

@@ -94,6 +94,19 @@ struct ValidationTests {
         try expectRefusal(
             #"effective_from: "2026-06-01T12:00:00Z""#, #"effective_from: "2026-06-01T12:00:00+02:00""#,
             reason: "not an ISO 8601 UTC time")
+        // Foundation's parser would roll these over to another day; the book would then change
+        // prices on a date nobody wrote.
+        try expectRefusal(
+            #"until: "2026-03-01T00:00:00Z""#, #"until: "2026-02-30T00:00:00Z""#, reason: "2026-02 has 28 days")
+        try expectRefusal(
+            #"effective_from: "2026-06-01T12:00:00Z""#, #"effective_from: "2026-06-01T24:00:00Z""#,
+            reason: "24:00:00 is not a time of day")
+        try expectRefusal(
+            #"effective_from: "2026-06-01T12:00:00Z""#, #"effective_from: "12026-06-01T12:00:00Z""#,
+            reason: "not an ISO 8601 UTC time")
+        try expectRefusal(
+            #"effective_from: "2026-06-01T12:00:00Z""#, #"effective_from: "2026-06-01T12:00:00ZZ""#,
+            reason: "not an ISO 8601 UTC time")
     }
 
     @Test func badTimeWindows() throws {

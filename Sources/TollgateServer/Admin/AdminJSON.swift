@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import TollgateConfig
 import TollgateLedger
 import TollgateMoney
 import TollgateWire
@@ -138,15 +139,11 @@ struct AdminFields {
     /// ISO 8601 time (`2026-12-31T12:00:00Z`) or day (`2026-12-31`, midnight UTC).
     func date(_ name: String) throws(GatewayError) -> Date? {
         guard let text = try string(name) else { return nil }
-        let full = ISO8601DateFormatter()
-        if let date = full.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = fractional.date(from: text) { return date }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        if let date = day.date(from: text) { return date }
-        throw .invalidRequest("'\(name)' must be an ISO 8601 date or time.", param: name)
+        do {
+            return try ISOTime.parse(text, accepting: [.day, .offset])
+        } catch {
+            throw .invalidRequest("'\(name)' must be an ISO 8601 date or time: \(error.reason).", param: name)
+        }
     }
 }
 
