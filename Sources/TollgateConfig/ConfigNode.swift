@@ -38,9 +38,21 @@ public struct ConfigNode: @unchecked Sendable {
             throw ConfigError(file: path, line: 0, reason: "cannot read the file: \(whyUnreadable(path))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: 0, reason: "the file is not UTF-8 text")
+            throw ConfigError(file: path, line: firstLineNotUTF8(data), reason: "the file is not UTF-8 text")
         }
         return try parse(text, file: path)
+    }
+
+    /// The 1-based line holding the first byte sequence that is not UTF-8, so an operator can find
+    /// the stray Latin-1 character.
+    static func firstLineNotUTF8(_ data: Data) -> Int {
+        var line = 1
+        var decoder = UTF8()
+        var bytes = data.makeIterator()
+        while case .scalarValue(let scalar) = decoder.decode(&bytes) {
+            if scalar == "\n" { line += 1 }
+        }
+        return line
     }
 
     public var line: Int { node.mark?.line ?? 0 }

@@ -225,8 +225,13 @@ enum PriceBookParser {
             throw node.error("'\(text)' is not a price (write it like \"0.14\" or \"0.14 \(currency)\")")
         }
         if parts.count == 2, parts[1] != currency {
+            if Money(decimal: String(parts[1]), currency: currency) != nil {
+                throw node.error("'\(text)': write the amount before the currency, like \"\(parts[1]) \(currency)\"")
+            }
             throw node.error("currency mismatch: price is in \(parts[1]) but the book is in \(currency)")
         }
+        // Money reads "-0" as zero; a minus sign is a mistake whatever follows it.
+        guard !parts[0].hasPrefix("-") else { throw node.error("negative price \(parts[0])") }
         guard let money = Money(decimal: String(parts[0]), currency: currency) else {
             throw node.error("'\(parts[0])' is not a decimal amount (digits with at most 9 decimals, e.g. \"0.14\")")
         }

@@ -39,6 +39,7 @@ struct ValidationTests {
 
     @Test func negativePrice() throws {
         try expectRefusal(#"input_cache_miss: "0.14""#, #"input_cache_miss: "-0.14""#, reason: "negative price")
+        try expectRefusal(#"input_cache_miss: "0.14""#, #"input_cache_miss: "-0""#, reason: "negative price -0")
         let poolTail = "\n            gpus: 8\n            tokens_per_second: {input: 50000, output: 1600}\n    time_windows"
         try expectRefusal(
             "gpu_cost_per_hour: \"2.00\"" + poolTail, "gpu_cost_per_hour: \"-2.00\"" + poolTail, reason: "negative price")
@@ -66,6 +67,8 @@ struct ValidationTests {
 
     @Test func currencyMismatch() throws {
         try expectRefusal(#"output: "0.28"}"#, #"output: "0.28 EUR"}"#, reason: "currency mismatch")
+        try expectRefusal(
+            #"output: "0.28"}"#, #"output: "USD 0.28"}"#, reason: #"write the amount before the currency, like "0.28 USD""#)
         try expectRefusal("currency: USD", "currency: usd", reason: "three-letter code")
     }
 

@@ -73,6 +73,18 @@ import TollgateServer
         #expect(reason(folder) == "cannot read the file: it is a folder")
     }
 
+    @Test func aFileThatIsNotUTF8NamesTheLineOfItsFirstBadByte() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-latin1-\(UInt32.random(in: 0...UInt32.max)).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // "café" in Latin-1 on line 3, after a line of valid multibyte UTF-8.
+        var bytes = Array("targets:\n  # prix: 2 €\n  # caf".utf8)
+        bytes += [0xE9] + Array("\n  - name: x\n".utf8)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        #expect(throws: ConfigError(file: path, line: 3, reason: "the file is not UTF-8 text")) {
+            _ = try GatewayConfiguration.load(path: path, environment: [:])
+        }
+    }
+
     @Test func errorsNameFileLineAndReason() {
         func error(_ yaml: String, env: [String: String] = ["TEST_KEY": "k"]) -> ConfigError? {
             do {
