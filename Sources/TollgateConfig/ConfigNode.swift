@@ -127,6 +127,13 @@ public struct ConfigNode: @unchecked Sendable {
         for (key, value) in pairs {
             guard case let .scalar(scalar) = key else { throw error("keys must be plain strings") }
             let name = scalar.string
+            // Yams resolves no merge keys, and an error inside the merged alias would point at its
+            // anchor, lines away: refuse the key itself.
+            guard name != "<<" else {
+                throw ConfigError(
+                    file: file, line: key.mark?.line ?? line,
+                    reason: "\(path.isEmpty ? "" : "\(path): ")YAML merge keys (<<) are not supported; write the keys out")
+            }
             guard seen.insert(name).inserted else {
                 throw ConfigError(file: file, line: key.mark?.line ?? line, reason: "duplicate key '\(name)'")
             }

@@ -132,6 +132,15 @@ import TollgateServer
         #expect(ConfigError(file: "f.yaml", line: 3, reason: "r").description == "f.yaml:3: r")
     }
 
+    /// An error inside a merged alias would name the anchor's line, far from the mistake.
+    @Test func aMergeKeyIsRefusedOnItsOwnLine() throws {
+        let root = try ConfigNode.parse("a: &d {x: 1}\n\nb: {<<: *d, y: 2}\n", file: "m.yaml")
+        let merged = try root.mapping().required("b")
+        #expect(throws: ConfigError(file: "m.yaml", line: 3, reason: "b: YAML merge keys (<<) are not supported; write the keys out")) {
+            _ = try merged.mapping()
+        }
+    }
+
     @Test func keysAreCheckedByHashInConstantTime() {
         let table = KeyTable([TeamKey(team: "a", keyHash: TeamKey.hash("sk-right"))])
         #expect(table.authenticate(bearer: "sk-right")?.team == "a")
