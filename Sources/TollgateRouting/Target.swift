@@ -88,3 +88,17 @@ public struct Target: Sendable {
         return best
     }
 }
+
+/// A target as logs and debug output show it: everything but the API key. Swift's default
+/// description prints every stored property, and a library that logs its configuration (Service
+/// Lifecycle does at debug level) would print the key.
+extension Target: CustomReflectable {
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "name": name, "kind": kind, "engine": engine, "models": models, "maxModelLen": maxModelLen as Any,
+            "endpoints": endpoints, "betaEndpoint": betaEndpoint as Any,
+            "upstreamAPIKey": upstreamAPIKey == nil ? "none" : "<redacted>",
+            "maxConcurrency": maxConcurrency as Any, "position": position,
+        ])
+    }
+}

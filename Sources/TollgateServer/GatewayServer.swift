@@ -106,7 +106,7 @@ public final class GatewayServer: Sendable {
 ///
 /// With a ledger, list `ledger.services` before this service in the group: shutdown stops the
 /// gateway first, then the usage writer drains and budgets hand back their leases.
-public struct GatewayService: Service {
+public struct GatewayService: Service, CustomStringConvertible {
     let configuration: GatewayConfiguration
     let group: EventLoopGroup
     let ledger: Ledger?
@@ -124,6 +124,9 @@ public struct GatewayService: Service {
         self.logger = logger
         self.onStart = onStart
     }
+
+    /// How Service Lifecycle names it in its logs: the configuration stays out of them.
+    public var description: String { "GatewayService(port: \(configuration.port))" }
 
     public func run() async throws {
         // The schema is checked (or migrated) before the ledger's services start; see `tollgate serve`.

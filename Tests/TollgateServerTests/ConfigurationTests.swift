@@ -33,6 +33,13 @@ import TollgateServer
         #expect(config.targets[0].endpoints[1].origin.host == "::1")
         #expect(config.targets[1].endpoints[0].origin.tls)
         #expect(config.targets[1].upstreamAPIKey == "sk-x")
+        // Whatever prints the configuration (a library logging its services at debug level) never
+        // prints the upstream key.
+        for printed in [String(describing: config), String(reflecting: config), "\(config.targets)", "\(config.targets[1])"] {
+            #expect(!printed.contains("sk-x"), "\(printed)")
+        }
+        let dumped = Mirror(reflecting: config.targets[1]).children.first { $0.label == "upstreamAPIKey" }?.value
+        #expect(dumped as? String == "<redacted>")
         #expect(config.teams.first?.team == "a")
         #expect(config.repeatedTextSlots == 16_384)
         let sized = try GatewayConfiguration.parse(
