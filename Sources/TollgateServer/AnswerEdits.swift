@@ -11,9 +11,10 @@ import TollgateWire
 struct AnswerEdits {
     /// Key ranges (quotes included) of the `"reasoning"` keys to rename, in order.
     var reasoningKeys: [Range<Int>]
-    /// Where the cost goes (the index of the usage object's closing brace), whether a member
-    /// comes before it, and the amount.
-    private(set) var cost: (at: Int, afterMember: Bool, money: Money)?
+    /// Where the cost goes and the amount: either a new member before the usage object's closing
+    /// brace at `at` (after another member or not), or, when the usage already has a `cost` (an
+    /// upstream gateway's), in place of that value, `at..<replacing`.
+    private(set) var cost: (at: Int, replacing: Int?, afterMember: Bool, money: Money)?
 
     init(reasoningKeys: [Range<Int>]) {
         self.reasoningKeys = reasoningKeys
@@ -21,9 +22,14 @@ struct AnswerEdits {
 
     var isEmpty: Bool { reasoningKeys.isEmpty && cost == nil }
 
-    /// Adds `money` to the usage object at `usageRange`.
-    mutating func addCost(_ money: Money, toUsageAt usageRange: Range<Int>) {
-        cost = (usageRange.upperBound - 1, usageRange.count > 2, money)
+    /// Adds `money` to the usage object at `usageRange`, or puts it in place of the value of the
+    /// `cost` member at `existing`: a second `cost` key would leave clients to pick one.
+    mutating func addCost(_ money: Money, toUsageAt usageRange: Range<Int>, replacing existing: Range<Int>?) {
+        if let existing {
+            cost = (existing.lowerBound, existing.upperBound, false, money)
+        } else {
+            cost = (usageRange.upperBound - 1, nil, usageRange.count > 2, money)
+        }
     }
 
     /// The most bytes the edits add.
@@ -42,12 +48,16 @@ extension ByteBuffer {
         func copy(upTo end: Int) {
             if let cost = pendingCost, cost.at <= end {
                 writeBytes(UnsafeRawBufferPointer(rebasing: bytes[cursor..<cost.at]))
-                writeStaticString(cost.afterMember ? #","cost":""# : #""cost":""#)
+                if cost.replacing != nil {
+                    writeInteger(UInt8(ascii: "\""))
+                } else {
+                    writeStaticString(cost.afterMember ? #","cost":""# : #""cost":""#)
+                }
                 writeWithUnsafeMutableBytes(minimumWritableBytes: Money.maxDecimalLength) { out in
                     cost.money.writeDecimal(into: out.bindMemory(to: UInt8.self))
                 }
                 writeInteger(UInt8(ascii: "\""))
-                cursor = cost.at
+                cursor = cost.replacing ?? cost.at
                 pendingCost = nil
             }
             writeBytes(UnsafeRawBufferPointer(rebasing: bytes[cursor..<end]))

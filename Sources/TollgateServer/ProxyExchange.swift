@@ -302,7 +302,9 @@ final class ProxyExchange: UpstreamResponseDelegate {
                 if shape.usage == nil { collectGeneratedText(bytes, member: "message") }
             }
             var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
-            if shape.usage != nil, let range = shape.usageRange, let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
+            if shape.usage != nil, let range = shape.usageRange, let cost = settledCost() {
+                edits.addCost(cost, toUsageAt: range, replacing: shape.usageCostRange)
+            }
             if !edits.isEmpty {
                 out = responder.allocator.buffer(capacity: bytes.count + edits.growth)
                 out.writeEdited(bytes, edits)
@@ -377,7 +379,12 @@ final class ProxyExchange: UpstreamResponseDelegate {
                     sentUsage = true
                     return appendOutgoing(SSE.event(chunk))
                 }
-                if let cost = settledCost() { edits.addCost(cost, toUsageAt: range) }
+                if let cost = settledCost() { edits.addCost(cost, toUsageAt: range, replacing: shape.usageCostRange) }
+            } else if let usage = shape.usage, let cost = cost(of: usage) {
+                // The DeepSeek API puts the usage on the last content chunk, and vLLM's
+                // `continuous_usage_stats` a running one on every chunk: each gets the cost of the
+                // usage it carries. The bill waits for the end of the stream.
+                edits.addCost(cost, toUsageAt: range, replacing: shape.usageCostRange)
             }
         }
         guard !edits.isEmpty else { return appendOutgoing(event) }
@@ -501,6 +508,12 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// The request's cost, once it is settled (nil without a price for its target).
     private func settledCost() -> Money? {
         settle()?.cost?.money
+    }
+
+    /// What `usage` costs on the target, without settling the bill.
+    private func cost(of usage: TokenUsage) -> Money? {
+        guard let pricer, let rates = account.rates else { return nil }
+        return pricer.estimator.price(MeteredUsage(usage).billedTokens, at: rates).money
     }
 
     /// Bills the request once: the engine's usage (or Tollgate's own count) priced on the target.

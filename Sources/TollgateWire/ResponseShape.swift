@@ -7,6 +7,8 @@ public struct ResponseShape: Sendable {
     public var usageRange: Range<Int>?
     /// That object's counts, when it has the two basic ones.
     public var usage: TokenUsage?
+    /// Range of the value of that object's `cost` member, when an upstream gateway priced it.
+    public var usageCostRange: Range<Int>?
     /// Number of `choices` entries; nil when absent.
     public var choiceCount: Int?
     /// Key ranges (quotes included) of `choices[*].message.reasoning` / `choices[*].delta.reasoning`
@@ -20,8 +22,11 @@ public struct ResponseShape: Sendable {
     /// The shape of an answer of which only the usage object was read, at `usageRange` of `bytes`
     /// (see ``TrailingUsage``).
     public init(usageRange: Range<Int>, of bytes: UnsafeRawBufferPointer) {
+        var scanner = JSONScanner(UnsafeRawBufferPointer(rebasing: bytes[usageRange]))
         self.usageRange = usageRange
-        self.usage = TokenUsage.parse(UnsafeRawBufferPointer(rebasing: bytes[usageRange]))
+        guard let read = try? TokenUsage.read(&scanner) else { return }
+        self.usage = read.usage
+        self.usageCostRange = read.costRange.map { ($0.lowerBound + usageRange.lowerBound)..<($0.upperBound + usageRange.lowerBound) }
     }
 
     /// A chunk with `choices: []` and a usage object: the one `include_usage` adds.
@@ -36,10 +41,10 @@ public struct ResponseShape: Sendable {
             try scanner.walkObject { key, _, value in
                 if JSONScanner.key(key, is: "usage") {
                     if try value.peekKind() == .object {
-                        (shape.usageRange, shape.usage) = try TokenUsage.read(&value)
+                        (shape.usageRange, shape.usage, shape.usageCostRange) = try TokenUsage.read(&value)
                     } else {
                         try value.skipValue()
-                        (shape.usageRange, shape.usage) = (nil, nil)
+                        (shape.usageRange, shape.usage, shape.usageCostRange) = (nil, nil, nil)
                     }
                 } else if JSONScanner.key(key, is: "error") {
                     shape.errorRange = try value.skipValue().range

@@ -29,13 +29,15 @@ public struct TokenUsage: Equatable, Sendable {
 
     /// Walks the `usage` object at the scanner (which must be one): its range, and its counts
     /// when it has the two basic ones. Used by ``ResponseShape`` to read the usage in the same
-    /// pass that finds it.
-    static func read(_ scanner: inout JSONScanner) throws -> (range: Range<Int>, usage: TokenUsage?) {
+    /// pass that finds it. `costRange` is the range of a `cost` member's value (an upstream
+    /// gateway's price, which Tollgate's replaces).
+    static func read(_ scanner: inout JSONScanner) throws -> (range: Range<Int>, usage: TokenUsage?, costRange: Range<Int>?) {
         var prompt: Int?
         var completion: Int?
         var hit: Int?
         var cached: Int?
         var reasoning: Int?
+        var costRange: Range<Int>?
         func readCount(_ value: inout JSONScanner) throws -> Int? {
             guard try value.peekKind() == .number, let count = try value.readInt() else { return nil }
             return (0...maxCount).contains(count) ? count : nil
@@ -55,9 +57,12 @@ public struct TokenUsage: Equatable, Sendable {
                 try value.walkObject { detailKey, _, detail in
                     if JSONScanner.key(detailKey, is: "reasoning_tokens") { reasoning = try readCount(&detail) }
                 }
+            } else if JSONScanner.key(key, is: "cost") {
+                costRange = try value.skipValue().range
             }
         }
-        guard let prompt, let completion else { return (range, nil) }
-        return (range, TokenUsage(promptTokens: prompt, completionTokens: completion, cacheHitTokens: hit ?? cached, reasoningTokens: reasoning))
+        guard let prompt, let completion else { return (range, nil, costRange) }
+        let usage = TokenUsage(promptTokens: prompt, completionTokens: completion, cacheHitTokens: hit ?? cached, reasoningTokens: reasoning)
+        return (range, usage, costRange)
     }
 }

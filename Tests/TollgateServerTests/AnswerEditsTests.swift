@@ -12,7 +12,7 @@ import TollgateWire
         let bytes = Array(json.utf8)
         let shape = try #require(bytes.withUnsafeBytes { ResponseShape.inspect($0) })
         var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
-        if let cost, let usage = shape.usageRange { edits.addCost(cost, toUsageAt: usage) }
+        if let cost, let usage = shape.usageRange { edits.addCost(cost, toUsageAt: usage, replacing: shape.usageCostRange) }
         var out = ByteBufferAllocator().buffer(capacity: 0)
         bytes.withUnsafeBytes { out.writeEdited($0, edits) }
         #expect(out.readableBytes <= bytes.count + edits.growth)
@@ -26,6 +26,16 @@ import TollgateWire
         #expect(
             out == #"{"choices":[{"delta":{"reasoning_content":"a"}},{"delta":{"reasoning_content":"b"}}],"#
                 + #""usage":{"prompt_tokens":5,"completion_tokens":7,"cost":"0.0012345"}}"#)
+    }
+
+    @Test func replacesACostAlreadyThere() throws {
+        let cost = Money(nanos: 1_500, currency: "USD")
+        #expect(
+            try edited(#"{"usage":{"cost":"9.99","prompt_tokens":1,"completion_tokens":2}}"#, cost: cost)
+                == #"{"usage":{"cost":"0.0000015","prompt_tokens":1,"completion_tokens":2}}"#)
+        #expect(
+            try edited(#"{"usage":{"prompt_tokens":1,"completion_tokens":2,"cost":{"total":1}},"choices":[{"delta":{"reasoning":"r"}}]}"#, cost: cost)
+                == #"{"usage":{"prompt_tokens":1,"completion_tokens":2,"cost":"0.0000015"},"choices":[{"delta":{"reasoning_content":"r"}}]}"#)
     }
 
     @Test func addsTheCostBeforeALaterRename() throws {

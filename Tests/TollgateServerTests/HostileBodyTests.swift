@@ -143,7 +143,7 @@ import TollgateWire
                 guard let cost = settlement.cost else { continue }
                 #expect(cost.money.nanos >= 0)
                 var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
-                edits.addCost(cost.money, toUsageAt: range)
+                edits.addCost(cost.money, toUsageAt: range, replacing: nil)
                 var out = ByteBuffer()
                 out.writeEdited(bytes, edits)
                 #expect(out.readableBytes > bytes.count && out.readableBytes <= bytes.count + edits.growth)

@@ -86,6 +86,44 @@ import TollgateTokenizer
         #expect(try json(response.events[response.events.count - 2])["id"] as? String == "cmpl-1")
     }
 
+    /// The DeepSeek API sends the usage on the stream's last content chunk, with its
+    /// `finish_reason`, rather than in a chunk of its own: that usage gets the cost too.
+    @Test func aUsageOnTheLastContentChunkCarriesTheCost() async throws {
+        let engine = ScriptedEngine()
+        let last = #"{"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":"DeepSeek-V4-Flash","choices":[{"index":0,"delta":{"content":"!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":2,"prompt_cache_hit_tokens":3,"prompt_cache_miss_tokens":8,"total_tokens":13}}"#
+        engine.answer(contentType: "text/event-stream", body: "data: \(Self.chunk("Hi"))\n\ndata: \(last)\n\ndata: [DONE]\n\n")
+        let fixture = try await Self.gateway(before: engine)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+
+        let response = try await fixture.chat(Self.streamRequest)
+        #expect(response.events.count == 3, "\(response.events)")
+        let usages = try response.events.dropLast().compactMap { try json($0)["usage"] as? [String: Any] }
+        #expect(usages.count == 1, "\(response.events)")
+        #expect(usages.first?["cost"] as? String == PricingTests().expectedCost(prompt: 11, hit: 3, completion: 2))
+        #expect(usages.first?["estimated"] == nil)
+    }
+
+    /// A usage that already has a `cost` (another gateway's, upstream) gets Tollgate's in its
+    /// place: one `cost` key, not two for the client to choose from.
+    @Test func anUpstreamCostIsReplacedNotRepeated() async throws {
+        let engine = ScriptedEngine()
+        let fixture = try await Self.gateway(before: engine)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let expected = PricingTests().expectedCost(prompt: 9, completion: 7)
+
+        engine.answer(body: Self.body(usage: #"{"prompt_tokens":9,"cost":"123.45","completion_tokens":7,"total_tokens":16}"#))
+        let whole = try await fixture.chat(Self.request)
+        #expect(whole.body.components(separatedBy: #""cost""#).count == 2, "\(whole.body)")
+        #expect((try json(whole.body)["usage"] as? [String: Any])?["cost"] as? String == expected)
+
+        let usageChunk = #"{"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":"DeepSeek-V4-Flash","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16,"cost":0.5}}"#
+        engine.answer(contentType: "text/event-stream", body: "data: \(Self.chunk("Hi"))\n\ndata: \(usageChunk)\n\ndata: [DONE]\n\n")
+        let stream = try await fixture.chat(Self.streamRequest)
+        let usageEvent = try #require(stream.events.dropLast().last)
+        #expect(usageEvent.components(separatedBy: #""cost""#).count == 2, "\(usageEvent)")
+        #expect((try json(usageEvent)["usage"] as? [String: Any])?["cost"] as? String == expected)
+    }
+
     /// An error body nested far deeper than any engine writes is read without recursion running
     /// the stack out: the client gets a 502 in an OpenAI envelope, and the gateway
     /// serves the next request.
