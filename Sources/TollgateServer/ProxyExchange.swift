@@ -522,7 +522,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if let settlement = account.settlement { return settlement }
         guard let pricer, target != nil else { return nil }
         let settlement = pricer.settle(
-            rates: account.rates, model: request.model, usage: account.usageToBill(pricer: pricer), at: account.startedAt,
+            rates: account.rates, model: request.model, usage: account.usageToBill(pricer: pricer, request: request), at: account.startedAt,
             withListPrice: admission != nil)
         account.settlement = settlement
         return settlement

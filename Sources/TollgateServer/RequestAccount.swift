@@ -32,9 +32,13 @@ final class RequestAccount {
 
     /// The usage to bill: the engine's when it reported one, else Tollgate's own count (prompt from
     /// the tokenizer, completion from the generated text or the streamed events), marked estimated.
-    func usageToBill(pricer: RequestPricer) -> MeteredUsage {
+    /// Its own count is at most `request`'s `max_tokens` times its choices: the text counted again,
+    /// or events without a token (a stream's opening role), can come to more than the engine could
+    /// have generated, and a client is never billed past its own limit.
+    func usageToBill(pricer: RequestPricer, request: InferenceRequest) -> MeteredUsage {
         if let reported { return MeteredUsage(reported) }
-        let completion = generatedText.map(pricer.countText) ?? streamedEvents
+        let counted = generatedText.map(pricer.countText) ?? streamedEvents
+        let completion = request.maxTokens.map { min(counted, $0 * request.choices) } ?? counted
         return MeteredUsage(promptTokens: prompt?.tokens ?? 0, completionTokens: completion, estimated: true)
     }
 }

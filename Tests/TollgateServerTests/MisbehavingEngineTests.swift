@@ -86,6 +86,33 @@ import TollgateTokenizer
         #expect(try json(response.events[response.events.count - 2])["id"] as? String == "cmpl-1")
     }
 
+    /// Tollgate's own count never bills more than the request allowed the engine to generate:
+    /// `max_tokens` for each of its `n` choices, however long the text it counted.
+    @Test func tollgatesOwnCountStopsAtMaxTokensTimesChoices() async throws {
+        let engine = ScriptedEngine()
+        let fixture = try await Self.gateway(before: engine)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let long = String(repeating: "and more words ", count: 20)
+        #expect(try DeepSeekTokenizer.shared.count(long) > 24)
+
+        engine.answer(body: Self.body(usage: "null").replacingOccurrences(of: Self.answerText, with: long))
+        let twoChoices = Self.request.replacingOccurrences(of: #""max_tokens":12"#, with: #""max_tokens":12,"n":2"#)
+        let whole = try await fixture.chat(twoChoices)
+        let usage = try #require(try json(whole.body)["usage"] as? [String: Any], "\(whole.body)")
+        #expect(usage["estimated"] as? Bool == true)
+        #expect(usage["completion_tokens"] as? Int == 24)
+
+        // A stream's events, one token each, and the opening role event that carries none.
+        let role = Self.chunk("").replacingOccurrences(of: #""delta":{"#, with: #""delta":{"role":"assistant","#)
+        let events = ([role] + (0..<12).map { _ in Self.chunk("x") }).map { "data: \($0)\n\n" }.joined()
+        engine.answer(contentType: "text/event-stream", body: events + "data: [DONE]\n\n")
+        let stream = try await fixture.chat(Self.streamRequest)
+        let usageEvent = try #require(stream.events.dropLast().last)
+        let streamed = try #require(try json(usageEvent)["usage"] as? [String: Any], "\(stream.events)")
+        #expect(streamed["estimated"] as? Bool == true)
+        #expect(streamed["completion_tokens"] as? Int == 12)
+    }
+
     /// The DeepSeek API sends the usage on the stream's last content chunk, with its
     /// `finish_reason`, rather than in a chunk of its own: that usage gets the cost too.
     @Test func aUsageOnTheLastContentChunkCarriesTheCost() async throws {
