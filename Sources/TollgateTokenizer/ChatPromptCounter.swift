@@ -150,16 +150,27 @@ public struct ChatPromptCounter: Sendable {
             total += tokens
             longest = max(longest, tokens)
         }
+        // What vLLM takes: a string, a list of strings, a list of token ids, a list of id lists.
+        func isTokenID(_ value: JSONValue) -> Bool {
+            guard case .number(let literal) = value else { return false }
+            return literal.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        }
+        let badID = RequestError(code: "invalid_prompt", message: "token ids must be non-negative integers")
         switch prompt {
         case .string(let s):
             add(text(s))
         case .array(let items):
+            guard !items.isEmpty else { throw RequestError(code: "invalid_prompt", message: "prompt is an empty array") }
             var ids = 0
             for item in items {
                 switch item {
                 case .string(let s): add(text(s))
-                case .number: ids += 1
-                case .array(let list): add(list.count)
+                case .number:
+                    guard isTokenID(item) else { throw badID }
+                    ids += 1
+                case .array(let list):
+                    guard list.allSatisfy(isTokenID) else { throw badID }
+                    add(list.count)
                 default: throw RequestError(code: "invalid_prompt", message: "prompt array holds an unsupported value")
                 }
             }
@@ -358,6 +369,8 @@ struct ChatRenderer {
         calls.map { call in
             let id = call["id"]?.stringValue ?? ""
             let name = call["function"]?["name"]?.stringValue ?? ""
+            // vLLM would print a name that is not a string the Python way (`None`, `5`).
+            if call["function"]?["name"]?.stringValue == nil { estimate("tool call without a string name") }
             return (id, name, dsmlArguments(call["function"]?["arguments"]))
         }
     }

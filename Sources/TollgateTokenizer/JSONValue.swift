@@ -9,15 +9,24 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([JSONMember])
 
-    /// Parses one JSON document (RFC 8259; surrounding whitespace allowed).
+    /// Parses one JSON document (RFC 8259; surrounding whitespace allowed). The whole document
+    /// must be UTF-8: a stray byte would otherwise be read as U+FFFD and counted as if it were one.
+    /// Errors are `invalid_utf8` or `invalid_json`, with the byte offset.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { buffer in
+            if let bad = UTF8Validation.firstInvalidOffset(buffer) { throw TokenizerError.invalidUTF8(at: bad) }
             var scanner = JSONScanner(buffer)
-            let value = try scanner.parseValue()
-            scanner.skipWhitespace()
-            guard scanner.isAtEnd else { throw JSONScanner.error("trailing characters", at: scanner.position) }
-            return value
+            do {
+                let value = try scanner.parseValue()
+                scanner.skipWhitespace()
+                guard scanner.isAtEnd else { throw JSONScanner.error("trailing characters", at: scanner.position) }
+                return value
+            } catch let error as TokenizerError where error.code == .malformedFile {
+                // The scanner also reads tokenizer.json; here the bad JSON is the caller's.
+                let reason = error.message.hasPrefix("JSON: ") ? String(error.message.dropFirst(6)) : error.message
+                throw TokenizerError(code: .invalidJSON, message: "the request is not valid JSON: \(reason)", offset: error.offset)
+            }
         }
     }
 

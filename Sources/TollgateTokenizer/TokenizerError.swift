@@ -13,6 +13,8 @@ public struct TokenizerError: Error, Sendable, Equatable, CustomStringConvertibl
         case unsupportedTokenizer = "unsupported_tokenizer"
         /// The bundled `tokenizer.json` resource is missing from the build.
         case resourceMissing = "resource_missing"
+        /// A request to count is not well-formed JSON (RFC 8259, UTF-8).
+        case invalidJSON = "invalid_json"
     }
 
     public let code: Code

@@ -246,7 +246,10 @@ public struct InferenceRequest: Sendable {
                         count += 1
                         try element.skipValue()
                     }
-                    prompts = isBatch ? max(count, 1) : 1
+                    guard count > 0 else {
+                        throw GatewayError.invalidRequest("'prompt' must not be an empty array.", param: "prompt")
+                    }
+                    prompts = isBatch ? count : 1
                 default: throw typeError("a string or an array")
                 }
             } else if JSONScanner.key(key, is: "suffix") {

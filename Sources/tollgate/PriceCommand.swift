@@ -80,16 +80,16 @@ struct PriceCommand: AsyncParsableCommand {
         let version = book.version(at: date)
         switch format {
         case .table:
-            print(
+            try writeCommandOutput(
                 Self.table(
                     rows: rows, book: book, version: version.id, file: bookPath, date: date, count: count,
                     thinking: thinking, requestedMaxTokens: requested, choices: routed.choices,
-                    requestModel: routed.model, endpoint: endpoint))
+                    requestModel: routed.model, endpoint: endpoint) + "\n")
         case .json:
-            print(
+            try writeCommandOutput(
                 try Self.json(
                     rows: rows, book: book, version: version.id, date: date, count: count, thinking: thinking,
-                    requestModel: routed.model))
+                    requestModel: routed.model) + "\n")
         }
     }
 

@@ -34,7 +34,7 @@ struct TokensCommand: ParsableCommand {
                 out.append(contentsOf: String(id).utf8)
             }
             out.append(contentsOf: "]\n".utf8)
-            FileHandle.standardOutput.write(Data(out))
+            try writeCommandOutput(String(decoding: out, as: UTF8.self))
         }
     }
 
@@ -68,11 +68,11 @@ struct TokensCommand: ParsableCommand {
             }
             if json {
                 let reasons = result.estimateReasons.map { "\"\($0)\"" }.joined(separator: ",")
-                print("{\"tokens\":\(result.tokens),\"exact\":\(result.exact),\"estimate_reasons\":[\(reasons)]}")
+                try writeCommandOutput("{\"tokens\":\(result.tokens),\"exact\":\(result.exact),\"estimate_reasons\":[\(reasons)]}\n")
             } else if result.exact {
-                print(result.tokens)
+                try writeCommandOutput("\(result.tokens)\n")
             } else {
-                print("\(result.tokens) (estimated: \(result.estimateReasons.joined(separator: "; ")))")
+                try writeCommandOutput("\(result.tokens) (estimated: \(result.estimateReasons.joined(separator: "; ")))\n")
             }
         }
     }

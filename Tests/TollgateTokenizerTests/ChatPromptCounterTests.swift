@@ -104,6 +104,10 @@ import Testing
         #expect(!image.exact)
         #expect(image.estimateReasons == ["non-text content parts not counted"])
         #expect(throws: ChatPromptCounter.RequestError.self) { try Self.counter.countChat(request: JSONValue.parse("{}")) }
+        // vLLM would print the name the Python way (`None`): not a count to call exact.
+        let unnamed = try Self.counter.countChat(request: JSONValue.parse(
+            #"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function","function":{"name":null,"arguments":"{}"}}]},{"role":"user","content":"b"}]}"#))
+        #expect(unnamed.estimateReasons == ["tool call without a string name"])
     }
 
     /// Python's `json.loads`, which is how vLLM reads a request, keeps one member per key: in its

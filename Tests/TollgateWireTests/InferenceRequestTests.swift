@@ -220,7 +220,10 @@ import Testing
         #expect(try choices(#"{"model":"m","prompt":["one","two","three"],"n":2}"#) == 6)
         #expect(try choices(#"{"model":"m","prompt":[[1,2],[3]]}"#) == 2)
         #expect(try choices(#"{"model":"m","prompt":[1,2,3],"n":4}"#) == 4, "token ids are one prompt")
-        #expect(try choices(#"{"model":"m","prompt":[]}"#) == 1)
+        // vLLM refuses an empty batch; priced as one prompt, it would have been sent on anyway.
+        #expect(throws: GatewayError.invalidRequest("'prompt' must not be an empty array.", param: "prompt")) {
+            try parse(#"{"model":"m","prompt":[]}"#, .completions)
+        }
         #expect(try choices(#"{"model":"m","prompt":["a","b"],"n":2147483647}"#) == 2_147_483_647, "capped")
     }
 

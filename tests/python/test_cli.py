@@ -70,6 +70,43 @@ def test_a_missing_file_says_why_and_where_it_was_looked_up(tmp_path: Path):
     assert "it is a folder" in refused("tokens", "count", "--file", str(tmp_path))
 
 
+def test_unreadable_input_or_unwritable_output_is_an_error_not_a_crash(tmp_path: Path):
+    folder = os.open(tmp_path, os.O_RDONLY)  # standard input that cannot be read
+    try:
+        result = subprocess.run([str(tollgate_bin()), "tokens", "count"], stdin=folder, capture_output=True, timeout=60)
+    finally:
+        os.close(folder)
+    assert result.returncode == 1, result.stderr.decode()
+    assert "cannot read standard input: Is a directory" in result.stderr.decode()
+    for command in (["tokens", "encode"], ["tokens", "count"]):
+        with open("/dev/full", "wb") as full:
+            result = subprocess.run(
+                [str(tollgate_bin()), *command], input=b"hi", stdout=full, stderr=subprocess.PIPE, timeout=60)
+        assert result.returncode == 1, result.stderr.decode()
+        assert "cannot write the output: No space left on device" in result.stderr.decode()
+
+
+def test_file_reads_pipes_and_devices_as_well_as_files():
+    pipe = subprocess.run(
+        ["bash", "-c", f'"{tollgate_bin()}" tokens count --file <(printf "hello world")'], capture_output=True, timeout=60)
+    assert pipe.returncode == 0, pipe.stderr.decode()
+    assert int(pipe.stdout) == int(ok("tokens", "count", stdin=b"hello world"))
+    assert int(ok("tokens", "count", "--file", "/dev/null")) == 0
+
+
+def test_a_request_to_count_that_the_engine_would_refuse_is_refused():
+    """Not counted as if it were fine: JSON with a stray byte (counted as U+FFFD before), not
+    JSON at all (reported as a broken tokenizer file before), prompts vLLM does not take."""
+    error = refused("tokens", "count", "--chat", stdin=b'{"messages":[{"role":"user","content":"a\xff"}]}')
+    assert "invalid_utf8" in error and "byte 40" in error
+    assert "invalid_json: the request is not valid JSON" in refused("tokens", "count", "--chat", stdin=b"{")
+    assert "invalid_json" in refused("tokens", "count", "--completion", stdin=b"")
+    for prompt in ([], [["text"]], [1, -2], [[1.5]]):
+        error = refused("tokens", "count", "--completion", stdin=json.dumps({"prompt": prompt}).encode())
+        assert "invalid_prompt" in error, prompt
+    assert int(ok("tokens", "count", "--completion", stdin=b'{"prompt":[[1,2],[3]]}')) == 3
+
+
 def test_chat_count_lays_out_the_turns():
     text = int(ok("tokens", "count", stdin=b"hi"))
     off = dict(REQUEST, thinking={"type": "disabled"})
