@@ -51,6 +51,9 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var sawDone = false
     /// A usage chunk of Tollgate's count went out in place of one it did not believe.
     private var sentUsage = false
+    /// The `id` and `model` of a stream whose chunks Tollgate parses (llama.cpp's), for the usage
+    /// chunk it adds.
+    private var streamIdentity: (id: String, model: String)?
     private var billable = false
     private var clientLeft = false
     private var firstByteAt: Date?
@@ -398,14 +401,18 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// The client asked for usage but the engine sent none (llama.cpp's server never does): the
     /// client gets Tollgate's own count, marked `"estimated": true`, in the usual place before
     /// `[DONE]`. Without a price book there is no count, and nothing is made up.
+    /// The chunk is shaped like the stream's own: a completions stream's object and id prefix, and
+    /// the engine's id and model name where Tollgate read them (a llama.cpp stream, whose chunks
+    /// it parses to count their text).
     private func appendEstimatedUsageChunkIfMissing() {
         guard request.clientWantsUsage, account.reported == nil, !sentUsage, let settlement = settle() else { return }
+        let chat = request.endpoint == .chat
         var chunk: [UInt8] = Array(#"{"id":"#.utf8)
-        JSONWriter.appendString("chatcmpl-\(requestID)", to: &chunk)
-        chunk.append(contentsOf: #","object":"chat.completion.chunk","created":"#.utf8)
+        JSONWriter.appendString(streamIdentity?.id ?? "\(chat ? "chatcmpl" : "cmpl")-\(requestID)", to: &chunk)
+        chunk.append(contentsOf: (chat ? #","object":"chat.completion.chunk","created":"# : #","object":"text_completion","created":"#).utf8)
         JSONWriter.appendInt(Int(account.startedAt.timeIntervalSince1970), to: &chunk)
         chunk.append(contentsOf: #","model":"#.utf8)
-        JSONWriter.appendString(request.model, to: &chunk)
+        JSONWriter.appendString(streamIdentity?.model ?? request.model, to: &chunk)
         chunk.append(contentsOf: #","choices":[],"usage":"#.utf8)
         chunk.append(contentsOf: Self.billedUsage(settlement))
         chunk.append(UInt8(ascii: "}"))
@@ -436,6 +443,9 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// Content, reasoning, tool calls' names and arguments, and a completion's `text`.
     private func collectGeneratedText(_ payload: UnsafeRawBufferPointer, member: String = "delta") {
         guard let chunk = try? JSONValue.parse(payload), let choices = chunk["choices"]?.arrayValue else { return }
+        if streamIdentity == nil, let id = chunk["id"]?.stringValue, let model = chunk["model"]?.stringValue {
+            streamIdentity = (id, model)
+        }
         var text = account.generatedText ?? ""
         account.generatedText = nil  // so the appends below do not copy the text
         for choice in choices {

@@ -113,6 +113,36 @@ import TollgateTokenizer
         #expect(streamed["completion_tokens"] as? Int == 12)
     }
 
+    /// The usage chunk Tollgate adds to a stream without one looks like the stream's own chunks:
+    /// a completions stream's object and id prefix, and the engine's id and model where Tollgate
+    /// parses the chunks (llama.cpp).
+    @Test(arguments: ["vllm", "llamacpp"])
+    func theUsageChunkTollgateAddsIsShapedLikeTheStream(engineKind: String) async throws {
+        let engine = ScriptedEngine()
+        let fixture = try await Self.gateway(before: engine, speaking: engineKind)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        func addedUsageChunk(_ response: TestResponse) throws -> [String: Any] {
+            #expect(response.events.last == "[DONE]")
+            let chunk = try json(try #require(response.events.dropLast().last))
+            #expect((chunk["usage"] as? [String: Any])?["estimated"] as? Bool == true, "\(response.events)")
+            return chunk
+        }
+        let parsed = engineKind == "llamacpp"
+
+        engine.answer(contentType: "text/event-stream", body: "data: \(Self.chunk("Hi"))\n\ndata: [DONE]\n\n")
+        let chat = try addedUsageChunk(try await fixture.chat(Self.streamRequest))
+        #expect(chat["object"] as? String == "chat.completion.chunk")
+        #expect((chat["id"] as? String).map { parsed ? $0 == "cmpl-1" : $0.hasPrefix("chatcmpl-") } == true, "\(chat)")
+        #expect(chat["model"] as? String == (parsed ? "DeepSeek-V4-Flash" : "deepseek-v4-flash"))
+
+        let text = #"{"id":"cmpl-7","object":"text_completion","created":1,"model":"DeepSeek-V4-Flash","choices":[{"index":0,"text":"Hi","logprobs":null,"finish_reason":null}]}"#
+        engine.answer(contentType: "text/event-stream", body: "data: \(text)\n\ndata: [DONE]\n\n")
+        let completion = try addedUsageChunk(try await fixture.completion(
+            #"{"model":"deepseek-v4-flash","prompt":"Say","max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#))
+        #expect(completion["object"] as? String == "text_completion")
+        #expect((completion["id"] as? String).map { parsed ? $0 == "cmpl-7" : $0.hasPrefix("cmpl-") } == true, "\(completion)")
+    }
+
     /// The DeepSeek API sends the usage on the stream's last content chunk, with its
     /// `finish_reason`, rather than in a chunk of its own: that usage gets the cost too.
     @Test func aUsageOnTheLastContentChunkCarriesTheCost() async throws {
