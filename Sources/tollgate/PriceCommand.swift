@@ -118,10 +118,11 @@ struct PriceCommand: AsyncParsableCommand {
         var lines: [String] = []
         lines.append("prices   \(file), version \(version), \(book.currency), at \(isoString(date))")
         let exactness = count.exact ? "exact" : "estimated: " + count.estimateReasons.joined(separator: "; ")
-        lines.append("prompt   \(count.tokens) tokens (\(exactness)), \(thinking ? "thinking" : "chat") mode")
+        func tokens(_ n: Int) -> String { n == 1 ? "1 token" : "\(n) tokens" }
+        lines.append("prompt   \(tokens(count.tokens)) (\(exactness)), \(thinking ? "thinking" : "chat") mode")
         lines.append(
             "output   "
-                + (requestedMaxTokens.map { "\($0) tokens (max_tokens)" }
+                + (requestedMaxTokens.map { "\(tokens($0)) (max_tokens)" }
                     ?? "book default per model (\(thinking ? "thinking" : "chat"))")
                 + (choices > 1 ? " for each of \(choices) choices (\(endpoint == .chat ? "n" : "n × prompts"))" : ""))
         lines.append("")
