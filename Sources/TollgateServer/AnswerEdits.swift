@@ -4,38 +4,62 @@ import TollgateWire
 
 /// What the gateway changes in an engine's answer (a JSON body, or one SSE event's payload):
 /// vLLM's `reasoning` keys renamed to `reasoning_content`, and the request's cost added to the
-/// usage object as `"cost":"<decimal>"` (OpenRouter's field).
+/// usage object as `"cost":"<decimal>"` (OpenRouter's field), or a `"usage":null` the client did
+/// not ask for taken out.
 ///
 /// The edits are written straight into the outgoing buffer, with no array in between: a stream
 /// from vLLM renames a key in every chunk, and every priced answer gets its cost.
 struct AnswerEdits {
+    /// The one change to the usage member an answer can need.
+    enum UsageEdit {
+        /// A new `cost` member before the usage object's closing brace at `at`.
+        case addCost(at: Int, afterMember: Bool, Money)
+        /// The value of the usage's own `cost` (an upstream gateway's) replaced.
+        case replaceCost(Range<Int>, Money)
+        /// The bytes of a `"usage":null` member, with its comma, taken out.
+        case remove(Range<Int>)
+
+        var start: Int {
+            switch self {
+            case .addCost(let at, _, _): return at
+            case .replaceCost(let range, _), .remove(let range): return range.lowerBound
+            }
+        }
+    }
+
     /// Key ranges (quotes included) of the `"reasoning"` keys to rename, in order.
     var reasoningKeys: [Range<Int>]
-    /// Where the cost goes and the amount: either a new member before the usage object's closing
-    /// brace at `at` (after another member or not), or, when the usage already has a `cost` (an
-    /// upstream gateway's), in place of that value, `at..<replacing`.
-    private(set) var cost: (at: Int, replacing: Int?, afterMember: Bool, money: Money)?
+    private(set) var usage: UsageEdit?
 
     init(reasoningKeys: [Range<Int>]) {
         self.reasoningKeys = reasoningKeys
     }
 
-    var isEmpty: Bool { reasoningKeys.isEmpty && cost == nil }
+    var isEmpty: Bool { reasoningKeys.isEmpty && usage == nil }
 
     /// Adds `money` to the usage object at `usageRange`, or puts it in place of the value of the
     /// `cost` member at `existing`: a second `cost` key would leave clients to pick one.
     mutating func addCost(_ money: Money, toUsageAt usageRange: Range<Int>, replacing existing: Range<Int>?) {
         if let existing {
-            cost = (existing.lowerBound, existing.upperBound, false, money)
+            usage = .replaceCost(existing, money)
         } else {
-            cost = (usageRange.upperBound - 1, nil, usageRange.count > 2, money)
+            usage = .addCost(at: usageRange.upperBound - 1, afterMember: usageRange.count > 2, money)
         }
+    }
+
+    /// Takes out the `"usage":null` member at `member` (see ``SSE/nullUsageMember(in:)``).
+    mutating func removeMember(_ member: Range<Int>) {
+        usage = .remove(member)
     }
 
     /// The most bytes the edits add.
     var growth: Int {
         let rename = #""reasoning_content""#.utf8.count - #""reasoning""#.utf8.count
-        return reasoningKeys.count * rename + (cost == nil ? 0 : #","cost":"""#.utf8.count + Money.maxDecimalLength)
+        let cost = #","cost":"""#.utf8.count + Money.maxDecimalLength
+        switch usage {
+        case .addCost?, .replaceCost?: return reasoningKeys.count * rename + cost
+        case .remove?, nil: return reasoningKeys.count * rename
+        }
     }
 }
 
@@ -43,22 +67,30 @@ extension ByteBuffer {
     /// Writes `bytes` with `edits` applied.
     mutating func writeEdited(_ bytes: UnsafeRawBufferPointer, _ edits: AnswerEdits) {
         var cursor = 0
-        var pendingCost = edits.cost
-        // Copies the bytes up to `end`, inserting the cost on the way when it falls there.
+        var pendingUsage = edits.usage
+        func writeCost(_ money: Money) {
+            writeWithUnsafeMutableBytes(minimumWritableBytes: Money.maxDecimalLength) { out in
+                money.writeDecimal(into: out.bindMemory(to: UInt8.self))
+            }
+            writeInteger(UInt8(ascii: "\""))
+        }
+        // Copies the bytes up to `end`, making the usage edit on the way when it falls there.
         func copy(upTo end: Int) {
-            if let cost = pendingCost, cost.at <= end {
-                writeBytes(UnsafeRawBufferPointer(rebasing: bytes[cursor..<cost.at]))
-                if cost.replacing != nil {
+            if let edit = pendingUsage, edit.start <= end {
+                writeBytes(UnsafeRawBufferPointer(rebasing: bytes[cursor..<edit.start]))
+                switch edit {
+                case .addCost(let at, let afterMember, let money):
+                    writeStaticString(afterMember ? #","cost":""# : #""cost":""#)
+                    writeCost(money)
+                    cursor = at
+                case .replaceCost(let range, let money):
                     writeInteger(UInt8(ascii: "\""))
-                } else {
-                    writeStaticString(cost.afterMember ? #","cost":""# : #""cost":""#)
+                    writeCost(money)
+                    cursor = range.upperBound
+                case .remove(let range):
+                    cursor = range.upperBound
                 }
-                writeWithUnsafeMutableBytes(minimumWritableBytes: Money.maxDecimalLength) { out in
-                    cost.money.writeDecimal(into: out.bindMemory(to: UInt8.self))
-                }
-                writeInteger(UInt8(ascii: "\""))
-                cursor = cost.replacing ?? cost.at
-                pendingCost = nil
+                pendingUsage = nil
             }
             writeBytes(UnsafeRawBufferPointer(rebasing: bytes[cursor..<end]))
             cursor = end

@@ -364,9 +364,13 @@ final class ProxyExchange: UpstreamResponseDelegate {
             collectGeneratedText(payload)
             guard case .streaming = mode else { return }  // its text passed the limit
         }
-        guard mayCarryUsage(payload) || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
+        // Tollgate asks every engine for the usage; a client that did not ask must not see the
+        // `"usage":null` that makes OpenAI-style engines (the DeepSeek API) write on every chunk.
+        let unaskedNull = request.clientWantsUsage ? nil : Self.nullUsageMember(in: payload)
+        guard unaskedNull != nil || mayCarryUsage(payload) || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
         guard let shape = ResponseShape.inspect(payload) else { return appendOutgoing(event) }
         var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
+        if let unaskedNull { edits.removeMember(unaskedNull) }
         if let range = shape.usageRange {
             account.reported = shape.usage ?? account.reported
             if shape.isUsageOnlyChunk {
@@ -460,6 +464,31 @@ final class ProxyExchange: UpstreamResponseDelegate {
         }
         account.generatedText = text
         if text.utf8.count > maxAnswerBytes { refuseOversizedAnswer() }
+    }
+
+    /// The `"usage":null` member of a chunk with the comma that joins it to a neighbour (the one
+    /// before it, else the one after), so that taking it out leaves valid JSON.
+    static func nullUsageMember(in payload: UnsafeRawBufferPointer) -> Range<Int>? {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        var from = 0
+        while let at = find(payload, #""usage""#, from: from) {
+            from = at + 7
+            var index = from
+            while index < payload.count, isSpace(payload[index]) { index += 1 }
+            guard index < payload.count, payload[index] == UInt8(ascii: ":") else { continue }
+            index += 1
+            while index < payload.count, isSpace(payload[index]) { index += 1 }
+            guard payload.count - index >= 4, payload[index..<index + 4].elementsEqual("null".utf8) else { continue }
+            let end = index + 4
+            var before = at - 1
+            while before >= 0, isSpace(payload[before]) { before -= 1 }
+            if before >= 0, payload[before] == UInt8(ascii: ",") { return before..<end }
+            var after = end
+            while after < payload.count, isSpace(payload[after]) { after += 1 }
+            if after < payload.count, payload[after] == UInt8(ascii: ",") { return at..<(after + 1) }
+            return at..<end
+        }
+        return nil
     }
 
     /// A `"usage"` key followed by an object (not `null`).

@@ -38,6 +38,27 @@ import TollgateWire
                 == #"{"usage":{"prompt_tokens":1,"completion_tokens":2,"cost":"0.0000015"},"choices":[{"delta":{"reasoning_content":"r"}}]}"#)
     }
 
+    /// `"usage":null` comes out with the comma that joins it, wherever it stands, and nothing
+    /// that merely looks like it does.
+    @Test func takesOutAUsageNullTheClientDidNotAskFor() throws {
+        func removed(_ json: String) -> String {
+            let bytes = Array(json.utf8)
+            return bytes.withUnsafeBytes { payload in
+                var edits = AnswerEdits(reasoningKeys: ResponseShape.inspect(payload)?.reasoningKeyRanges ?? [])
+                if let member = ProxyExchange.nullUsageMember(in: payload) { edits.removeMember(member) }
+                var out = ByteBufferAllocator().buffer(capacity: 0)
+                out.writeEdited(payload, edits)
+                return String(buffer: out)
+            }
+        }
+        #expect(removed(#"{"id":"x","choices":[{"delta":{"reasoning":"r"}}],"usage":null}"#) == #"{"id":"x","choices":[{"delta":{"reasoning_content":"r"}}]}"#)
+        #expect(removed(#"{"usage": null, "choices":[]}"#) == #"{ "choices":[]}"#)
+        #expect(removed(#"{"usage":null}"#) == "{}")
+        #expect(removed(#"{"a":"usage","usage" : null ,"b":1}"#) == #"{"a":"usage" ,"b":1}"#)
+        #expect(removed(#"{"a":"\"usage\":null","b":1}"#) == #"{"a":"\"usage\":null","b":1}"#)
+        #expect(removed(#"{"usage":{"prompt_tokens":1},"b":null}"#) == #"{"usage":{"prompt_tokens":1},"b":null}"#)
+    }
+
     @Test func addsTheCostBeforeALaterRename() throws {
         let out = try edited(
             #"{"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"reasoning":"r"}}]}"#,
