@@ -125,7 +125,8 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
         Money.writeDecimal(nanos: nanos, into: out)
     }
 
-    private static func writeDecimal(nanos: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    /// ``writeDecimal(into:)`` for an amount held as its nanos alone.
+    public static func writeDecimal(nanos: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         precondition(out.count >= Money.maxDecimalLength, "decimal buffer too small")
         // Digits are written right to left, then moved to the front.
         var end = Money.maxDecimalLength

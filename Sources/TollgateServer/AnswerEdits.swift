@@ -10,12 +10,13 @@ import TollgateWire
 /// The edits are written straight into the outgoing buffer, with no array in between: a stream
 /// from vLLM renames a key in every chunk, and every priced answer gets its cost.
 struct AnswerEdits {
-    /// The one change to the usage member an answer can need.
+    /// The one change to the usage member an answer can need. Amounts are held as nanos: a
+    /// `Money` would bring its currency string, and a copy that retains it, into every priced answer.
     enum UsageEdit {
         /// A new `cost` member before the usage object's closing brace at `at`.
-        case addCost(at: Int, afterMember: Bool, Money)
+        case addCost(at: Int, afterMember: Bool, nanos: Int64)
         /// The value of the usage's own `cost` (an upstream gateway's) replaced.
-        case replaceCost(Range<Int>, Money)
+        case replaceCost(Range<Int>, nanos: Int64)
         /// The bytes of a `"usage":null` member, with its comma, taken out.
         case remove(Range<Int>)
 
@@ -41,9 +42,9 @@ struct AnswerEdits {
     /// `cost` member at `existing`: a second `cost` key would leave clients to pick one.
     mutating func addCost(_ money: Money, toUsageAt usageRange: Range<Int>, replacing existing: Range<Int>?) {
         if let existing {
-            usage = .replaceCost(existing, money)
+            usage = .replaceCost(existing, nanos: money.nanos)
         } else {
-            usage = .addCost(at: usageRange.upperBound - 1, afterMember: usageRange.count > 2, money)
+            usage = .addCost(at: usageRange.upperBound - 1, afterMember: usageRange.count > 2, nanos: money.nanos)
         }
     }
 
@@ -68,9 +69,9 @@ extension ByteBuffer {
     mutating func writeEdited(_ bytes: UnsafeRawBufferPointer, _ edits: AnswerEdits) {
         var cursor = 0
         var pendingUsage = edits.usage
-        func writeCost(_ money: Money) {
+        func writeCost(_ nanos: Int64) {
             writeWithUnsafeMutableBytes(minimumWritableBytes: Money.maxDecimalLength) { out in
-                money.writeDecimal(into: out.bindMemory(to: UInt8.self))
+                Money.writeDecimal(nanos: nanos, into: out.bindMemory(to: UInt8.self))
             }
             writeInteger(UInt8(ascii: "\""))
         }
@@ -79,13 +80,13 @@ extension ByteBuffer {
             if let edit = pendingUsage, edit.start <= end {
                 writeBytes(UnsafeRawBufferPointer(rebasing: bytes[cursor..<edit.start]))
                 switch edit {
-                case .addCost(let at, let afterMember, let money):
+                case .addCost(let at, let afterMember, let nanos):
                     writeStaticString(afterMember ? #","cost":""# : #""cost":""#)
-                    writeCost(money)
+                    writeCost(nanos)
                     cursor = at
-                case .replaceCost(let range, let money):
+                case .replaceCost(let range, let nanos):
                     writeInteger(UInt8(ascii: "\""))
-                    writeCost(money)
+                    writeCost(nanos)
                     cursor = range.upperBound
                 case .remove(let range):
                     cursor = range.upperBound
