@@ -250,8 +250,9 @@ struct ReportCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        guard let from = LedgerDay(from) else { throw ValidationError("--from must be YYYY-MM-DD") }
-        guard let to = LedgerDay(to) else { throw ValidationError("--to must be YYYY-MM-DD") }
+        // A day and nothing after it: LedgerDay also reads the day of a timestamp.
+        guard from.utf8.count == 10, let from = LedgerDay(from) else { throw ValidationError("--from must be YYYY-MM-DD") }
+        guard to.utf8.count == 10, let to = LedgerDay(to) else { throw ValidationError("--to must be YYYY-MM-DD") }
         guard let format = ReportFormat(rawValue: format) else { throw ValidationError("--format is table, csv or json") }
         if countAccuracy {
             guard groupBy == nil else { throw ValidationError("--count-accuracy is always per model and target; leave out --group-by") }

@@ -7,6 +7,15 @@ import TollgateMoney
 
 @Suite("Reports")
 struct ReportTests {
+    /// A report's days are read strictly: a day that does not exist, or a sign `Int` would take.
+    @Test func daysAreReadStrictly() {
+        #expect(LedgerDay("2024-02-29")?.description == "2024-02-29")
+        #expect(LedgerDay("2026-12-07T10:00:00Z")?.description == "2026-12-07")
+        for text in ["2026-02-29", "2026-+1-01", "2026-01-+1", "+026-01-01", "2026-1-01", "2026/01/01", ""] {
+            #expect(LedgerDay(text) == nil, "\(text)")
+        }
+    }
+
     @Test func totalsReconcileExactlyWithTheLedger() async throws {
         try await TestDatabase.with("reports") { client, _ in
             let store = KeyStore(client: client, logger: TestDatabase.logger)

@@ -16,7 +16,9 @@ public struct LedgerDay: Sendable, Hashable, Comparable, CustomStringConvertible
     public init?(_ text: String) {
         let datePart = text.prefix(10)
         let parts = datePart.split(separator: "-", omittingEmptySubsequences: false)
+        // Digits only: `Int` alone would read "+1" as a month.
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            parts.allSatisfy({ $0.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }),
             let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
             (1...12).contains(month), (1...31).contains(day)
         else { return nil }
