@@ -230,12 +230,11 @@ enum PriceBookParser {
             }
             throw node.error("currency mismatch: price is in \(parts[1]) but the book is in \(currency)")
         }
-        // Money reads "-0" as zero; a minus sign is a mistake whatever follows it.
+        // Checked on the text: Money reads "-0" as zero, and a minus sign is a mistake whatever follows.
         guard !parts[0].hasPrefix("-") else { throw node.error("negative price \(parts[0])") }
         guard let money = Money(decimal: String(parts[0]), currency: currency) else {
             throw node.error("'\(parts[0])' is not a decimal amount (digits with at most 9 decimals, e.g. \"0.14\")")
         }
-        guard money.nanos >= 0 else { throw node.error("negative price \(money.decimalString)") }
         return money
     }
 

@@ -48,7 +48,7 @@ struct AnswerEdits {
         }
     }
 
-    /// Takes out the `"usage":null` member at `member` (see ``SSE/nullUsageMember(in:)``).
+    /// Takes out the `"usage":null` member at `member` (``ResponseShape/nullUsageMember``).
     mutating func removeMember(_ member: Range<Int>) {
         usage = .remove(member)
     }

@@ -366,11 +366,12 @@ final class ProxyExchange: UpstreamResponseDelegate {
         }
         // Tollgate asks every engine for the usage; a client that did not ask must not see the
         // `"usage":null` that makes OpenAI-style engines (the DeepSeek API) write on every chunk.
-        let unaskedNull = request.clientWantsUsage ? nil : Self.nullUsageMember(in: payload)
-        guard unaskedNull != nil || mayCarryUsage(payload) || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
+        let usage = usageValues(payload)
+        let unaskedNull = usage.null && !request.clientWantsUsage
+        guard usage.object || unaskedNull || contains(payload, #""reasoning""#) else { return appendOutgoing(event) }
         guard let shape = ResponseShape.inspect(payload) else { return appendOutgoing(event) }
         var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
-        if let unaskedNull { edits.removeMember(unaskedNull) }
+        if unaskedNull, let member = shape.nullUsageMember { edits.removeMember(member) }
         if let range = shape.usageRange {
             account.reported = shape.usage ?? account.reported
             if shape.isUsageOnlyChunk {
@@ -466,41 +467,21 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if text.utf8.count > maxAnswerBytes { refuseOversizedAnswer() }
     }
 
-    /// The `"usage":null` member of a chunk with the comma that joins it to a neighbour (the one
-    /// before it, else the one after), so that taking it out leaves valid JSON.
-    static func nullUsageMember(in payload: UnsafeRawBufferPointer) -> Range<Int>? {
-        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
-        var from = 0
-        while let at = find(payload, #""usage""#, from: from) {
-            from = at + 7
-            var index = from
-            while index < payload.count, isSpace(payload[index]) { index += 1 }
-            guard index < payload.count, payload[index] == UInt8(ascii: ":") else { continue }
-            index += 1
-            while index < payload.count, isSpace(payload[index]) { index += 1 }
-            guard payload.count - index >= 4, payload[index..<index + 4].elementsEqual("null".utf8) else { continue }
-            let end = index + 4
-            var before = at - 1
-            while before >= 0, isSpace(payload[before]) { before -= 1 }
-            if before >= 0, payload[before] == UInt8(ascii: ",") { return before..<end }
-            var after = end
-            while after < payload.count, isSpace(payload[after]) { after += 1 }
-            if after < payload.count, payload[after] == UInt8(ascii: ",") { return at..<(after + 1) }
-            return at..<end
-        }
-        return nil
-    }
-
-    /// A `"usage"` key followed by an object (not `null`).
-    private func mayCarryUsage(_ payload: UnsafeRawBufferPointer) -> Bool {
+    /// What the `"usage"` keys of a chunk hold, found without parsing it: whether one holds an
+    /// object, and whether one holds `null`.
+    private func usageValues(_ payload: UnsafeRawBufferPointer) -> (object: Bool, null: Bool) {
+        var found = (object: false, null: false)
         var from = 0
         while let at = find(payload, #""usage""#, from: from) {
             var index = at + 7
             while index < payload.count, payload[index] == 0x20 || payload[index] == UInt8(ascii: ":") { index += 1 }
-            if index < payload.count && payload[index] == UInt8(ascii: "{") { return true }
+            if index < payload.count {
+                if payload[index] == UInt8(ascii: "{") { found.object = true }
+                if payload[index] == UInt8(ascii: "n") { found.null = true }
+            }
             from = at + 7
         }
-        return false
+        return found
     }
 
     private func appendOutgoing<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
@@ -552,7 +533,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// What `usage` costs on the target, without settling the bill.
     private func cost(of usage: TokenUsage) -> Money? {
         guard let pricer, let rates = account.rates else { return nil }
-        return pricer.estimator.price(MeteredUsage(usage).billedTokens, at: rates).money
+        return pricer.cost(of: MeteredUsage(usage), at: rates).money
     }
 
     /// Bills the request once: the engine's usage (or Tollgate's own count) priced on the target.

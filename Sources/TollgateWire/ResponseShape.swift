@@ -9,6 +9,9 @@ public struct ResponseShape: Sendable {
     public var usage: TokenUsage?
     /// Range of the value of that object's `cost` member, when an upstream gateway priced it.
     public var usageCostRange: Range<Int>?
+    /// A top-level `"usage":null` member with the comma joining it to a neighbour (the one before
+    /// it, else the one after): what taking it out leaves valid JSON without.
+    public var nullUsageMember: Range<Int>?
     /// Number of `choices` entries; nil when absent.
     public var choiceCount: Int?
     /// Key ranges (quotes included) of `choices[*].message.reasoning` / `choices[*].delta.reasoning`
@@ -22,11 +25,10 @@ public struct ResponseShape: Sendable {
     /// The shape of an answer of which only the usage object was read, at `usageRange` of `bytes`
     /// (see ``TrailingUsage``).
     public init(usageRange: Range<Int>, of bytes: UnsafeRawBufferPointer) {
-        var scanner = JSONScanner(UnsafeRawBufferPointer(rebasing: bytes[usageRange]))
+        var scanner = JSONScanner(bytes, offset: usageRange.lowerBound)
         self.usageRange = usageRange
         guard let read = try? TokenUsage.read(&scanner) else { return }
-        self.usage = read.usage
-        self.usageCostRange = read.costRange.map { ($0.lowerBound + usageRange.lowerBound)..<($0.upperBound + usageRange.lowerBound) }
+        (self.usage, self.usageCostRange) = (read.usage, read.costRange)
     }
 
     /// A chunk with `choices: []` and a usage object: the one `include_usage` adds.
@@ -38,13 +40,14 @@ public struct ResponseShape: Sendable {
         var scanner = JSONScanner(bytes)
         do {
             guard try scanner.peekKind() == .object else { return nil }
-            try scanner.walkObject { key, _, value in
+            try scanner.walkObject { key, keyRange, value in
                 if JSONScanner.key(key, is: "usage") {
                     if try value.peekKind() == .object {
                         (shape.usageRange, shape.usage, shape.usageCostRange) = try TokenUsage.read(&value)
                     } else {
-                        try value.skipValue()
+                        let (kind, valueRange) = try value.skipValue()
                         (shape.usageRange, shape.usage, shape.usageCostRange) = (nil, nil, nil)
+                        if kind == .null { shape.nullUsageMember = memberWithComma(keyRange.lowerBound..<valueRange.upperBound, in: bytes) }
                     }
                 } else if JSONScanner.key(key, is: "error") {
                     shape.errorRange = try value.skipValue().range
@@ -77,6 +80,18 @@ public struct ResponseShape: Sendable {
             return nil
         }
         return shape
+    }
+
+    /// `member` widened to the comma before it, else the one after it (JSON whitespace between).
+    static func memberWithComma(_ member: Range<Int>, in bytes: UnsafeRawBufferPointer) -> Range<Int> {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        var before = member.lowerBound - 1
+        while before >= 0, isSpace(bytes[before]) { before -= 1 }
+        if before >= 0, bytes[before] == UInt8(ascii: ",") { return before..<member.upperBound }
+        var after = member.upperBound
+        while after < bytes.count, isSpace(bytes[after]) { after += 1 }
+        if after < bytes.count, bytes[after] == UInt8(ascii: ",") { return member.lowerBound..<(after + 1) }
+        return member
     }
 }
 

@@ -44,8 +44,9 @@ import TollgateWire
         func removed(_ json: String) -> String {
             let bytes = Array(json.utf8)
             return bytes.withUnsafeBytes { payload in
-                var edits = AnswerEdits(reasoningKeys: ResponseShape.inspect(payload)?.reasoningKeyRanges ?? [])
-                if let member = ProxyExchange.nullUsageMember(in: payload) { edits.removeMember(member) }
+                let shape = ResponseShape.inspect(payload)
+                var edits = AnswerEdits(reasoningKeys: shape?.reasoningKeyRanges ?? [])
+                if let member = shape?.nullUsageMember { edits.removeMember(member) }
                 var out = ByteBufferAllocator().buffer(capacity: 0)
                 out.writeEdited(payload, edits)
                 return String(buffer: out)
@@ -57,6 +58,8 @@ import TollgateWire
         #expect(removed(#"{"a":"usage","usage" : null ,"b":1}"#) == #"{"a":"usage" ,"b":1}"#)
         #expect(removed(#"{"a":"\"usage\":null","b":1}"#) == #"{"a":"\"usage\":null","b":1}"#)
         #expect(removed(#"{"usage":{"prompt_tokens":1},"b":null}"#) == #"{"usage":{"prompt_tokens":1},"b":null}"#)
+        // Only the top-level member: a `usage` inside a choice is the engine's business.
+        #expect(removed(#"{"choices":[{"delta":{"usage":null}}],"usage":null}"#) == #"{"choices":[{"delta":{"usage":null}}]}"#)
     }
 
     @Test func addsTheCostBeforeALaterRename() throws {

@@ -85,8 +85,13 @@ final class RequestPricer: Sendable {
     func settle(rates: AppliedRates?, model: String, usage: MeteredUsage, at date: Date, withListPrice: Bool) -> Settlement {
         Settlement(
             usage: usage,
-            cost: rates.map { estimator.price(usage.billedTokens, at: $0) },
+            cost: rates.map { cost(of: usage, at: $0) },
             listPrice: withListPrice ? estimator.listPrice(model: model, usage: usage, at: date) : nil)
+    }
+
+    /// What `usage` costs at `rates` (those of the target that served it).
+    func cost(of usage: MeteredUsage, at rates: AppliedRates) -> PricedCost {
+        estimator.price(usage.billedTokens, at: rates)
     }
 }
 
