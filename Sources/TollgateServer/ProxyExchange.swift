@@ -424,7 +424,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
         appendOutgoing(SSE.event(chunk))
     }
 
-    /// The usage object of what was billed: the counts, `"estimated":true` when they are
+    /// The usage object of what was billed: the counts (reasoning in OpenAI's
+    /// `completion_tokens_details` when there was some), `"estimated":true` when they are
     /// Tollgate's own, and the cost.
     private static func billedUsage(_ settlement: Settlement) -> [UInt8] {
         let usage = settlement.usage
@@ -434,6 +435,11 @@ final class ProxyExchange: UpstreamResponseDelegate {
         JSONWriter.appendInt(usage.completionTokens, to: &out)
         out.append(contentsOf: #","total_tokens":"#.utf8)
         JSONWriter.appendInt(usage.promptTokens + usage.completionTokens, to: &out)
+        if usage.reasoningTokens > 0 {
+            out.append(contentsOf: #","completion_tokens_details":{"reasoning_tokens":"#.utf8)
+            JSONWriter.appendInt(usage.reasoningTokens, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
         if usage.estimated { out.append(contentsOf: #","estimated":true"#.utf8) }
         if let cost = settlement.cost {
             out.append(contentsOf: #","cost":"#.utf8)
@@ -445,26 +451,32 @@ final class ProxyExchange: UpstreamResponseDelegate {
 
     /// Keeps the text an answer generated, so its tokens can be counted when the engine reports no
     /// usage: llama.cpp's server in streams (`member` "delta"), or an answer without one ("message").
-    /// Content, reasoning, tool calls' names and arguments, and a completion's `text`.
+    /// Content, tool calls' names and arguments, and a completion's `text`; reasoning apart, so
+    /// the bill can say how much of the completion it was.
     private func collectGeneratedText(_ payload: UnsafeRawBufferPointer, member: String = "delta") {
         guard let chunk = try? JSONValue.parse(payload), let choices = chunk["choices"]?.arrayValue else { return }
         if streamIdentity == nil, let id = chunk["id"]?.stringValue, let model = chunk["model"]?.stringValue {
             streamIdentity = (id, model)
         }
+        // Taken out of the account so the appends below do not copy the texts.
         var text = account.generatedText ?? ""
-        account.generatedText = nil  // so the appends below do not copy the text
+        var reasoning = account.generatedReasoning ?? ""
+        account.generatedText = nil
+        account.generatedReasoning = nil
         for choice in choices {
             if let completion = choice["text"]?.stringValue { text += completion }
             guard let generated = choice[member] else { continue }
-            for field in ["content", "reasoning_content", "reasoning"] {
-                if let part = generated[field]?.stringValue { text += part }
+            if let part = generated["content"]?.stringValue { text += part }
+            for field in ["reasoning_content", "reasoning"] {
+                if let part = generated[field]?.stringValue { reasoning += part }
             }
             for call in generated["tool_calls"]?.arrayValue ?? [] {
                 text += (call["function"]?["name"]?.stringValue ?? "") + (call["function"]?["arguments"]?.stringValue ?? "")
             }
         }
         account.generatedText = text
-        if text.utf8.count > maxAnswerBytes { refuseOversizedAnswer() }
+        account.generatedReasoning = reasoning
+        if text.utf8.count + reasoning.utf8.count > maxAnswerBytes { refuseOversizedAnswer() }
     }
 
     /// What the `"usage"` keys of a chunk hold, found without parsing it: whether one holds an

@@ -21,8 +21,10 @@ final class RequestAccount {
     var reported: TokenUsage?
     /// Content events seen in a stream: about one token each; the count of last resort.
     var streamedEvents = 0
-    /// Generated text, kept only for engines that never report usage in streams (llama.cpp).
+    /// Generated text and reasoning, kept only for engines that never report usage in streams
+    /// (llama.cpp), or for an answer without a usage.
     var generatedText: String?
+    var generatedReasoning: String?
     var settlement: Settlement?
 
     init(pricer: RequestPricer?, startedAt: Date = Date()) {
@@ -34,11 +36,15 @@ final class RequestAccount {
     /// the tokenizer, completion from the generated text or the streamed events), marked estimated.
     /// Its own count is at most `request`'s `max_tokens` times its choices: the text counted again,
     /// or events without a token (a stream's opening role), can come to more than the engine could
-    /// have generated, and a client is never billed past its own limit.
+    /// have generated, and a client is never billed past its own limit. Reasoning is counted apart
+    /// (it bills as output all the same) and is at most the completion.
     func usageToBill(pricer: RequestPricer, request: InferenceRequest) -> MeteredUsage {
         if let reported { return MeteredUsage(reported) }
-        let counted = generatedText.map(pricer.countText) ?? streamedEvents
+        let reasoning = generatedReasoning.map(pricer.countText) ?? 0
+        let counted = generatedText.map { pricer.countText($0) + reasoning } ?? streamedEvents
         let completion = request.maxTokens.map { min(counted, $0 * request.choices) } ?? counted
-        return MeteredUsage(promptTokens: prompt?.tokens ?? 0, completionTokens: completion, estimated: true)
+        return MeteredUsage(
+            promptTokens: prompt?.tokens ?? 0, completionTokens: completion,
+            reasoningTokens: min(reasoning, completion), estimated: true)
     }
 }

@@ -143,6 +143,36 @@ import TollgateTokenizer
         #expect((completion["id"] as? String).map { parsed ? $0 == "cmpl-7" : $0.hasPrefix("cmpl-") } == true, "\(completion)")
     }
 
+    /// Reasoning the gateway counts itself (a llama.cpp stream, an answer without a usage) is
+    /// counted apart from the content: the completion holds both, and the bill says how much of it
+    /// was reasoning, in OpenAI's `completion_tokens_details`, as an engine would.
+    @Test func reasoningTollgateCountsIsBilledAsReasoning() async throws {
+        let engine = ScriptedEngine()
+        let fixture = try await Self.gateway(before: engine, speaking: "llamacpp")
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let thought = "The user wants more. I should think about what to add."
+        let reasoning = try DeepSeekTokenizer.shared.count(thought)
+        let content = try DeepSeekTokenizer.shared.count(Self.answerText)
+        let roomy = Self.streamRequest.replacingOccurrences(of: #""max_tokens":12"#, with: #""max_tokens":200"#)
+
+        let thinking = Self.chunk("").replacingOccurrences(of: #""content":"""#, with: #""reasoning_content":"\#(thought)""#)
+        engine.answer(contentType: "text/event-stream", body: "data: \(thinking)\n\ndata: \(Self.chunk(Self.answerText))\n\ndata: [DONE]\n\n")
+        let stream = try await fixture.chat(roomy)
+        let usageEvent = try #require(stream.events.dropLast().last)
+        let streamed = try #require(try json(usageEvent)["usage"] as? [String: Any], "\(stream.events)")
+        #expect(streamed["estimated"] as? Bool == true)
+        #expect(streamed["completion_tokens"] as? Int == reasoning + content)
+        #expect((streamed["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"] as? Int == reasoning, "\(streamed)")
+
+        let answered = Self.body(usage: "null").replacingOccurrences(
+            of: #""role":"assistant","#, with: #""role":"assistant","reasoning_content":"\#(thought)","#)
+        engine.answer(body: answered)
+        let whole = try await fixture.chat(Self.request.replacingOccurrences(of: #""max_tokens":12"#, with: #""max_tokens":200"#))
+        let billed = try #require(try json(whole.body)["usage"] as? [String: Any], "\(whole.body)")
+        #expect(billed["completion_tokens"] as? Int == reasoning + content)
+        #expect((billed["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"] as? Int == reasoning, "\(billed)")
+    }
+
     /// The DeepSeek API sends the usage on the stream's last content chunk, with its
     /// `finish_reason`, rather than in a chunk of its own: that usage gets the cost too.
     @Test func aUsageOnTheLastContentChunkCarriesTheCost() async throws {
