@@ -57,6 +57,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
     private var billable = false
     private var clientLeft = false
     private var firstByteAt: Date?
+    /// An engine's `retry-after` on a 429 or 503, passed on with its error.
+    private var retryAfter: String?
     private var isFinished = false
     /// Counts, estimate and usage of this request, for its bill.
     let account: RequestAccount
@@ -133,6 +135,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
+        // Without it any coding is acceptable (RFC 9110), and a proxy may gzip what Tollgate reads.
+        headers.add(name: "accept-encoding", value: "identity")
         // Always the gateway's own id, UUID-shaped: llama.cpp's server answers 400 to any other shape.
         headers.add(name: "x-request-id", value: requestID)
         if let key = candidate.upstreamAPIKey { headers.add(name: "authorization", value: "Bearer \(key)") }
@@ -156,6 +160,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
     func upstreamDidReceiveHead(_ head: HTTPResponseHead) {
         let status = Int(head.status.code)
         let contentType = head.headers.first(name: "content-type") ?? ""
+        if status == 429 || status == 503 { retryAfter = head.headers.first(name: "retry-after").flatMap(Self.plainHeaderValue) }
+        if (200..<300).contains(status), let reason = Self.unreadable(head.headers, contentType: contentType, streaming: request.stream) {
+            return refuseUnreadableAnswer(reason)
+        }
         // An engine that accepted the request is doing work for it: from here on it is billed.
         billable = (200..<300).contains(status)
         if (200..<300).contains(status) && request.stream && contentType.hasPrefix("text/event-stream") {
@@ -195,9 +203,12 @@ final class ProxyExchange: UpstreamResponseDelegate {
         releaseEndpoint()
         switch mode {
         case .streaming:
-            if let partialEvent, partialEvent.readableBytes > 0 {
-                appendOutgoing(partialEvent.readableBytesView)
-                self.partialEvent = nil
+            if let partial = partialEvent {
+                // The engine ended without the last event's blank line. The event is whole all the
+                // same, and what Tollgate writes next must not run on in its line.
+                partialEvent = nil
+                forwardUnterminatedEvent(partial)
+                guard case .streaming = mode else { return }  // its text passed the limit
             }
             if !sawDone {
                 appendEstimatedUsageChunkIfMissing()
@@ -277,6 +288,32 @@ final class ProxyExchange: UpstreamResponseDelegate {
         if case .streaming = mode { endStream(with: error) } else { finishWithError(error) }
     }
 
+    /// Why a successful answer with these headers cannot be read, or nil: coded (a proxy that
+    /// ignored `accept-encoding: identity`), or neither JSON nor the stream the client asked for
+    /// (an HTML page from a proxy, an SSE stream for a request that did not ask for one).
+    private static func unreadable(_ headers: HTTPHeaders, contentType: String, streaming: Bool) -> String? {
+        if let coding = headers.first(name: "content-encoding"), coding.lowercased() != "identity" {
+            return "it is sent with content-encoding '\(coding.prefix(40))'"
+        }
+        let type = contentType.lowercased()
+        if type.isEmpty || type.contains("json") || (streaming && type.hasPrefix("text/event-stream")) { return nil }
+        return "it is \(contentType.prefix(60)), not JSON"
+    }
+
+    /// The engine's answer cannot reach the client as an answer: a 502 in the OpenAI envelope,
+    /// and no bill, since nothing usable was delivered.
+    private func refuseUnreadableAnswer(_ reason: String) {
+        call?.cancel()
+        call = nil
+        releaseEndpoint()
+        finishWithError(.upstreamUnreadableAnswer(reason))
+    }
+
+    /// A header value fit to pass on: short printable ASCII.
+    private static func plainHeaderValue(_ value: String) -> String? {
+        value.utf8.count <= 64 && value.utf8.allSatisfy { (0x20...0x7E).contains($0) } ? value : nil
+    }
+
     private func clientDisconnected() {
         // Cancelling closes the upstream connection, which is how the engine learns to abort.
         call?.cancel()
@@ -353,13 +390,45 @@ final class ProxyExchange: UpstreamResponseDelegate {
     }
 
     private func forwardEvent(_ event: UnsafeRawBufferPointer) {
-        if SSE.isDone(event) {
-            sawDone = true
-            appendEstimatedUsageChunkIfMissing()
-        }
-        guard let payloadRange = SSE.dataPayload(of: event) else { return appendOutgoing(event) }
-        let payload = UnsafeRawBufferPointer(rebasing: event[payloadRange])
-        account.streamedEvents += 1
+        if SSE.isDone(event) { return forwardDone(event) }
+        guard let payloadRange = SSE.dataPayload(of: event) else { return forwardFieldedEvent(event) }
+        forwardPayload(UnsafeRawBufferPointer(rebasing: event[payloadRange]), of: event)
+    }
+
+    /// The bytes after the stream's last blank line, forwarded as an event once the engine ended
+    /// the stream: framed with the blank line it lacked, or dropped when they are only line ends.
+    private func forwardUnterminatedEvent(_ bytes: ByteBuffer) {
+        var event = Array(bytes.readableBytesView)
+        while let last = event.last, last == 0x0A || last == 0x0D { event.removeLast() }
+        guard !event.isEmpty else { return }
+        event.append(contentsOf: [0x0A, 0x0A])
+        event.withUnsafeBytes { forwardEvent($0) }
+    }
+
+    private func forwardDone(_ event: UnsafeRawBufferPointer) {
+        sawDone = true
+        appendEstimatedUsageChunkIfMissing()
+        appendOutgoing(event)
+    }
+
+    /// An event with more than one data line: comments, `event:` or `id:` lines beside its data,
+    /// data in several lines. Engines rarely send one, but it is valid SSE, and its usage is
+    /// read, priced or hidden like any other. Edited, it goes out with its other lines first.
+    private func forwardFieldedEvent(_ event: UnsafeRawBufferPointer) {
+        guard let fields = SSE.fields(of: event) else { return appendOutgoing(event) }
+        if fields.data.elementsEqual("[DONE]".utf8) { return forwardDone(event) }
+        guard fields.data.first == UInt8(ascii: "{") else { return appendOutgoing(event) }
+        // The data lines' newlines fall between JSON tokens (JSON strings cannot hold one), where a
+        // space means the same: the JSON, edited, goes out in one data line.
+        let json = fields.data.map { $0 == 0x0A ? 0x20 : $0 }
+        json.withUnsafeBytes { forwardPayload($0, of: event, otherLines: fields.otherLines) }
+    }
+
+    /// Forwards an event whose data is the JSON `payload`: as it came, or edited (the usage's cost,
+    /// hidden or removed usage, vLLM's `reasoning` key renamed).
+    private func forwardPayload(_ payload: UnsafeRawBufferPointer, of event: UnsafeRawBufferPointer, otherLines: [UInt8] = []) {
+        // An engine's error event generates no token.
+        if !payload.starts(with: #"{"error""#.utf8) { account.streamedEvents += 1 }
         if target?.engine == .llamacpp {
             collectGeneratedText(payload)
             guard case .streaming = mode else { return }  // its text passed the limit
@@ -385,7 +454,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
                     chunk.append(contentsOf: Self.billedUsage(settlement))
                     chunk.append(contentsOf: payload[range.upperBound...])
                     sentUsage = true
-                    return appendOutgoing(SSE.event(chunk))
+                    return appendOutgoing(otherLines + SSE.event(chunk))
                 }
                 if let cost = settledCost() { edits.addCost(cost, toUsageAt: range, replacing: shape.usageCostRange) }
             } else if let usage = shape.usage, let cost = cost(of: usage) {
@@ -397,7 +466,9 @@ final class ProxyExchange: UpstreamResponseDelegate {
         }
         guard !edits.isEmpty else { return appendOutgoing(event) }
         // The event goes out as one `data:` line, framed as SSE.event frames it.
-        reserveOutgoing(SSE.dataPrefix.utf8CodeUnitCount + payload.count + edits.growth + SSE.eventTerminator.utf8CodeUnitCount)
+        reserveOutgoing(
+            otherLines.count + SSE.dataPrefix.utf8CodeUnitCount + payload.count + edits.growth + SSE.eventTerminator.utf8CodeUnitCount)
+        outgoing!.writeBytes(otherLines)
         outgoing!.writeStaticString(SSE.dataPrefix)
         outgoing!.writeEdited(payload, edits)
         outgoing!.writeStaticString(SSE.eventTerminator)
@@ -411,6 +482,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
     /// it parses to count their text).
     private func appendEstimatedUsageChunkIfMissing() {
         guard request.clientWantsUsage, account.reported == nil, !sentUsage, let settlement = settle() else { return }
+        sentUsage = true
         let chat = request.endpoint == .chat
         var chunk: [UInt8] = Array(#"{"id":"#.utf8)
         JSONWriter.appendString(streamIdentity?.id ?? "\(chat ? "chatcmpl" : "cmpl")-\(requestID)", to: &chunk)
@@ -486,7 +558,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var from = 0
         while let at = find(payload, #""usage""#, from: from) {
             var index = at + 7
-            while index < payload.count, payload[index] == 0x20 || payload[index] == UInt8(ascii: ":") { index += 1 }
+            while index < payload.count, Self.isSpaceOrColon(payload[index]) { index += 1 }
             if index < payload.count {
                 if payload[index] == UInt8(ascii: "{") { found.object = true }
                 if payload[index] == UInt8(ascii: "n") { found.null = true }
@@ -494,6 +566,14 @@ final class ProxyExchange: UpstreamResponseDelegate {
             from = at + 7
         }
         return found
+    }
+
+    /// JSON's whitespace, and the colon between a key and its value.
+    private static func isSpaceOrColon(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":"): true
+        default: false
+        }
     }
 
     private func appendOutgoing<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
@@ -562,8 +642,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
 
     private func finishWithError(_ error: GatewayError) {
         mode = .done
-        GatewayHandler.sendError(
-            error, requestID: context.ids.echoed, target: target?.name, extraHeaders: admission?.headers ?? [], responder: responder)
+        var headers = admission?.headers ?? []
+        // The engine's wait, on its own rate limit or overload passed on: SDKs honour it.
+        if let retryAfter, error.status == 429 || error.status == 502 { headers.append(("retry-after", retryAfter)) }
+        GatewayHandler.sendError(error, requestID: context.ids.echoed, target: target?.name, extraHeaders: headers, responder: responder)
         finished(status: error.status, errorCode: error.code)
     }
 

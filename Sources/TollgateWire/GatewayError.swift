@@ -110,12 +110,21 @@ public struct GatewayError: Error, Equatable, Sendable, CustomStringConvertible 
             message: "The engine closed the connection before the response was complete.")
     }
 
-    /// An upstream's own error, normalised to the envelope; 4xx keep their status, 5xx become 502.
     public static func upstreamAnswerTooLarge(limit: Int) -> GatewayError {
         GatewayError(
             status: 502, type: "server_error", code: "upstream_answer_too_large",
             message: "The engine's answer is larger than the gateway's limit of \(limit) bytes (limits.max_answer_bytes).")
     }
+
+    /// A successful answer the gateway cannot read, e.g. an HTML page from a proxy in front of
+    /// the engine.
+    public static func upstreamUnreadableAnswer(_ reason: String) -> GatewayError {
+        GatewayError(
+            status: 502, type: "server_error", code: "upstream_unreadable_answer",
+            message: "The engine's answer cannot be read: \(reason).")
+    }
+
+    /// An upstream's own error, normalised to the envelope; 4xx keep their status, 5xx become 502.
 
     public static func upstream(status: Int, message: String, type: String?, code: String?, param: String?) -> GatewayError {
         let clientError = (400..<500).contains(status)

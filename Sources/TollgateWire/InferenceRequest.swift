@@ -43,6 +43,9 @@ public struct InferenceRequest: Sendable {
     var streamOptionsRange: Range<Int>?
     var streamOptionsIsEmpty: Bool
     var includeUsageValueRange: Range<Int>?
+    /// vLLM's `stream_options.continuous_usage_stats: true`: a running usage on every chunk, which
+    /// vLLM sends only with `include_usage`.
+    var continuousUsageValueRange: Range<Int>?
     var objectEnd: Int
 
     /// Reads and validates `body`. Throws ``GatewayError`` (400 `invalid_json` or `invalid_request`).
@@ -91,6 +94,7 @@ public struct InferenceRequest: Sendable {
         var streamOptionsRange: Range<Int>?
         var streamOptionsIsEmpty = false
         var includeUsageRange: Range<Int>?
+        var continuousUsageRange: Range<Int>?
         var turns = initialTurns
 
         let objectRange = try scanner.walkObject { key, _, value in
@@ -118,13 +122,16 @@ public struct InferenceRequest: Sendable {
                 wantsUsage = false
                 streamOptionsRange = nil
                 includeUsageRange = nil
+                continuousUsageRange = nil
                 switch try kind() {
                 case .null: try value.skipValue()
                 case .object:
                     streamOptionsIsEmpty = true
                     streamOptionsRange = try value.walkObject { optionKey, _, option in
                         streamOptionsIsEmpty = false
-                        if option.keyHasEscapes { try refuseEscapedKey(optionKey, among: ["include_usage"], in: "stream_options") }
+                        if option.keyHasEscapes {
+                            try refuseEscapedKey(optionKey, among: ["include_usage", "continuous_usage_stats"], in: "stream_options")
+                        }
                         if JSONScanner.key(optionKey, is: "include_usage") {
                             let start = option.offset
                             switch try option.peekKind() {
@@ -137,6 +144,9 @@ public struct InferenceRequest: Sendable {
                                     "'stream_options.include_usage' must be a boolean.", param: "stream_options")
                             }
                             includeUsageRange = start..<option.offset
+                        } else if JSONScanner.key(optionKey, is: "continuous_usage_stats"), try option.peekKind() == .bool {
+                            let start = option.offset
+                            continuousUsageRange = try option.readBool() ? start..<option.offset : nil
                         }
                     }
                 default: throw typeError("an object")
@@ -303,7 +313,8 @@ public struct InferenceRequest: Sendable {
             needsBeta: prefixNeedsBeta || suffixNeedsBeta,
             chatTurns: turns.recorded,
             modelValueRange: modelRange, streamOptionsRange: streamOptionsRange, streamOptionsIsEmpty: streamOptionsIsEmpty,
-            includeUsageValueRange: includeUsageRange, objectEnd: objectRange.upperBound - 1)
+            includeUsageValueRange: includeUsageRange, continuousUsageValueRange: continuousUsageRange,
+            objectEnd: objectRange.upperBound - 1)
     }
 
     /// The top-level keys routing and the estimate read (`tools` is only counted, and the count
@@ -328,6 +339,8 @@ public struct InferenceRequest: Sendable {
 
     /// The splices that turn the client's body into the upstream body: the engine's model name, and
     /// for streams `stream_options.include_usage: true` so the gateway always learns the usage.
+    /// A client that did not ask for the usage gets none: its `continuous_usage_stats`, which the
+    /// engine would have ignored without `include_usage`, is turned off.
     /// Sorted by position, non-overlapping; apply with ``apply(_:to:)``.
     public func rewrite(servedModel: String?, forceUsage: Bool) -> [Splice] {
         var splices: [Splice] = []
@@ -335,6 +348,9 @@ public struct InferenceRequest: Sendable {
             splices.append(Splice(range: modelValueRange, replacement: Array(JSONWriter.quoted(servedModel).utf8)))
         }
         if stream && forceUsage && !clientWantsUsage {
+            if let continuousUsageValueRange {
+                splices.append(Splice(range: continuousUsageValueRange, replacement: Array("false".utf8)))
+            }
             if let includeUsageValueRange {
                 splices.append(Splice(range: includeUsageValueRange, replacement: Array("true".utf8)))
             } else if let streamOptionsRange {

@@ -65,9 +65,47 @@ public enum SSE {
         return start..<end
     }
 
-    /// True for `data: [DONE]`.
+    /// True for `data: [DONE]` (the space optional, as on any data line) and nothing else but its
+    /// line ending.
     public static func isDone(_ event: UnsafeRawBufferPointer) -> Bool {
-        event.count >= 12 && memcmp(event.baseAddress!, "data: [DONE]", 12) == 0
+        guard event.count >= 11, memcmp(event.baseAddress!, "data:", 5) == 0 else { return false }
+        let start = event[5] == 0x20 ? 6 : 5
+        guard event.count >= start + 6, memcmp(event.baseAddress! + start, "[DONE]", 6) == 0 else { return false }
+        return event[(start + 6)...].allSatisfy { $0 == 0x0A || $0 == 0x0D }
+    }
+
+    /// An event read by the SSE rules: its `data:` lines joined with newlines, and its other lines
+    /// (comments, `event:`, `id:`, `retry:`) as they came, each ending in `\n`.
+    public struct Fields: Equatable, Sendable {
+        public var data: [UInt8]
+        public var otherLines: [UInt8]
+    }
+
+    /// Reads an event ``dataPayload(of:)`` leaves out: other lines beside its data, several data
+    /// lines, a blank line first. Nil when it has no data line (a comment alone). A byte-order mark
+    /// opening the stream is dropped, as SSE clients drop it.
+    public static func fields(of event: UnsafeRawBufferPointer) -> Fields? {
+        var data: [UInt8]?
+        var otherLines: [UInt8] = []
+        var index = event.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while index < event.count {
+            var end = index
+            while end < event.count && event[end] != 0x0A && event[end] != 0x0D { end += 1 }
+            let line = event[index..<end]
+            // A line ends at CR, LF or CRLF.
+            index = end + (end + 1 < event.count && event[end] == 0x0D && event[end + 1] == 0x0A ? 2 : 1)
+            guard !line.isEmpty else { continue }
+            if line.starts(with: "data".utf8), line.count == 4 || line[line.startIndex + 4] == UInt8(ascii: ":") {
+                var value = line.dropFirst(5)
+                if value.first == 0x20 { value = value.dropFirst() }
+                if data != nil { data!.append(0x0A) }
+                data = (data ?? []) + value
+            } else {
+                otherLines.append(contentsOf: line)
+                otherLines.append(0x0A)
+            }
+        }
+        return data.map { Fields(data: $0, otherLines: otherLines) }
     }
 }
 

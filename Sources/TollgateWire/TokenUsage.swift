@@ -20,8 +20,9 @@ public struct TokenUsage: Equatable, Sendable {
     }
 
     /// Reads a `usage` object; nil when it is not one or lacks the two basic counts. A count that
-    /// is not an integer in 0...``maxCount`` is treated as absent: an engine's nonsense is never
-    /// billed (without the two basic counts, Tollgate counts the tokens itself).
+    /// is not an integer in 0...``maxCount``, or cache hits above the prompt, is treated as absent:
+    /// an engine's nonsense is never billed (without the two basic counts, Tollgate counts the
+    /// tokens itself).
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> TokenUsage? {
         var scanner = JSONScanner(bytes)
         return try? read(&scanner).usage
@@ -62,7 +63,9 @@ public struct TokenUsage: Equatable, Sendable {
             }
         }
         guard let prompt, let completion else { return (range, nil, costRange) }
-        let usage = TokenUsage(promptTokens: prompt, completionTokens: completion, cacheHitTokens: hit ?? cached, reasoningTokens: reasoning)
+        // A cache count above the prompt is as absent as a negative one: no engine can mean it.
+        let hits = (hit ?? cached).flatMap { $0 <= prompt ? $0 : nil }
+        let usage = TokenUsage(promptTokens: prompt, completionTokens: completion, cacheHitTokens: hits, reasoningTokens: reasoning)
         return (range, usage, costRange)
     }
 }

@@ -8,7 +8,7 @@ import Synchronization
 /// (absurd usage, broken events, a body that never ends). `GET /health` and `GET /v1/models`
 /// answer 200, so a gateway's prober keeps the endpoint up.
 public final class ScriptedEngine: Sendable {
-    private let state = Mutex<(server: (any Channel)?, answer: [UInt8], requests: Int)>((nil, [], 0))
+    private let state = Mutex<(server: (any Channel)?, answer: [UInt8], requests: Int, headers: HTTPHeaders)>((nil, [], 0, [:]))
     /// `GET /health` answers 200 and then a byte every 50 ms, never ending: an engine whose health
     /// answer no idle timeout ever catches.
     public let healthTrickles: Bool
@@ -31,6 +31,9 @@ public final class ScriptedEngine: Sendable {
     /// Inference requests answered so far.
     public var requests: Int { state.withLock { $0.requests } }
 
+    /// The headers of the last inference request.
+    public var lastHeaders: HTTPHeaders { state.withLock { $0.headers } }
+
     /// Listens on a free loopback port and returns it.
     public func start() async throws -> Int {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -49,13 +52,15 @@ public final class ScriptedEngine: Sendable {
         try? await state.withLock { $0.server }?.close()
     }
 
-    fileprivate func nextAnswer(for path: String) -> [UInt8] {
+    fileprivate func nextAnswer(for request: HTTPRequestHead) -> [UInt8] {
+        let path = request.uri
         if path.hasSuffix("/health") { return Array("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".utf8) }
         if path.hasSuffix("/models") {
             return Array("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{\"object\":\"list\",\"data\":[]}".utf8)
         }
         return state.withLock {
             $0.requests += 1
+            $0.headers = request.headers
             return $0.answer
         }
     }
@@ -66,18 +71,18 @@ private final class Responder: ChannelInboundHandler, Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
     let engine: ScriptedEngine
-    private let path = Mutex("")
+    private let head = Mutex<HTTPRequestHead?>(nil)
 
     init(engine: ScriptedEngine) { self.engine = engine }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch Self.unwrapInboundIn(data) {
-        case .head(let head): path.withLock { $0 = head.uri }
+        case .head(let request): head.withLock { $0 = request }
         case .body: break
         case .end:
-            let path = path.withLock { $0 }
-            if engine.healthTrickles && path.hasSuffix("/health") { return trickle(context: context) }
-            let bytes = engine.nextAnswer(for: path)
+            guard let request = head.withLock({ $0 }) else { return }
+            if engine.healthTrickles && request.uri.hasSuffix("/health") { return trickle(context: context) }
+            let bytes = engine.nextAnswer(for: request)
             context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
         }
     }

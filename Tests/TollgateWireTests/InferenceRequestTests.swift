@@ -271,6 +271,19 @@ import Testing
         let nonStream = #"{"model":"m","messages":[]}"#
         #expect(try rewritten(nonStream, served: nil) == nonStream)
     }
+
+    /// vLLM sends `continuous_usage_stats` only with `include_usage`: a client that asked for the
+    /// one without the other gets no usage, also when Tollgate asks the engine for it.
+    @Test func continuousUsageIsTurnedOffForAClientThatDidNotAskForUsage() throws {
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{"continuous_usage_stats":true}}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":false}}"#)
+        #expect(
+            try rewritten(#"{"model":"m","messages":[],"stream":true,"stream_options":{"continuous_usage_stats":true,"include_usage":false}}"#, served: nil)
+                == #"{"model":"m","messages":[],"stream":true,"stream_options":{"continuous_usage_stats":false,"include_usage":true}}"#)
+        let asked = #"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}}"#
+        #expect(try rewritten(asked, served: nil) == asked)
+    }
 }
 
 @Suite struct ResponseShapeTests {
@@ -301,6 +314,15 @@ import Testing
         #expect(
             usage(#"{"prompt_tokens":5,"completion_tokens":7,"prompt_cache_hit_tokens":9223372036854775807,"completion_tokens_details":{"reasoning_tokens":-1}}"#)
                 == TokenUsage(promptTokens: 5, completionTokens: 7))
+        // So is a cache count above the prompt, which no engine can mean: the prompt bills as misses
+        // (what the estimate assumes), not as all hits, the cheapest reading of a broken split.
+        #expect(usage(#"{"prompt_tokens":5,"completion_tokens":7,"prompt_cache_hit_tokens":6}"#) == TokenUsage(promptTokens: 5, completionTokens: 7))
+        #expect(
+            usage(#"{"prompt_tokens":5,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":9}}"#)
+                == TokenUsage(promptTokens: 5, completionTokens: 7))
+        #expect(
+            usage(#"{"prompt_tokens":5,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":5}}"#)
+                == TokenUsage(promptTokens: 5, completionTokens: 7, cacheHitTokens: 5))
     }
 
     @Test func renamesOnlyReasoningKeysOfMessagesAndDeltas() throws {
@@ -344,6 +366,31 @@ import Testing
             #expect(SSE.isDone(UnsafeRawBufferPointer(rebasing: bytes[first!...])))
         }
         Array("data: {\"a\"".utf8).withUnsafeBytes { #expect(SSE.eventEnd(in: $0, from: 0) == nil) }
+    }
+
+    /// The end marker with or without the space, and nothing after it but its line end.
+    @Test func sseDoneMarker() {
+        for done in ["data: [DONE]\n\n", "data:[DONE]\r\n\r\n", "data: [DONE]"] {
+            Array(done.utf8).withUnsafeBytes { #expect(SSE.isDone($0), "\(done)") }
+        }
+        for other in ["data: [DONE]x\n\n", "data:  [DONE]\n\n", "data: [DONE", ": [DONE]\n\n"] {
+            Array(other.utf8).withUnsafeBytes { #expect(!SSE.isDone($0), "\(other)") }
+        }
+    }
+
+    /// Events read by the SSE rules: data lines joined with newlines, one space after the colon
+    /// dropped, every line end, the stream's byte-order mark dropped, other lines kept.
+    @Test func sseFieldsFollowTheSpecification() {
+        func fields(_ event: String) -> SSE.Fields? {
+            Array(event.utf8).withUnsafeBytes { SSE.fields(of: $0) }
+        }
+        #expect(fields(": ping\nevent: m\rdata:{\"a\":\r\ndata:  1}\nid: 2\n\n") == SSE.Fields(
+            data: Array("{\"a\":\n 1}".utf8), otherLines: Array(": ping\nevent: m\nid: 2\n".utf8)))
+        #expect(fields("\u{FEFF}data: x\n\n") == SSE.Fields(data: Array("x".utf8), otherLines: []))
+        #expect(fields("\ndata\n\n") == SSE.Fields(data: [], otherLines: []))
+        #expect(fields(": only a comment\n\n") == nil)
+        // `database: x` is a field named `database`, not data.
+        #expect(fields("database: x\n\n") == nil)
     }
 
     /// An event that came in parts is searched from where the last search stopped, and a blank
