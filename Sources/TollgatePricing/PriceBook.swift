@@ -39,13 +39,29 @@ public struct PriceBook: Sendable {
         return versions[0]
     }
 
-    /// Refuses a book in another currency than `running`'s, the book a reload would replace:
-    /// budgets and the ledger are kept in the running book's currency.
-    public func validate(replacing running: PriceBook) throws {
-        guard currency != running.currency else { return }
-        throw ConfigError(
-            file: file, line: currencyLine,
-            reason: "currency is \(currency) but the running book's is \(running.currency): budgets and the ledger are kept in it, so changing it needs a restart")
+    /// Refuses a book that cannot replace `running` at `date` (a reload): one in another currency
+    /// (budgets and the ledger are kept in the running book's), or one that changes or drops a
+    /// version that has been in force. Requests were priced by that version, and the ledger names
+    /// it on each of them: under its id the book must keep saying what they were charged.
+    public func validate(replacing running: PriceBook, at date: Date) throws {
+        guard currency == running.currency else {
+            throw ConfigError(
+                file: file, line: currencyLine,
+                reason: "currency is \(currency) but the running book's is \(running.currency): budgets and the ledger are kept in it, so changing it needs a restart")
+        }
+        let since = { (version: PriceBookVersion) in ISO8601DateFormatter().string(from: version.effectiveFrom) }
+        for old in running.versions where old.effectiveFrom <= date {
+            guard let new = versions.first(where: { $0.id == old.id }) else {
+                throw ConfigError(
+                    file: file, line: version(at: old.effectiveFrom).line,
+                    reason: "version '\(old.id)' is missing: it has priced requests since \(since(old)), and the ledger names it; keep it as it is")
+            }
+            guard new.hasSamePrices(as: old) else {
+                throw ConfigError(
+                    file: file, line: new.line,
+                    reason: "version '\(old.id)' differs from the running one: it has priced requests since \(since(old)), and the ledger names it; add a new version with a later effective_from instead")
+            }
+        }
     }
 
     /// Checks that every version prices every model each target serves, that the list-price

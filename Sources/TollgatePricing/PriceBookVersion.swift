@@ -20,6 +20,18 @@ public final class PriceBookVersion: Sendable {
         let applied: [[AppliedRates]]
     }
 
+    /// True when `other` prices every request exactly as this version does: the same start,
+    /// targets, rates, windows and promotions (where the file writes them aside).
+    func hasSamePrices(as other: PriceBookVersion) -> Bool {
+        id == other.id && effectiveFrom == other.effectiveFrom
+            && targets.count == other.targets.count
+            && targets.allSatisfy { name, prices in other.targets[name].map(prices.hasSamePrices) ?? false }
+            && timeWindows.count == other.timeWindows.count
+            && zip(timeWindows, other.timeWindows).allSatisfy { $0.hasSamePrices(as: $1) }
+            && promotions.count == other.promotions.count
+            && zip(promotions, other.promotions).allSatisfy { $0.hasSamePrices(as: $1) }
+    }
+
     init(
         id: String, effectiveFrom: Date, targets: [String: TargetPrices], timeWindows: [TimeWindow],
         promotions: [Promotion], line: Int

@@ -10,6 +10,11 @@ public struct Promotion: Sendable {
     let changes: [TargetModel: PriceChange]
     let line: Int
 
+    /// The same promotion and changes, wherever in the file they are written.
+    func hasSamePrices(as other: Promotion) -> Bool {
+        id == other.id && from == other.from && until == other.until && changes == other.changes
+    }
+
     public func isActive(at date: Date) -> Bool {
         date >= from && (until.map { date < $0 } ?? true)
     }

@@ -13,6 +13,11 @@ public struct TimeWindow: Sendable {
     let changes: [TargetModel: PriceChange]
     let line: Int
 
+    /// The same window and changes, wherever in the file they are written.
+    func hasSamePrices(as other: TimeWindow) -> Bool {
+        id == other.id && fromMinute == other.fromMinute && untilMinute == other.untilMinute && changes == other.changes
+    }
+
     /// True when `date`'s UTC time of day falls in the window.
     public func contains(_ date: Date) -> Bool {
         contains(minuteOfDay: TimeWindow.minuteOfDay(date))

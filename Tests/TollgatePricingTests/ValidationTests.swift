@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TollgateConfig
 @testable import TollgatePricing
@@ -252,5 +253,55 @@ struct ValidationTests {
         } catch {
             return error as? ConfigError
         }
+    }
+
+    /// A reload may add versions and change ones still to come, but a version that has been in
+    /// force keeps its prices, its start and its place: the ledger names it on every request it
+    /// priced. Where the file writes it, and its comments, may change.
+    @Test func aReloadKeepsEveryVersionThatHasBeenInForce() throws {
+        let running = try parseBook()
+        let betweenVersions = try utc("2026-03-15T00:00:00Z")  // v1 in force, v2 still to come
+        func reloadRefusal(_ text: String, at date: Date) throws -> ConfigError? {
+            do {
+                try parseBook(text).validate(replacing: running, at: date)
+                return nil
+            } catch let error as ConfigError {
+                return error
+            }
+        }
+
+        // v2 has not started: it may change. Moved and commented, v1 is the same version.
+        let v2Changed = try mutated(#"flash: {input_cache_hit: "0.003", input_cache_miss: "0.15", output: "0.30"}"#, #"flash: {input_cache_hit: "0.003", input_cache_miss: "0.15", output: "0.31"}"#)
+        #expect(try reloadRefusal(v2Changed, at: betweenVersions) == nil)
+        #expect(try reloadRefusal("# comment\n\n" + sampleBook, at: betweenVersions) == nil)
+
+        // Once v2 is in force, the same edit is refused on its line.
+        let v2Started = try utc("2026-06-01T12:00:00Z")
+        let changed = try #require(try reloadRefusal(v2Changed, at: v2Started))
+        #expect(changed.line == (try line(of: "- id: v2", in: v2Changed)))
+        #expect(changed.reason.contains("version 'v2' differs from the running one: it has priced requests since 2026-06-01T12:00:00Z"), "\(changed)")
+
+        // A past version's rates, start, windows and promotions are all part of it.
+        for (old, new) in [
+            (#"output: "0.28"}"#, #"output: "0.29"}"#),
+            (#"effective_from: "2026-01-01T00:00:00Z""#, #"effective_from: "2025-12-01T00:00:00Z""#),
+            ("discount_percent: 50", "discount_percent: 40"),
+            (#"until: "2026-03-01T00:00:00Z""#, #"until: "2026-04-01T00:00:00Z""#),
+            ("gpus: 8\n            tokens_per_second: {input: 50000, output: 1600}\n    time_windows", "gpus: 9\n            tokens_per_second: {input: 50000, output: 1600}\n    time_windows"),
+        ] {
+            let text = try mutated(old, new)
+            let error = try #require(try reloadRefusal(text, at: betweenVersions), "\(new)")
+            #expect(error.reason.contains("version 'v1' differs"), "\(error)")
+        }
+
+        // Dropped, it is missing; the refusal names the version that took its place.
+        let dropped = sampleBook.replacingOccurrences(of: "- id: v1", with: "- id: v0")
+        let missing = try #require(try reloadRefusal(dropped, at: betweenVersions))
+        #expect(missing.reason.contains("version 'v1' is missing: it has priced requests since 2026-01-01T00:00:00Z"), "\(missing)")
+        #expect(missing.line == (try line(of: "- id: v0", in: dropped)))
+
+        // Another currency is refused first.
+        let euros = try #require(try reloadRefusal(sampleBook.replacingOccurrences(of: "currency: USD", with: "currency: EUR"), at: betweenVersions))
+        #expect(euros.reason.contains("currency is EUR but the running book's is USD"))
     }
 }

@@ -346,8 +346,12 @@ import TollgateWire
         let negative = doubled.replacingOccurrences(of: #"output: "4.00""#, with: #"output: "-4.00""#)
         let negativeLine = try #require(negative.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("-4.00") }) + 1
         let otherCurrency = doubled.replacingOccurrences(of: "currency: USD", with: "currency: EUR")
+        // test-v1 has priced requests: under its id the book must keep saying what they cost.
+        let pastChanged = doubled.replacingOccurrences(of: #"output: "2.00""#, with: #"output: "2.50""#)
+        let pastLine = try #require(pastChanged.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("id: test-v1") }) + 1
         for (text, expected) in [
             (negative, "\(path):\(negativeLine):"), (otherCurrency, "\(path):1: currency is EUR but the running book's is USD"),
+            (pastChanged, "\(path):\(pastLine): version 'test-v1' differs from the running one"),
             (nil, "\(path): cannot read the file"),
         ] {
             if let text { try text.write(toFile: path, atomically: true, encoding: .utf8) } else { try FileManager.default.removeItem(atPath: path) }

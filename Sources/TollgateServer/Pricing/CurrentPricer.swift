@@ -60,16 +60,18 @@ final class CurrentPricer: Sendable {
     }
 
     /// Reads the price book file again and, when it passes every check the gateway's start makes
-    /// (and keeps the currency), makes it the one in force. Throws a `ConfigError` otherwise.
+    /// (and keeps the currency and every version that has been in force), makes it the one in
+    /// force. Throws a `ConfigError` otherwise.
     func reload() throws -> Loaded {
         do {
             let loaded = try loads.withLock { loads in
                 do {
                     let running = loads.pricers[loads.pricers.count - 1].pricer
                     guard let book = try configuration.loadPriceBook() else { preconditionFailure("a pricer without a price book") }
-                    try book.validate(replacing: running.estimator.book)
+                    let now = Date()
+                    try book.validate(replacing: running.estimator.book, at: now)
                     let next = running.replacingBook(with: book)
-                    let loaded = Loaded(book: book, loadedAt: Date())
+                    let loaded = Loaded(book: book, loadedAt: now)
                     loads.pricers.append((next, loaded.loadedAt))
                     loads.lastRefusal = nil
                     current.store(.passUnretained(next), ordering: .releasing)
