@@ -447,7 +447,12 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var edits = AnswerEdits(reasoningKeys: shape.reasoningKeyRanges)
         if unaskedNull, let member = shape.nullUsageMember { edits.removeMember(member) }
         if let range = shape.usageRange {
-            account.reported = shape.usage ?? account.reported
+            if let usage = shape.usage {
+                // A usage after the one billed (engines send one; a broken one sends more): the
+                // bill follows the last, the one the client reads last.
+                if account.settlement != nil && account.reported != usage { account.settlement = nil }
+                account.reported = usage
+            }
             if shape.isUsageOnlyChunk {
                 account.streamedEvents -= 1
                 guard request.clientWantsUsage else { return }

@@ -31,8 +31,9 @@ public struct ResponseShape: Sendable {
         (self.usage, self.usageCostRange) = (read.usage, read.costRange)
     }
 
-    /// A chunk with `choices: []` and a usage object: the one `include_usage` adds.
-    public var isUsageOnlyChunk: Bool { choiceCount == 0 && usageRange != nil }
+    /// A chunk with a usage object and no choices (`choices: []`, null or left out): the one
+    /// `include_usage` adds.
+    public var isUsageOnlyChunk: Bool { (choiceCount ?? 0) == 0 && usageRange != nil }
 
     /// Inspects one JSON object. Returns nil when the bytes are not a JSON object.
     public static func inspect(_ bytes: UnsafeRawBufferPointer) -> ResponseShape? {

@@ -131,6 +131,46 @@ import TollgateTestSupport
         #expect(usages.first?["completion_tokens"] as? Int == 1)
     }
 
+    /// An engine that sends a second, different usage after the usage chunk: the bill follows
+    /// the last one, the one the client reads last, and each usage shown carries its own cost.
+    @Test func theBillFollowsTheLastUsage() async throws {
+        let engine = ScriptedEngine()
+        let port = try await engine.start()
+        let fixture = try await GatewayFixture.start(
+            engines: [], extraEndpointsFirst: ["http://127.0.0.1:\(port)/v1"], priceBook: PricingTests.book, adminToken: MetricsTests.adminToken)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        let later = Self.chunk.replacingOccurrences(of: "}]}", with: #"}],"usage":{"prompt_tokens":10,"completion_tokens":7,"total_tokens":17}}"#)
+        engine.answer(contentType: "text/event-stream", body: "data: \(Self.usageChunk)\n\ndata: \(later)\n\ndata: [DONE]\n\n")
+
+        let response = try await fixture.chat(Engine.streamRequest)
+        let usages = try usages(response)
+        #expect(usages.map { $0["completion_tokens"] as? Int } == [5, 7], "\(response.body)")
+        #expect(usages.last?["cost"] as? String == PricingTests().expectedCost(prompt: 10, completion: 7))
+        #expect(usages.first?["cost"] as? String == PricingTests().expectedCost(prompt: 10, completion: 5))
+
+        let scrape = try await fixture.client.send(.GET, fixture.base + "/admin/metrics", headers: MetricsTests.admin)
+        let values = MetricsTests.parse(scrape.body)
+        #expect(values["tollgate_cost_total{target=\"flash-pool\",currency=\"USD\"}"] == PricingTests().expectedCost(prompt: 10, completion: 7), "\(scrape.body)")
+        #expect(values["tollgate_tokens_total{target=\"flash-pool\",kind=\"completion\"}"] == "7")
+    }
+
+    /// A usage chunk that leaves `choices` out is a usage chunk all the same: hidden from a client
+    /// that did not ask for the usage.
+    @Test func aUsageChunkWithoutChoicesIsHiddenToo() async throws {
+        let engine = ScriptedEngine()
+        let fixture = try await Engine.gateway(before: engine)
+        defer { Task { await fixture.stop(); await engine.stop() } }
+        for choices in [#""choices":[],"#, "", #""choices":null,"#] {
+            let usageChunk = Self.usageChunk.replacingOccurrences(of: #""choices":[],"#, with: choices)
+            engine.answer(contentType: "text/event-stream", body: "data: \(Self.chunk)\n\ndata: \(usageChunk)\n\ndata: [DONE]\n\n")
+            let notAsked = try await fixture.chat(Self.withoutUsage)
+            #expect(!notAsked.body.contains("usage"), "\(notAsked.body)")
+            #expect(eventData(notAsked).count == 2, "\(notAsked.body)")
+            let asked = try await fixture.chat(Engine.streamRequest)
+            #expect(try usages(asked).first?["cost"] as? String == PricingTests().expectedCost(prompt: 10, completion: 5), "\(asked.body)")
+        }
+    }
+
     /// Tollgate asks engines for answers without a content coding; one that comes coded anyway,
     /// or that is neither JSON nor the asked-for stream (a proxy's HTML page), is a 502 in the
     /// OpenAI envelope rather than bytes the client cannot read under a JSON content type.
