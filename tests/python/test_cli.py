@@ -267,6 +267,17 @@ class ServedPriceBook:
                 assert time.monotonic() < deadline, "serve did not start"
             time.sleep(0.1)
 
+    def with_versions(self, *ids: str) -> str:
+        """The shipped book with versions added after its last, one a day from 2026-12-01 (all in
+        force by now): a reload may add versions, never change one that has been in force."""
+        last = self.shipped[self.shipped.index("  - id: v4-2026-11") :]
+        text = self.shipped.rstrip("\n") + "\n"
+        for day, version in enumerate(ids, 1):
+            text += last.replace("id: v4-2026-11", f"id: {version}").replace(
+                "2026-11-01T00:00:00Z", f"2026-12-{day:02d}T00:00:00Z"
+            ).rstrip("\n") + "\n"
+        return text
+
     def broken(self) -> tuple[str, int]:
         """The shipped book with a negative price, and the line it is on."""
         text = self.shipped.replace('input_cache_miss: "0.14"', 'input_cache_miss: "-0.14"', 1)
@@ -281,19 +292,26 @@ def test_serve_reloads_its_price_book_on_sighup_and_keeps_it_when_the_file_is_re
     with file and line and the running book stays in force."""
     with ServedPriceBook(tmp_path, "repeated_text_slots: 1024") as served:
         assert served.in_force() == "v4-2026-11"
-        served.book.write_text(served.shipped.replace("id: v4-2026-11", "id: v4-2026-11-edited"))
+        served.book.write_text(served.with_versions("v4-2026-12"))
         served.process.send_signal(signal.SIGHUP)
-        assert served.in_force(until="v4-2026-11-edited") == "v4-2026-11-edited"
+        assert served.in_force(until="v4-2026-12") == "v4-2026-12"
 
         broken, line = served.broken()
         served.book.write_text(broken)
         served.process.send_signal(signal.SIGHUP)
         time.sleep(1)
-        assert served.in_force() == "v4-2026-11-edited"  # still alive, still the last good book
+        assert served.in_force() == "v4-2026-12"  # still alive, still the last good book
+
+        # A version that has been in force keeps its prices: the ledger names it on its requests.
+        served.book.write_text(served.with_versions("v4-2026-12").replace('output: "0.28"', 'output: "0.30"', 1))
+        served.process.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert served.in_force() == "v4-2026-12"
     assert served.process.returncode == 0, served.stderr
     assert "price book reloaded" in served.stderr
-    refusal = served.refusals()[0]
+    refusal, changed = served.refusals()
     assert f"{served.book}:{line}:" in refusal and "negative price" in refusal
+    assert f"{served.book}:23: version 'v4-2026-07' differs from the running one" in changed, changed
 
 
 def test_serve_watching_its_price_book_reloads_each_change_and_logs_a_refusal_once(tmp_path: Path):
@@ -307,18 +325,18 @@ def test_serve_watching_its_price_book_reloads_each_change_and_logs_a_refusal_on
             os.replace(tmp_path / "prices.yaml.new", served.book)
 
         assert served.in_force() == "v4-2026-11"
-        publish(served.shipped.replace("id: v4-2026-11", "id: v4-2026-11-watched"))
-        assert served.in_force(until="v4-2026-11-watched") == "v4-2026-11-watched"
+        publish(served.with_versions("v4-2026-12-watched"))
+        assert served.in_force(until="v4-2026-12-watched") == "v4-2026-12-watched"
 
         broken, line = served.broken()
         publish(broken)
         time.sleep(1.5)  # seven looks at the same broken file
-        assert served.in_force() == "v4-2026-11-watched"  # alive, the last good book in force
+        assert served.in_force() == "v4-2026-12-watched"  # alive, the last good book in force
         refusal = served.admin.get("/admin/price-book").json()["last_refusal"]  # shown, not only logged
         assert f"{served.book}:{line}:" in refusal["reason"] and "negative price" in refusal["reason"]
 
-        publish(served.shipped.replace("id: v4-2026-11", "id: v4-2026-11-fixed"))
-        assert served.in_force(until="v4-2026-11-fixed") == "v4-2026-11-fixed"
+        publish(served.with_versions("v4-2026-12-watched", "v4-2026-12-fixed"))
+        assert served.in_force(until="v4-2026-12-fixed") == "v4-2026-12-fixed"
         assert served.admin.get("/admin/price-book").json()["last_refusal"] is None
     assert served.process.returncode == 0, served.stderr
     assert len(served.refusals()) == 1, served.refusals()  # once per broken file, not once per look
