@@ -483,6 +483,11 @@ struct ChatRenderer {
             }
             messages = kept
         }
+        // The encoder refuses a developer turn without text that it keeps: the engine will not
+        // run the request.
+        if messages.contains(where: { $0.role == "developer" && ($0.content ?? "").isEmpty }) {
+            estimate("developer message without content (the encoder refuses it)")
+        }
         var prompt = Self.bos
         // Found once, not per message: per message it made a request of many turns after the
         // last user one (or with none) quadratic, minutes for a few MB of `{"role":"assistant"}`.

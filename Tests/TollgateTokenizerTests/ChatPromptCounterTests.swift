@@ -108,6 +108,23 @@ import Testing
         let unnamed = try Self.counter.countChat(request: JSONValue.parse(
             #"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function","function":{"name":null,"arguments":"{}"}}]},{"role":"user","content":"b"}]}"#))
         #expect(unnamed.estimateReasons == ["tool call without a string name"])
+        // The encoder refuses a developer turn without text that it keeps ("Invalid message for
+        // role developer"): the engine will not run the request, so its count is no exact one, on
+        // either path. In thinking mode one before the last user turn is dropped first: exact.
+        for content in [#""""#, "null", "[]", #"[{"type":"text","text":""}]"#] {
+            let developer = #"{"role":"developer","content":\#(content)}"#
+            for (messages, mode, kept) in [
+                (#"{"role":"user","content":"a"},\#(developer)"#, "", true),
+                (#"\#(developer),{"role":"user","content":"a"}"#, #","thinking":{"type":"disabled"}"#, true),
+                (#"\#(developer),{"role":"user","content":"a"}"#, "", false),
+            ] {
+                let counted = try Self.counter.countChat(requestJSON: Array(#"{"messages":[\#(messages)]\#(mode)}"#.utf8))
+                #expect(counted.exact == !kept, "\(messages) \(mode)")
+                #expect(counted.estimateReasons == (kept ? ["developer message without content (the encoder refuses it)"] : []), "\(messages)")
+            }
+        }
+        let spoken = try Self.counter.countChat(requestJSON: Array(#"{"messages":[{"role":"developer","content":"be brief"},{"role":"user","content":"a"}]}"#.utf8))
+        #expect(spoken.exact)
     }
 
     /// Python's `json.loads`, which is how vLLM reads a request, keeps one member per key: in its
