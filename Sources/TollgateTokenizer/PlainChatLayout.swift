@@ -115,7 +115,7 @@ extension ChatPromptCounter {
     private func countLaidOut(
         _ messages: [ChatTurns.Turn], thinking: Bool, effort: ChatRenderer.Effort, tools: ToolLayout?,
         body: UnsafeRawBufferPointer, repeats: RepeatedTextCounts.Scoped?
-    ) -> PromptCount {
+    ) -> PromptCount? {
         let bytes = body.assumingMemoryBound(to: UInt8.self)
         // Consecutive user and tool messages form one turn (`merge_tool_messages`): the first
         // opens it with the User marker, the others follow a blank line, and the turn's last one
@@ -132,6 +132,8 @@ extension ChatPromptCounter {
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { pending in
             var out = LayoutCounter(tokenizer: tokenizer, repeats: repeats, body: bytes, pending: pending)
             lay(messages, thinking: thinking, effort: effort, lastUser: lastUser, tools: tools, into: &out)
+            // The encoder refuses it: the general path says so in its estimate reasons.
+            if out.keptEmptyDeveloper { return nil }
             out.flush()
             guard let tools, !tools.reasons.isEmpty else { return PromptCount(tokens: out.count, exact: true) }
             return PromptCount(tokens: out.count, exact: false, estimateReasons: tools.reasons)
@@ -282,7 +284,9 @@ extension ChatPromptCounter {
                 if message.role == .tool { out.append(markers.toolResultClose) }
             case .developer:
                 out.marker(markers.user)
+                let before = out.written
                 out.text(message.content)
+                if out.written == before { out.keptEmptyDeveloper = true }
             case .assistant:
                 // Reasoning of turns before the last user turn is dropped (none is, with schemas).
                 if thinking && index > lastUser {
@@ -313,6 +317,10 @@ private struct LayoutCounter {
     let body: UnsafeBufferPointer<UInt8>
     let pending: UnsafeMutableBufferPointer<UInt8>
     private var length = 0
+    /// Bytes appended in all, flushed or pending.
+    private(set) var written = 0
+    /// A developer turn without text was laid out: vLLM's encoder refuses the request.
+    var keptEmptyDeveloper = false
     /// Whether the pending text holds rendered tool calls (see ``toolCalls(_:)``).
     private var holdsToolCalls = false
     private(set) var count = 0
@@ -354,6 +362,7 @@ private struct LayoutCounter {
         precondition(length + bytes.count <= pending.count, "layout buffer too small")
         UnsafeMutableRawPointer(pending.baseAddress! + length).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         length += bytes.count
+        written += bytes.count
     }
 
     /// A text of the request body, decoded (escapes by the scanner `JSONValue` uses, so both

@@ -197,9 +197,6 @@ struct ChatTurnRecorder: TurnRecording {
         // A tool result without text is an estimate on the general path. (Its `tool_call_id` only
         // orders results, which does not change the count: ``ChatPromptCounter/countTurns``.)
         if role == .tool && message.content == nil { return giveUp() }
-        // The encoder refuses a developer turn without text, an estimate on the general path (which
-        // reads a list of parts to tell).
-        if role == .developer && (message.content.map { $0.range.isEmpty || $0.form == .parts } ?? true) { return giveUp() }
         if role == .assistant, let calls = message.toolCalls { turns.toolCalls.append((turns.turns.count, calls)) }
         turns.turns.append(ChatTurns.Turn(
             role: role, content: message.content,

@@ -291,15 +291,22 @@ import TollgateWire
     /// Thousands of generated plain requests per run, with escapes, markers inside content, content
     /// as text parts, merged user turns, tool schemas, calls and results in and out of order, every thinking mode and
     /// random spacing: both paths must agree on each, estimate reasons included.
+    static let emptyDeveloper = "developer message without content (the encoder refuses it)"
+
     @Test func randomPlainRequestsAgreeWithTheGeneralPath() throws {
         var rng = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
         var generator = SplitMix64(seed: seed)
         for _ in 0..<4_000 {
             let json = RandomPlainChat.request(&generator)
-            let count = try #require(Self.counter.shortcut(json), "seed \(seed): refused \(json)")
             let request = try JSONValue.parse(json)
             let expected = try Self.counter.countChat(request: request)
+            // The one request the shortcut leaves to the general path: a developer turn without text
+            // that the layout keeps, which vLLM's encoder refuses (the general path says so).
+            guard let count = Self.counter.shortcut(json) else {
+                #expect(expected.estimateReasons.contains(Self.emptyDeveloper), "seed \(seed): refused \(json)")
+                continue
+            }
             #expect(count == expected, "seed \(seed): \(json)")
             #expect(try Self.routed(json).thinking == ChatPromptCounter.thinkingMode(of: request), "seed \(seed): \(json)")
             if count != expected { return }
@@ -317,9 +324,12 @@ extension PlainChatTests {
         var generator = SplitMix64(seed: seed)
         for _ in 0..<2_000 {
             let (twice, once) = RandomPlainChat.requestWithRepeats(&generator)
-            let expected = try #require(Self.counter.shortcut(once), "seed \(seed): refused \(once)")
-            if let shortcut = Self.counter.shortcut(twice) { #expect(shortcut == expected, "seed \(seed): \(twice)") }
             let general = try Self.counter.countChat(request: JSONValue.parse(twice))
+            guard let expected = Self.counter.shortcut(once) else {
+                #expect(general.estimateReasons.contains(Self.emptyDeveloper), "seed \(seed): refused \(once)")
+                continue
+            }
+            if let shortcut = Self.counter.shortcut(twice) { #expect(shortcut == expected, "seed \(seed): \(twice)") }
             #expect(general == expected, "seed \(seed): \(twice)")
             let (read, last) = (try Self.routed(twice), try Self.routed(once))
             #expect(read.thinking == last.thinking && read.maxTokens == last.maxTokens, "seed \(seed): \(twice)")
