@@ -333,6 +333,7 @@ final class ProxyExchange: UpstreamResponseDelegate {
 
     private func sendSuccessBody(_ body: ByteBuffer) {
         var out = body
+        var isJSONObject = true
         body.withUnsafeReadableBytes { bytes in
             // Unpriced answers without vLLM's `reasoning` key go out untouched, unread; priced ones
             // need only their usage, which is found from the end without walking the whole body.
@@ -340,7 +341,10 @@ final class ProxyExchange: UpstreamResponseDelegate {
             guard pricer != nil || hasReasoningKey else { return }
             let trailingUsage = hasReasoningKey ? nil : TrailingUsage.find(in: bytes)
             guard let shape = trailingUsage.map({ ResponseShape(usageRange: $0, of: bytes) }) ?? ResponseShape.inspect(bytes)
-            else { return }
+            else {
+                isJSONObject = false
+                return
+            }
             if pricer != nil {
                 account.reported = shape.usage
                 // No usage the gateway can believe: bill the answer's own text, counted.
@@ -359,6 +363,11 @@ final class ProxyExchange: UpstreamResponseDelegate {
             if shape.usage == nil, let settlement = settle() {
                 out = out.replacingUsage(with: Self.billedUsage(settlement), allocator: responder.allocator) ?? out
             }
+        }
+        // Read and found no JSON object (cut short, or not JSON at all): nothing the client can use.
+        guard isJSONObject else {
+            billable = false
+            return finishWithError(.upstreamUnreadableAnswer("it is not a JSON object"))
         }
         mode = .done
         responder.send(status: .ok, headers: answerHeaders(contentType: "application/json"), body: out)

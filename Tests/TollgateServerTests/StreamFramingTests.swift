@@ -192,6 +192,14 @@ import TollgateTestSupport
         #expect(html.status == 502)
         #expect(errorCode(html.body) == "upstream_unreadable_answer", "\(html.body)")
 
+        // A body the engine cut short (its length framing says it ended), or one that is no JSON.
+        for body in [String(Engine.body(usage: #"{"prompt_tokens":9,"completion_tokens":7}"#).prefix(60)), "oops"] {
+            engine.answer(body: body)
+            let unread = try await fixture.chat(Engine.request)
+            #expect(unread.status == 502, "\(unread.body)")
+            #expect(errorCode(unread.body) == "upstream_unreadable_answer", "\(unread.body)")
+        }
+
         engine.answer(contentType: "text/event-stream", body: "data: \(Self.chunk)\n\ndata: [DONE]\n\n")
         #expect(try await fixture.chat(Engine.request).status == 502)
         // The same stream, asked for, is served.
