@@ -577,7 +577,8 @@ final class ProxyExchange: UpstreamResponseDelegate {
         var from = 0
         while let at = find(payload, #""usage""#, from: from) {
             var index = at + 7
-            while index < payload.count, Self.isSpaceOrColon(payload[index]) { index += 1 }
+            // JSON's whitespace and the colon, up to the value.
+            while index < payload.count, JSONScanner.isWhitespace(payload[index]) || payload[index] == UInt8(ascii: ":") { index += 1 }
             if index < payload.count {
                 if payload[index] == UInt8(ascii: "{") { found.object = true }
                 if payload[index] == UInt8(ascii: "n") { found.null = true }
@@ -585,14 +586,6 @@ final class ProxyExchange: UpstreamResponseDelegate {
             from = at + 7
         }
         return found
-    }
-
-    /// JSON's whitespace, and the colon between a key and its value.
-    private static func isSpaceOrColon(_ byte: UInt8) -> Bool {
-        switch byte {
-        case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":"): true
-        default: false
-        }
     }
 
     private func appendOutgoing<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {

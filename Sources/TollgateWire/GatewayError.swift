@@ -125,7 +125,6 @@ public struct GatewayError: Error, Equatable, Sendable, CustomStringConvertible 
     }
 
     /// An upstream's own error, normalised to the envelope; 4xx keep their status, 5xx become 502.
-
     public static func upstream(status: Int, message: String, type: String?, code: String?, param: String?) -> GatewayError {
         let clientError = (400..<500).contains(status)
         return GatewayError(

@@ -353,14 +353,18 @@ public struct JSONScanner {
 
     // MARK: small helpers
 
+    /// JSON's whitespace: space, tab, line feed, carriage return.
+    @inline(__always)
+    public static func isWhitespace(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x20, 0x0A, 0x0D, 0x09: true
+        default: false
+        }
+    }
+
     @inline(__always)
     public mutating func skipWhitespace() {
-        while offset < bytes.count {
-            switch bytes[offset] {
-            case 0x20, 0x0A, 0x0D, 0x09: offset += 1
-            default: return
-            }
-        }
+        while offset < bytes.count, Self.isWhitespace(bytes[offset]) { offset += 1 }
     }
 
     @inline(__always)

@@ -85,12 +85,11 @@ public struct ResponseShape: Sendable {
 
     /// `member` widened to the comma before it, else the one after it (JSON whitespace between).
     static func memberWithComma(_ member: Range<Int>, in bytes: UnsafeRawBufferPointer) -> Range<Int> {
-        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
         var before = member.lowerBound - 1
-        while before >= 0, isSpace(bytes[before]) { before -= 1 }
+        while before >= 0, JSONScanner.isWhitespace(bytes[before]) { before -= 1 }
         if before >= 0, bytes[before] == UInt8(ascii: ",") { return before..<member.upperBound }
         var after = member.upperBound
-        while after < bytes.count, isSpace(bytes[after]) { after += 1 }
+        while after < bytes.count, JSONScanner.isWhitespace(bytes[after]) { after += 1 }
         if after < bytes.count, bytes[after] == UInt8(ascii: ",") { return member.lowerBound..<(after + 1) }
         return member
     }

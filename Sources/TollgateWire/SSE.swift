@@ -98,8 +98,8 @@ public enum SSE {
             if line.starts(with: "data".utf8), line.count == 4 || line[line.startIndex + 4] == UInt8(ascii: ":") {
                 var value = line.dropFirst(5)
                 if value.first == 0x20 { value = value.dropFirst() }
-                if data != nil { data!.append(0x0A) }
-                data = (data ?? []) + value
+                if data == nil { data = [] } else { data!.append(0x0A) }
+                data!.append(contentsOf: value)
             } else {
                 otherLines.append(contentsOf: line)
                 otherLines.append(0x0A)
